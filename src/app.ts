@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express from 'express';
+import type { Context } from './context.js';
+import { delistRoutes } from './features/delist/routes.js';
+import { devOutboxRoutes } from './features/dev-outbox/routes.js';
+import { homeRoutes } from './features/home/routes.js';
+import { lookupRoutes } from './features/lookup/routes.js';
+import { routingApiRoutes } from './features/routing-api/routes.js';
+import { statusRoutes } from './features/status/routes.js';
+import { errorHandler, notFound } from './http/errors.js';
+import { csrf, securityHeaders } from './http/security.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** The express app: no listening, no connecting; tests call `request(createApp(ctx))`. */
+export function createApp(ctx: Context): express.Express {
+  const app = express();
+  const https = ctx.config.publicUrl.startsWith('https:');
+  app.set('views', path.join(root, 'views'));
+  app.set('view engine', 'ejs');
+  app.set('trust proxy', ctx.config.trustProxy);
+  app.disable('x-powered-by');
+  app.locals.publicUrl = ctx.config.publicUrl;
+  app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
+
+  app.use(securityHeaders(https));
+  app.use(express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
+
+  // The machine API: JSON only, token auth per route, no cookies or CSRF.
+  app.use(express.json({ limit: '64kb' }));
+  app.use(routingApiRoutes(ctx));
+
+  // Public pages: small urlencoded forms, CSRF on every POST.
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
+  app.use(csrf(ctx.config.secret, https));
+  app.use(homeRoutes(ctx));
+  app.use(delistRoutes(ctx));
+  app.use(statusRoutes(ctx));
+  app.use(lookupRoutes(ctx));
+  if (app.locals.devOutbox) app.use(devOutboxRoutes(ctx));
+
+  app.use(notFound);
+  app.use(errorHandler(ctx.logger));
+  return app;
+}

@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/** Every environment key the portal reads, documented once; parsed at start-up and never again. */
+const envShape = z.object({
+    NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime mode; production refuses dev defaults.'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port of the web role.'),
+    HOST: z.string().default('0.0.0.0').describe('Address the web role binds to.'),
+    REDIS_URL: z.string().url().optional().describe('Redis to use. Unset: 127.0.0.1:6379, started from PATH with AOF under ./var/redis when nothing answers.'),
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and :_.- only').default('pm').describe('Prefix of every Redis key, BullMQ included (hash-tagged: {pm}:...).'),
+    PUBLIC_URL: z.string().url().optional().describe('Base URL used in mails and exports. Default: http://localhost:PORT.'),
+    SMTP_URL: z.string().url().optional().describe('Outgoing mail server (smtp:// or smtps://). Unset: mail goes to the dev outbox page /dev/outbox (never in production).'),
+    MAIL_FROM: z.string().min(3).default('Postmaster Portal <postmaster@portal.example.net>').describe('From: header of outgoing mail.'),
+    SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional().describe('Secret for CSRF tokens, challenge links and sessions. Required in production.'),
+    POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
+    ABUSE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+    TRUST_PROXY: z.string().default('loopback').describe('express "trust proxy" setting, so rate limits see the real client IP behind a proxy.'),
+});
+
+const schema = envShape.superRefine((env, ctx) => {
+    if (env.NODE_ENV !== 'production') return;
+    if (!env.SESSION_SECRET) ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
+    if (!env.SMTP_URL) ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production (the dev outbox is never used there)' });
+    if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required in production' });
+  });
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  port: number;
+  host: string;
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  publicUrl: string;
+  smtpUrl: string | undefined;
+  mailFrom: string;
+  secret: string;
+  policyFile: string | undefined;
+  abuseSmtpPort: number | undefined;
+  logLevel: Env['LOG_LEVEL'];
+  trustProxy: string;
+}
+
+/** A fixed development secret, so separately started dev roles agree on challenge links; refused in production. */
+const DEV_SECRET = 'dev-only-secret-never-use-in-production-0123456789';
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Parses the environment once; throws ConfigError listing every bad key. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+  const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
+  const parsed = schema.safeParse(blanksRemoved);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    host: e.HOST,
+    redisUrl: e.REDIS_URL,
+    redisPrefix: e.REDIS_PREFIX,
+    publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
+    smtpUrl: e.SMTP_URL,
+    mailFrom: e.MAIL_FROM,
+    secret: e.SESSION_SECRET ?? DEV_SECRET,
+    policyFile: e.POLICY_FILE,
+    abuseSmtpPort: e.ABUSE_SMTP_PORT,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: e.TRUST_PROXY,
+  };
+}
+
+/** The documented keys, for the README and `--help`. */
+export function describeConfig(): Array<{ key: string; description: string }> {
+  return Object.entries(envShape.shape).map(([key, s]) => ({ key, description: s.description ?? '' }));
+}

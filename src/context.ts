@@ -1,0 +1,52 @@
+import type { Redis } from 'ioredis';
+import type { Config } from './config.js';
+import { contains, parseNetwork, type Address, type Network } from './domain/ip.js';
+import { JobProducer } from './jobs/enqueue.js';
+import type { Logger } from './logger.js';
+import type { Policy } from './policy.js';
+import { createKeys, type Keys } from './redis/keys.js';
+import { ApiTokenStore } from './stores/api-tokens.js';
+import { BlocklistStore } from './stores/blocklist.js';
+import { ChallengeStore } from './stores/challenges.js';
+import { RequestStore } from './stores/requests.js';
+import { RoutingStore } from './stores/routing.js';
+import { TicketStore } from './stores/tickets.js';
+
+/** Everything a use case may touch, built once per process (web, worker or CLI). */
+export interface Context {
+  config: Config;
+  policy: Policy;
+  redis: Redis;
+  keys: Keys;
+  logger: Logger;
+  routing: RoutingStore;
+  blocklist: BlocklistStore;
+  requests: RequestStore;
+  challenges: ChallengeStore;
+  tickets: TicketStore;
+  apiTokens: ApiTokenStore;
+  jobs: JobProducer;
+  /** True when the address is inside one of our own outbound pools. */
+  isOwnAddress(addr: Address): boolean;
+}
+
+export function createContext(config: Config, policy: Policy, redis: Redis, logger: Logger): Context {
+  const keys = createKeys(config.redisPrefix);
+  const routing = new RoutingStore(redis, keys, policy.routing.feedMaxLength);
+  const ownNetworks: Network[] = Object.values(policy.network.pools).flat().map((cidr) => parseNetwork(cidr));
+  return {
+    config,
+    policy,
+    redis,
+    keys,
+    logger,
+    routing,
+    blocklist: new BlocklistStore(redis, keys, routing),
+    requests: new RequestStore(redis, keys),
+    challenges: new ChallengeStore(redis, keys, config.secret),
+    tickets: new TicketStore(redis, keys),
+    apiTokens: new ApiTokenStore(redis, keys),
+    jobs: new JobProducer(redis, keys),
+    isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
+  };
+}

@@ -1,0 +1,46 @@
+import type { Policy } from '../policy.js';
+import type { Verdict } from './listing.js';
+
+/** The four outcomes of a self-delist request, each with the reason we tell the requester. */
+export type DelistDecision =
+  | { outcome: 'not_listed'; reason: string }
+  | { outcome: 'delisted'; reason: string }
+  | { outcome: 'needs_review'; reason: string }
+  | { outcome: 'refused'; reason: string };
+
+/** Self-delists left for an IP, given how many it used inside the window. */
+export function selfDelistsLeft(policy: Policy, usedInWindow: number): number {
+  return Math.max(0, policy.selfDelist.maxPerWindow - usedInWindow);
+}
+
+/** Listing duration in days after `selfDelists` self-removals: 1, 1, 2, 4, 8 … times the base. */
+export function relistDurationDays(policy: Policy, selfDelists: number): number {
+  return policy.relist.baseDays * 2 ** Math.max(0, selfDelists - 1);
+}
+
+/** The delist policy as one pure function: listing state and budget in, decision and reason out. */
+export function decideDelist(policy: Policy, verdict: Verdict, usedInWindow: number, ownAddress: boolean): DelistDecision {
+  if (ownAddress) {
+    return { outcome: 'refused', reason: 'This address belongs to our own outbound network; it cannot be delisted through this portal. Please contact support.' };
+  }
+  if (!verdict.listed || !verdict.listing) {
+    return { outcome: 'not_listed', reason: 'This IP address is not on our blocked-senders list, so there is nothing to remove.' };
+  }
+  const category = policy.categories[verdict.listing.category];
+  if (!category) {
+    return { outcome: 'needs_review', reason: `The listing has a category we do not know (${verdict.listing.category}); our support staff will review it.` };
+  }
+  if (!category.selfRemovable) {
+    return {
+      outcome: 'needs_review',
+      reason: `Listings of the category "${verdict.listing.category}" cannot be removed by self-service; our support staff will review your request.`,
+    };
+  }
+  if (selfDelistsLeft(policy, usedInWindow) === 0) {
+    return {
+      outcome: 'needs_review',
+      reason: `This IP address has used all ${policy.selfDelist.maxPerWindow} self-delists allowed in ${policy.selfDelist.windowDays} days; our support staff will review your request.`,
+    };
+  }
+  return { outcome: 'delisted', reason: 'The IP address was removed from our blocked-senders list. Mail from it is accepted again within minutes.' };
+}

@@ -1,0 +1,55 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { IpInputError, parseAddress } from '../../domain/ip.js';
+import { GoneError, ValidationError } from '../../errors.js';
+import { requireApiToken } from '../../http/api-auth.js';
+import { limiter } from '../../http/rate-limit.js';
+
+const feedQuery = z.object({
+  after: z.string().regex(/^\d{1,15}$/, 'after must be a version number (0 or more)').transform(Number),
+  limit: z.string().regex(/^\d{1,4}$/).transform(Number).pipe(z.number().int().min(1).max(5000)).optional(),
+});
+
+const etagOf = (version: number) => `"v${version}"`;
+
+/** The machine API the routing engine reads: snapshot (ETag/304), change feed (410 once trimmed), and check. */
+export function routingApiRoutes(ctx: Context): Router {
+  const r = Router();
+  const auth = requireApiToken(ctx.apiTokens);
+
+  r.get('/api/v1/routing/snapshot', auth, async (req, res) => {
+    res.set('Cache-Control', 'no-cache');
+    const current = etagOf(await ctx.routing.version());
+    const ifNoneMatch = req.get('if-none-match');
+    if (ifNoneMatch && ifNoneMatch.split(',').map((t) => t.trim()).includes(current)) {
+      res.set('ETag', current);
+      return res.status(304).end();
+    }
+    const snapshot = await ctx.routing.snapshot();
+    res.set('ETag', etagOf(snapshot.version)).json(snapshot);
+  });
+
+  r.get('/api/v1/routing/feed', auth, async (req, res) => {
+    const parsed = feedQuery.safeParse(req.query);
+    if (!parsed.success) throw new ValidationError('Give the last version you have: /api/v1/routing/feed?after=<version>.', { after: parsed.error.issues[0]?.message ?? 'invalid' });
+    const page = await ctx.routing.feed(parsed.data.after, parsed.data.limit);
+    if (page.gone) {
+      throw new GoneError('FEED_VERSION_GONE', `Version ${parsed.data.after} is no longer in the feed; read the snapshot again.`, { version: page.version, snapshot: '/api/v1/routing/snapshot' });
+    }
+    res.set('Cache-Control', 'no-cache').json({ after: parsed.data.after, version: page.version, entries: page.entries, hasMore: page.hasMore });
+  });
+
+  r.get('/api/v1/blocklist/check/:ip', limiter(ctx.redis, ctx.keys, 'api-check-client', ctx.policy.rateLimits.apiCheckPerClientIp), async (req, res) => {
+    let addr;
+    try {
+      addr = parseAddress(String(req.params.ip));
+    } catch (err) {
+      throw new ValidationError(err instanceof IpInputError ? err.message : 'Not a valid IP address.', { ip: 'invalid' });
+    }
+    const verdict = await ctx.blocklist.lookup(addr);
+    res.set('Cache-Control', 'no-cache').json({ ip: addr.text, listed: verdict.listed, ...(verdict.listed && { entry: verdict.listing }) });
+  });
+
+  return r;
+}

@@ -1,0 +1,11 @@
+import type { RequestState } from '../../stores/requests.js';
+
+/** How each request state reads to the public, and what happens next. */
+export const STATE_LABELS: Record<RequestState, { label: string; next: string }> = {
+  awaiting_confirmation: { label: 'Waiting for email confirmation', next: 'Open the link we sent by email and press "Delist IP".' },
+  queued: { label: 'Queued', next: 'Your request is being processed; this page updates when it is done.' },
+  delisted: { label: 'Delisted', next: 'Nothing more to do. Mail from this IP address is accepted again.' },
+  not_listed: { label: 'Not listed', next: 'The IP address is not on our list. If your mail still bounces, check the bounce message: the block may be elsewhere.' },
+  needs_review: { label: 'Needs review by our staff', next: 'Our support staff will look at your request and answer you by email.' },
+  refused: { label: 'Refused', next: 'The request cannot be done through self-service. Please contact support.' },
+};

@@ -1,0 +1,46 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { AppError, NotFoundError, PayloadTooLargeError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+/** The one 404: an HTML page, or JSON for the API and clients that ask for it. */
+export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
+
+/** body-parser and friends signal bad input with a status and a type; keep their meaning, never their text. */
+function fromFrameworkError(err: { status?: number; type?: string }): AppError | null {
+  if (err.type === 'entity.too.large' || err.type === 'parameters.too.many') return new PayloadTooLargeError();
+  if (err.type === 'entity.parse.failed') return new ValidationError('The request body could not be read.');
+  if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.');
+  if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) return new AppError(err.status, 'BAD_REQUEST', 'The request could not be understood.');
+  return null;
+}
+
+const isRedisDown = (err: unknown) => {
+  const e = err as { code?: string; name?: string; message?: string };
+  return e.name === 'MaxRetriesPerRequestError' || e.code === 'ECONNREFUSED' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '');
+};
+
+/** Turns every error into a readable page or `{error, code, details}`; internals never reach the public. */
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    let e: AppError;
+    if (err instanceof AppError) e = err;
+    else if (isRedisDown(err)) e = new UnavailableError();
+    else e = fromFrameworkError(err) ?? new AppError(500, 'INTERNAL', 'Something went wrong on our side. It has been logged; please try again later.');
+    if (e.status >= 500) logger.error({ err, path: req.path }, 'request failed');
+    if (e instanceof RateLimitedError) res.set('Retry-After', String(e.retryAfterSeconds));
+    if (e instanceof UnavailableError) res.set('Retry-After', '30');
+    res.status(e.status);
+    const json = () => res.json({ error: e.message, code: e.code, ...(e.details !== undefined && { details: e.details }) });
+    if (req.path.startsWith('/api/')) return json();
+    res.format({
+      html: () => res.render('error', { title: titleOf(e.status), error: e }),
+      json,
+      default: () => res.type('text/plain').send(`${e.message}\n`),
+    });
+  };
+}
+
+function titleOf(status: number): string {
+  const titles: Record<number, string> = { 400: 'Please check what you entered', 401: 'Sign-in needed', 403: 'Not allowed', 404: 'Not found', 410: 'This link can no longer be used', 413: 'Too large', 415: 'Not supported', 429: 'Too many requests', 503: 'Briefly unavailable' };
+  return titles[status] ?? 'Something went wrong';
+}

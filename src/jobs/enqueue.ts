@@ -1,0 +1,36 @@
+import { Queue, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+import { JOBS, QUEUES, type DelistJob, type MailKind, type SendMailJob } from './contract.js';
+
+/** Retries with backoff, and enough retention for staff to see why a job failed. */
+const DEFAULTS: JobsOptions = {
+  attempts: 8,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 14 * 24 * 3600 },
+};
+
+/** The only producer of jobs. Job ids derive from request ids, so enqueuing twice adds one job. */
+export class JobProducer {
+  readonly requests: Queue<DelistJob>;
+  readonly mail: Queue<SendMailJob>;
+
+  constructor(connection: Redis, keys: Keys) {
+    const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: DEFAULTS };
+    this.requests = new Queue<DelistJob>(QUEUES.requests, opts);
+    this.mail = new Queue<SendMailJob>(QUEUES.mail, opts);
+  }
+
+  async delist(requestId: string): Promise<void> {
+    await this.requests.add(JOBS.delist, { requestId }, { jobId: `delist-${requestId}` });
+  }
+
+  async sendMail(kind: MailKind, requestId: string): Promise<void> {
+    await this.mail.add(JOBS.sendMail, { kind, requestId }, { jobId: `${kind}-${requestId}` });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.requests.close(), this.mail.close()]);
+  }
+}

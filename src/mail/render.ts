@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ejs from 'ejs';
+import type { OutgoingMail } from './mailer.js';
+
+const EMAIL_VIEWS = fileURLToPath(new URL('../../views/emails/', import.meta.url));
+
+/** Wraps prose at `width` columns; a single word longer than that (a link) keeps its own line. */
+export function wrapText(text: string, width = 72): string {
+  return text
+    .split('\n')
+    .map((line) => {
+      if (line.length <= width) return line;
+      const indent = /^\s*/.exec(line)![0];
+      const out: string[] = [];
+      let current = '';
+      for (const word of line.trim().split(/\s+/)) {
+        if (current && (current + ' ' + word).length > width) {
+          out.push(current);
+          current = indent + word;
+        } else current = current ? `${current} ${word}` : indent + word;
+      }
+      if (current) out.push(current);
+      return out.join('\n');
+    })
+    .join('\n');
+}
+
+/** Renders views/emails/<name>.text.ejs and .html.ejs with the same data; the subject is the text template's first line. */
+export async function renderMail(name: string, to: string, data: Record<string, unknown>): Promise<OutgoingMail> {
+  const [textRaw, html] = await Promise.all([
+    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.text.ejs`), data, { async: false }),
+    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.html.ejs`), data, { async: false }),
+  ]);
+  const [subjectLine, ...body] = String(textRaw).split('\n');
+  const subject = subjectLine!.replace(/^Subject:\s*/, '').trim();
+  return { to, subject, text: wrapText(body.join('\n').trim()) + '\n', html: String(html) };
+}

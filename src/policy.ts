@@ -1,0 +1,87 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+const window = (what: string) =>
+  z.object({
+    max: z.number().int().positive().describe(`Requests allowed per window, ${what}.`),
+    windowMinutes: z.number().positive().describe('Window length in minutes.'),
+  });
+
+const category = z.object({
+  selfRemovable: z.boolean().describe('Whether the listed party may delist itself through the portal.'),
+  dnsblAnswer: z.string().regex(/^127\.0\.0\.\d{1,3}$/).describe('A record the DNSBL answers for entries of this category.'),
+  reason: z.string().min(1).max(300).describe('Public reason shown on the lookup and confirm pages.'),
+});
+
+/** The policy file's schema: every key documented here, validated at start-up. */
+export const policySchema = z.object({
+  $comment: z.string().optional(),
+  challenge: z.object({
+    ttlMinutes: z.number().int().min(1).max(1440).describe('How long an emailed confirmation link is valid.'),
+    resendCooldownSeconds: z.number().int().min(0).describe('No second challenge mail for the same email and IP within this time.'),
+  }),
+  selfDelist: z.object({
+    maxPerWindow: z.number().int().min(0).describe('Self-delists allowed per IP within the window; beyond it a request goes to staff.'),
+    windowDays: z.number().int().min(1).describe('Length of the self-delist window in days.'),
+  }),
+  relist: z.object({
+    baseDays: z.number().positive().describe('Listing duration after 0 or 1 self-delists; it doubles with each further one (1, 1, 2, 4, 8 … days).'),
+  }),
+  categories: z.record(z.string().regex(/^[a-z][a-z0-9-]{1,30}$/), category).refine((c) => Object.keys(c).length > 0, 'at least one category'),
+  blockWidth: z.object({
+    ipv4MinPrefixWithoutAdmin: z.number().int().min(0).max(32).describe('IPv4 block entries wider than this prefix need the admin role.'),
+    ipv6MinPrefixWithoutAdmin: z.number().int().min(0).max(128).describe('IPv6 block entries wider than this prefix need the admin role.'),
+  }),
+  rateLimits: z.object({
+    delistPerClientIp: window('per client IP on POST /delist'),
+    delistPerEmail: window('per email address on POST /delist'),
+    delistPerTargetIp: window('per IP to delist on POST /delist'),
+    confirmPerClientIp: window('per client IP on the confirmation link'),
+    lookupPerClientIp: window('per client IP on /lookup'),
+    apiCheckPerClientIp: window('per client IP on /api/v1/blocklist/check'),
+  }),
+  routing: z.object({
+    feedMaxLength: z.number().int().min(100).describe('Change-feed entries kept; older versions answer 410 and clients re-read the snapshot.'),
+  }),
+  samples: z.object({
+    maxBytes: z.number().int().positive().describe('Largest abuse sample accepted.'),
+    maxMimeDepth: z.number().int().min(1).describe('Deepest MIME nesting accepted in a sample.'),
+  }),
+  abuse: z.object({
+    windowHours: z.number().positive().describe('Sliding window in which distinct reports against a tenant are counted.'),
+    highRiskThreshold: z.number().int().positive().describe('Distinct reports in the window that move a tenant to the high-risk pool.'),
+    highRiskHours: z.number().positive().describe('How long such an automatic assignment lasts.'),
+    criticalThreshold: z.number().int().positive().describe('Distinct reports in the window that open a critical ticket.'),
+  }),
+  network: z.object({
+    pools: z.record(z.enum(['normal', 'high-risk', 'relay']), z.array(z.string().min(2))).describe('Our outbound pools and their CIDRs.'),
+    hostSuffix: z.string().startsWith('.').describe('Host name suffix of our outbound servers.'),
+    tenantHeader: z.string().min(1).describe('Header in which our MTAs stamp the tenant id.'),
+  }),
+});
+
+export type Policy = z.infer<typeof policySchema>;
+export type CategoryName = string;
+
+export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('./policy.json', import.meta.url));
+
+export class PolicyError extends Error {
+  readonly code = 'POLICY_INVALID';
+}
+
+/** Reads and validates a policy file; throws PolicyError naming every bad key. */
+export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PolicyError(`Cannot read policy file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = policySchema.safeParse(raw);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new PolicyError(`Invalid policy file ${file}:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,23 @@
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * Web and CLI connections fail fast (a request must not hang on a dead Redis);
+ * worker connections wait and retry forever, as BullMQ workers require.
+ */
+export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis {
+  const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  const wait: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 5000) };
+  return new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
+}
+
+/** Removes every key matching a glob by SCAN (maintenance and tests only). */
+export async function deleteByPattern(redis: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) deleted += await redis.unlink(...keys);
+  } while (cursor !== '0');
+  return deleted;
+}

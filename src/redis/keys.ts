@@ -1,0 +1,38 @@
+/**
+ * Every Redis key the portal uses, built in this one place.
+ * All keys share one hash tag ({prefix}) so they live in one Redis Cluster slot: the routing publisher's
+ * multi-key transactions stay legal there, and BullMQ (prefix `{prefix}:q`) follows the same rule.
+ */
+export type Keys = ReturnType<typeof createKeys>;
+
+export function createKeys(prefix: string) {
+  const p = `{${prefix}}`;
+  return {
+    /** Glob matching every key of this prefix (maintenance and test clean-up only: SCAN, never on a request path). */
+    all: `${p}:*`,
+    bullPrefix: `${p}:q`,
+
+    routingVersion: `${p}:routing:version`,
+    routingFeed: `${p}:routing:feed`,
+    blocklist: `${p}:routing:blocklist`,
+    exclusions: `${p}:routing:exclusions`,
+    assignments: `${p}:routing:assignments`,
+    listingHistory: (cidr: string) => `${p}:history:${cidr}`,
+
+    request: (id: string) => `${p}:req:${id}`,
+    requestEvents: (id: string) => `${p}:req:${id}:events`,
+    requestsByTime: `${p}:req:by-time`,
+
+    challenge: (tokenHash: string) => `${p}:challenge:${tokenHash}`,
+    challengeCooldown: (email: string, ip: string) => `${p}:challenge-cooldown:${email}:${ip}`,
+
+    selfDelists: (ip: string) => `${p}:self-delists:${ip}`,
+
+    ticket: (id: string) => `${p}:ticket:${id}`,
+    ticketsOpen: `${p}:tickets:open`,
+
+    apiTokens: `${p}:api-tokens`,
+    rateLimit: (name: string) => `${p}:rl:${name}:`,
+    outbox: `${p}:dev-outbox`,
+  };
+}

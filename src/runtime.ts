@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from './config.js';
+import { createContext, type Context } from './context.js';
+import { createLogger, type Logger } from './logger.js';
+import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
+import { createRedis } from './redis/connection.js';
+import { ensureRedis, type RedisHandle } from './redis/embedded.js';
+
+export interface Runtime {
+  config: Config;
+  logger: Logger;
+  redisHandle: RedisHandle;
+  /** Builds a context on its own connection (web: fail fast; worker: wait). */
+  context(role: 'web' | 'worker' | 'cli'): Context;
+  connection(role: 'web' | 'worker' | 'cli'): Redis;
+}
+
+/** Start-up shared by every process: config and policy validated once, Redis found or started. Exits with a clear message on failure. */
+export async function boot(role: string): Promise<Runtime> {
+  let config: Config;
+  let policy;
+  try {
+    config = loadConfig();
+    policy = loadPolicy(config.policyFile ?? DEFAULT_POLICY_FILE);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const logger = createLogger(config.logLevel, role);
+  let redisHandle: RedisHandle;
+  try {
+    redisHandle = await ensureRedis(config.redisUrl);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(69); // EX_UNAVAILABLE
+  }
+  return {
+    config,
+    logger,
+    redisHandle,
+    connection: (r) => createRedis(redisHandle.url, r),
+    context: (r) => createContext(config, policy, createRedis(redisHandle.url, r), logger),
+  };
+}
+
+/** Runs the closers in order on SIGTERM or SIGINT, once, then exits; a second signal or 10 s forces the exit. */
+export function onShutdown(logger: Logger, closers: Array<() => Promise<unknown> | unknown>): void {
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) process.exit(1);
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    setTimeout(() => process.exit(1), 10_000).unref();
+    for (const close of closers) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'error while closing');
+      }
+    }
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+}

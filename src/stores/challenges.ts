@@ -1,0 +1,77 @@
+import { createHash, createHmac } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+
+export type ChallengeCheck =
+  | { status: 'valid'; requestId: string; expiresAt: string }
+  | { status: 'used'; requestId: string }
+  | { status: 'expired'; requestId: string }
+  | { status: 'unknown' };
+
+/** How long a used or expired challenge is remembered, so its link gets a clear page rather than "unknown". */
+const TOMBSTONE_SECONDS = 7 * 24 * 3600;
+
+/** Marks the challenge used only if it is still valid; returns [status, requestId]. */
+const CONSUME = `
+local id = redis.call('HGET', KEYS[1], 'requestId')
+if not id then return {'unknown', ''} end
+if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
+if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
+redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
+return {'valid', id}
+`;
+
+export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
+
+/**
+ * Email challenges. The 256-bit token is HMAC(secret, challengeId): the mail job carries only the request id and
+ * the worker derives the token; Redis keeps only the token's SHA-256.
+ */
+export class ChallengeStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+    private readonly secret: string,
+  ) {}
+
+  tokenFor(challengeId: string): string {
+    return createHmac('sha256', this.secret).update(`challenge:${challengeId}`).digest('base64url');
+  }
+
+  private keyOf(token: string): string {
+    return this.keys.challenge(createHash('sha256').update(token).digest('hex'));
+  }
+
+  /** Queues the challenge's creation on a transaction. */
+  createIn(tx: ChainableCommander, challengeId: string, requestId: string, ttlMinutes: number, now = new Date()): void {
+    const key = this.keyOf(this.tokenFor(challengeId));
+    const expiresAtMs = now.getTime() + ttlMinutes * 60_000;
+    tx.hset(key, { requestId, expiresAtMs: String(expiresAtMs) });
+    tx.expire(key, ttlMinutes * 60 + TOMBSTONE_SECONDS);
+  }
+
+  /** Reads a challenge without using it up (the confirm page). */
+  async check(token: string, now = new Date()): Promise<ChallengeCheck> {
+    if (!isTokenShaped(token)) return { status: 'unknown' };
+    const h = await this.redis.hgetall(this.keyOf(token));
+    if (!h.requestId) return { status: 'unknown' };
+    if (h.usedAt) return { status: 'used', requestId: h.requestId };
+    if (Number(h.expiresAtMs) <= now.getTime()) return { status: 'expired', requestId: h.requestId };
+    return { status: 'valid', requestId: h.requestId, expiresAt: new Date(Number(h.expiresAtMs)).toISOString() };
+  }
+
+  /** Uses the challenge up atomically: exactly one caller ever gets 'valid'. */
+  async consume(token: string, now = new Date()): Promise<ChallengeCheck> {
+    if (!isTokenShaped(token)) return { status: 'unknown' };
+    const [status, requestId] = (await this.redis.eval(CONSUME, 1, this.keyOf(token), now.getTime(), now.toISOString())) as [string, string];
+    if (status === 'valid') return { status, requestId, expiresAt: '' };
+    if (status === 'used' || status === 'expired') return { status, requestId };
+    return { status: 'unknown' };
+  }
+
+  /** Sets the resend cool-down; false when one is already running for this email and IP. */
+  async startCooldown(email: string, ip: string, seconds: number): Promise<boolean> {
+    if (seconds <= 0) return true;
+    return (await this.redis.set(this.keys.challengeCooldown(email, ip), '1', 'EX', seconds, 'NX')) === 'OK';
+  }
+}

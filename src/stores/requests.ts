@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { Keys } from '../redis/keys.js';
+
+export type RequestType = 'delist';
+export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused';
+export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused'];
+
+export interface RequestEvent {
+  at: string;
+  state: RequestState;
+  message: string;
+}
+
+export interface PortalRequest {
+  id: string;
+  type: RequestType;
+  state: RequestState;
+  email: string;
+  ip: string;
+  createdAt: string;
+  updatedAt: string;
+  /** Random id from which the emailed confirmation token is derived (never the token itself). */
+  challengeId: string;
+  reason?: string;
+  ticketId?: string;
+}
+
+/** Request ids are random and unguessable: a status URL is a capability, not a counter. */
+export const newId = (bytes = 12) => randomBytes(bytes).toString('base64url');
+export const isRequestId = (s: string) => /^[A-Za-z0-9_-]{16}$/.test(s);
+
+/** Requests made through the portal (delist now; reports and unblocks later) and their timelines. */
+export class RequestStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: Keys,
+  ) {}
+
+  /** Queues the creation of a request and its first event on a transaction. */
+  createIn(tx: ChainableCommander, request: PortalRequest, message: string): void {
+    tx.hset(this.keys.request(request.id), flatten(request));
+    tx.rpush(this.keys.requestEvents(request.id), JSON.stringify({ at: request.createdAt, state: request.state, message } satisfies RequestEvent));
+    tx.zadd(this.keys.requestsByTime, Date.parse(request.createdAt), request.id);
+  }
+
+  /** Queues a state change and its timeline event on a transaction. */
+  transitionIn(tx: ChainableCommander, id: string, state: RequestState, message: string, extra: Partial<PortalRequest> = {}, at = new Date()): void {
+    tx.hset(this.keys.request(id), flatten({ ...extra, state, updatedAt: at.toISOString() }));
+    tx.rpush(this.keys.requestEvents(id), JSON.stringify({ at: at.toISOString(), state, message } satisfies RequestEvent));
+  }
+
+  async transition(id: string, state: RequestState, message: string, extra: Partial<PortalRequest> = {}): Promise<void> {
+    const tx = this.redis.multi();
+    this.transitionIn(tx, id, state, message, extra);
+    await tx.exec();
+  }
+
+  async get(id: string): Promise<PortalRequest | null> {
+    if (!isRequestId(id)) return null;
+    const h = await this.redis.hgetall(this.keys.request(id));
+    if (!h.id) return null;
+    return h as unknown as PortalRequest;
+  }
+
+  async events(id: string): Promise<RequestEvent[]> {
+    return (await this.redis.lrange(this.keys.requestEvents(id), 0, -1)).map((v) => JSON.parse(v) as RequestEvent);
+  }
+}
+
+function flatten(obj: Partial<PortalRequest>): Record<string, string> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+}

@@ -1,0 +1,59 @@
+import type { Context } from '../../src/context.js';
+import { decideDelist } from '../../src/domain/delist-policy.js';
+import { networkOf, parseAddress } from '../../src/domain/ip.js';
+import { planRemoval } from '../../src/domain/listing.js';
+import { FINAL_STATES } from '../../src/stores/requests.js';
+import type { DelistJob } from '../../src/jobs/contract.js';
+
+const DAY_MS = 24 * 3600 * 1000;
+
+export class PermanentJobError extends Error {
+  readonly code = 'JOB_PERMANENT';
+}
+
+/**
+ * Applies the delist policy to one confirmed request. Idempotent: the decision, its effect on the list, the
+ * self-delist count and the request's final state commit in one transaction, and a rerun of a finished request
+ * only makes sure the result mail is queued.
+ */
+export async function processDelist(ctx: Context, job: DelistJob, now = new Date()): Promise<string> {
+  const request = await ctx.requests.get(job.requestId);
+  if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
+  if (FINAL_STATES.includes(request.state)) {
+    await ctx.jobs.sendMail('delist-result', request.id);
+    return request.state;
+  }
+
+  const addr = parseAddress(request.ip);
+  const windowStart = new Date(now.getTime() - ctx.policy.selfDelist.windowDays * DAY_MS);
+  const [verdict, used] = await Promise.all([ctx.blocklist.lookup(addr, now), ctx.blocklist.selfDelistsSince(addr.text, windowStart)]);
+  const decision = decideDelist(ctx.policy, verdict, used, ctx.isOwnAddress(addr));
+
+  if (decision.outcome === 'delisted') {
+    const changes = planRemoval(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, {
+      reason: `self-delisted (request ${request.id})`,
+      source: 'self-service',
+      now,
+    })!;
+    const listingCidr = verdict.listing!.cidr;
+    await ctx.blocklist.apply(
+      changes,
+      [{ cidr: listingCidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: listingCidr === addr.text ? 'listing removed' : `exclusion ${addr.text} added` } }],
+      (tx) => {
+        ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
+        ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, { reason: decision.reason }, now);
+      },
+    );
+  } else {
+    const tx = ctx.redis.multi();
+    let ticketId: string | undefined;
+    if (decision.outcome === 'needs_review') {
+      ticketId = ctx.tickets.openIn(tx, { kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason }, now).id;
+    }
+    ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { reason: decision.reason, ...(ticketId && { ticketId }) }, now);
+    await tx.exec();
+  }
+  await ctx.jobs.sendMail('delist-result', request.id);
+  ctx.logger.info({ requestId: request.id, outcome: decision.outcome }, 'delist decided');
+  return decision.outcome;
+}

@@ -1,0 +1,29 @@
+import { UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Context } from '../src/context.js';
+import { QUEUES, type DelistJob, type SendMailJob } from '../src/jobs/contract.js';
+import type { Mailer } from '../src/mail/mailer.js';
+import { PermanentJobError, processDelist } from './processors/delist.js';
+import { processSendMail } from './processors/send-mail.js';
+
+/** A permanent error is failed at once with its reason (visible to staff); anything else is retried with backoff. */
+function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
+  return fn().catch((err: unknown) => {
+    if (err instanceof PermanentJobError) throw new UnrecoverableError(err.message);
+    throw err;
+  });
+}
+
+/** Starts one BullMQ worker per queue on a waiting (maxRetriesPerRequest: null) connection. */
+export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): Worker[] {
+  const opts = { connection, prefix: ctx.keys.bullPrefix };
+  const workers = [
+    new Worker<DelistJob>(QUEUES.requests, (job) => permanentToUnrecoverable(() => processDelist(ctx, job.data)), { ...opts, concurrency: 8 }),
+    new Worker<SendMailJob>(QUEUES.mail, (job) => permanentToUnrecoverable(() => processSendMail(ctx, mailer, job.data)), { ...opts, concurrency: 4 }),
+  ];
+  for (const w of workers) {
+    w.on('failed', (job, err) => ctx.logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
+    w.on('error', (err) => ctx.logger.error({ queue: w.name, err: err.message }, 'worker error'));
+  }
+  return workers;
+}
