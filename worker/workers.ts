@@ -1,10 +1,11 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Context } from '../src/context.js';
-import { QUEUES, type DelistJob, type SendMailJob } from '../src/jobs/contract.js';
+import { QUEUES, type DelistJob, type ExpireListingJob, type SendMailJob } from '../src/jobs/contract.js';
 import type { Mailer } from '../src/mail/mailer.js';
 import { PermanentJobError, processDelist } from './processors/delist.js';
 import { processSendMail } from './processors/send-mail.js';
+import { processExpireListing } from './processors/expire-listing.js';
 
 /** A permanent error is failed at once with its reason (visible to staff); anything else is retried with backoff. */
 function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
@@ -20,6 +21,7 @@ export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): W
   const workers = [
     new Worker<DelistJob>(QUEUES.requests, (job) => permanentToUnrecoverable(() => processDelist(ctx, job.data)), { ...opts, concurrency: 8 }),
     new Worker<SendMailJob>(QUEUES.mail, (job) => permanentToUnrecoverable(() => processSendMail(ctx, mailer, job.data)), { ...opts, concurrency: 4 }),
+    new Worker<ExpireListingJob>(QUEUES.maintenance, (job) => processExpireListing(ctx, job.data), { ...opts, concurrency: 2 }),
   ];
   for (const w of workers) {
     w.on('failed', (job, err) => ctx.logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

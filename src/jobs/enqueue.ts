@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
-import { JOBS, QUEUES, type DelistJob, type MailKind, type SendMailJob } from './contract.js';
+import { JOBS, QUEUES, type DelistJob, type ExpireListingJob, type MailKind, type SendMailJob } from './contract.js';
 
 /** Retries with backoff, and enough retention for staff to see why a job failed. */
 const DEFAULTS: JobsOptions = {
@@ -15,11 +16,13 @@ const DEFAULTS: JobsOptions = {
 export class JobProducer {
   readonly requests: Queue<DelistJob>;
   readonly mail: Queue<SendMailJob>;
+  readonly maintenance: Queue<ExpireListingJob>;
 
   constructor(connection: Redis, keys: Keys) {
     const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: DEFAULTS };
     this.requests = new Queue<DelistJob>(QUEUES.requests, opts);
     this.mail = new Queue<SendMailJob>(QUEUES.mail, opts);
+    this.maintenance = new Queue<ExpireListingJob>(QUEUES.maintenance, opts);
   }
 
   async delist(requestId: string): Promise<void> {
@@ -30,7 +33,13 @@ export class JobProducer {
     await this.mail.add(JOBS.sendMail, { kind, requestId }, { jobId: `${kind}-${requestId}` });
   }
 
+  /** A delayed job that removes the listing when it expires (published to the feed like any change). */
+  async expireListing(cidr: string, listedAt: string, delayMs: number): Promise<void> {
+    const jobId = `expire-${createHash('sha256').update(`${cidr}|${listedAt}`).digest('hex').slice(0, 24)}`;
+    await this.maintenance.add(JOBS.expireListing, { cidr, listedAt }, { jobId, delay: Math.max(0, delayMs) });
+  }
+
   async close(): Promise<void> {
-    await Promise.all([this.requests.close(), this.mail.close()]);
+    await Promise.all([this.requests.close(), this.mail.close(), this.maintenance.close()]);
   }
 }

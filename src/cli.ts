@@ -1,0 +1,121 @@
+/** The operator CLI: `npx postmaster <command>`. Talks to Redis directly, through the same use cases as the portal. */
+import { Command, CommanderError } from 'commander';
+import { loadConfig } from './config.js';
+import { createContext, type Context } from './context.js';
+import { AppError } from './errors.js';
+import { IpInputError, parseAddress } from './domain/ip.js';
+import { addListing, removeListing } from './features/blocklist/service.js';
+import { createLogger } from './logger.js';
+import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
+import { createRedis } from './redis/connection.js';
+import { DEFAULT_REDIS_URL } from './redis/embedded.js';
+
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+/** Runs one command with a context, and always closes its connections. */
+async function withContext(fn: (ctx: Context) => Promise<unknown>): Promise<void> {
+  const config = loadConfig();
+  const policy = loadPolicy(config.policyFile ?? DEFAULT_POLICY_FILE);
+  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? DEFAULT_REDIS_URL, 'cli'), createLogger('silent', 'cli'));
+  try {
+    await fn(ctx);
+  } finally {
+    await ctx.jobs.close();
+    ctx.redis.disconnect();
+  }
+}
+
+const operator = () => `cli:${process.env.USER ?? 'operator'}`;
+
+const program = new Command('postmaster').description('Postmaster Portal operator commands').showHelpAfterError().exitOverride();
+
+const block = program.command('block').description('the blocked-sender list');
+
+block
+  .command('add <target>')
+  .description('list an IP address or CIDR range (canonical form; host bits set are refused)')
+  .requiredOption('--category <category>', 'spam-source, backscatter, botnet, malware, snowshoe or manual')
+  .option('--expires <duration>', '30m, 72h, 7d, 2w or never (default: the relist policy, 1, 1, 2, 4 … days)')
+  .option('--reason <text>', 'public reason (default: the category reason)')
+  .option('--note <text>', 'internal note')
+  .option('--json', 'print JSON')
+  .action((target: string, o: { category: string; expires?: string; reason?: string; note?: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const { entry, version } = await addListing(ctx, { target, category: o.category, expires: o.expires, reason: o.reason, note: o.note, source: 'cli', by: operator() });
+      if (o.json) return out(JSON.stringify({ entry, version }));
+      out(`listed ${entry.cidr} (${entry.category}) until ${entry.expiresAt ?? 'removed'} — routing version ${version}`);
+    }),
+  );
+
+block
+  .command('remove <target>')
+  .description('remove a listing; an address inside a listed range gets an exclusion')
+  .option('--reason <text>', 'why', 'removed by an operator')
+  .option('--json', 'print JSON')
+  .action((target: string, o: { reason: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const result = await removeListing(ctx, target, operator(), o.reason);
+      if (o.json) return out(JSON.stringify(result));
+      out(result.change === 'removed' ? `removed ${result.covering}` : `excluded ${target} from ${result.covering}`);
+      out(`routing version ${result.version}`);
+    }),
+  );
+
+block
+  .command('list')
+  .description('print the listings and exclusions')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const snap = await ctx.routing.snapshot();
+      if (o.json) return out(JSON.stringify({ version: snap.version, blocklist: snap.blocklist, exclusions: snap.exclusions }));
+      out(`routing version ${snap.version}: ${snap.blocklist.length} listings, ${snap.exclusions.length} exclusions`);
+      for (const e of snap.blocklist) out(`${e.cidr.padEnd(24)} ${e.category.padEnd(12)} since ${e.listedAt}  until ${e.expiresAt ?? '-'}  ${e.reason}`);
+      for (const x of snap.exclusions) out(`!${x.cidr.padEnd(23)} ${'exclusion'.padEnd(12)} since ${x.createdAt}  ${x.reason}`);
+    }),
+  );
+
+program
+  .command('check <ip>')
+  .description('is this address listed? (longest prefix wins, exclusions beat listings)')
+  .option('--json', 'print JSON')
+  .action((ip: string, o: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const addr = parseAddress(ip);
+      const v = await ctx.blocklist.lookup(addr);
+      if (o.json) return out(JSON.stringify({ ip: addr.text, listed: v.listed, ...(v.listed && { entry: v.listing }) }));
+      if (v.listed) out(`${addr.text} is listed by ${v.listing!.cidr} (${v.listing!.category}) since ${v.listing!.listedAt}: ${v.listing!.reason}`);
+      else out(`${addr.text} is not listed${v.exclusion ? ` (excluded by ${v.exclusion.cidr})` : ''}`);
+    }),
+  );
+
+program
+  .command('token')
+  .description('API tokens for the routing engine')
+  .command('create <name>')
+  .description('create a token; it is printed once and stored only as a hash')
+  .action((name: string) =>
+    withContext(async (ctx) => {
+      out(await ctx.apiTokens.create(name));
+    }),
+  );
+
+program
+  .command('export')
+  .description('print the routing datasets')
+  .option('--format <format>', 'json', 'json')
+  .action((o: { format: string }) =>
+    withContext(async (ctx) => {
+      if (o.format !== 'json') throw new AppError(400, 'UNSUPPORTED_FORMAT', `The ${o.format} export is not available yet; use --format json.`);
+      out(JSON.stringify(await ctx.routing.snapshot()));
+    }),
+  );
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  const message = err instanceof AppError || err instanceof IpInputError ? err.message : `error: ${(err as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(err instanceof AppError || err instanceof IpInputError ? 2 : 1);
+}

@@ -1,0 +1,76 @@
+import type { Context } from '../../context.js';
+import { relistDurationDays } from '../../domain/delist-policy.js';
+import { parseDuration } from '../../domain/duration.js';
+import { IpInputError, parseAddress, parseNetwork, type Network } from '../../domain/ip.js';
+import { planListing, planRemoval, type BlockEntry } from '../../domain/listing.js';
+import { ConflictError, ValidationError } from '../../errors.js';
+
+export interface AddListingInput {
+  target: string;
+  category: string;
+  /** "7d", "72h", "never"; unset: the relist policy (1, 1, 2, 4 … days by past self-delists). */
+  expires?: string;
+  reason?: string;
+  note?: string;
+  source: string;
+  by: string;
+}
+
+/** Parses an IP or CIDR, refusing host bits with the corrected network as a hint. */
+export function parseTarget(target: string): Network {
+  try {
+    return parseNetwork(target);
+  } catch (err) {
+    if (err instanceof IpInputError) throw new ValidationError(err.message, { target: err.reason });
+    throw err;
+  }
+}
+
+/** Lists an address or range (or replaces its listing); every change goes through the routing publisher. */
+export async function addListing(ctx: Context, input: AddListingInput, now = new Date()): Promise<{ entry: BlockEntry; version: number }> {
+  const net = parseTarget(input.target);
+  const category = ctx.policy.categories[input.category];
+  if (!category) throw new ValidationError(`Unknown category "${input.category}". Known: ${Object.keys(ctx.policy.categories).join(', ')}.`, { category: 'unknown' });
+  const expiresAt = await expiryOf(ctx, net, input.expires, now);
+  const entry: BlockEntry = {
+    cidr: net.text,
+    category: input.category,
+    reason: input.reason ?? category.reason,
+    source: input.source,
+    ...(input.note && { note: input.note }),
+    listedAt: now.toISOString(),
+    expiresAt,
+  };
+  const exclusion = (await ctx.blocklist.getExclusion(net.text)) ?? undefined;
+  const version = await ctx.blocklist.apply(planListing(entry, exclusion), [
+    { cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}` } },
+  ]);
+  if (expiresAt) await ctx.jobs.expireListing(net.text, entry.listedAt, Date.parse(expiresAt) - now.getTime());
+  return { entry, version };
+}
+
+/** Removes a listing; an address inside a listed range gets an exclusion instead of a hole in the range. */
+export async function removeListing(ctx: Context, target: string, by: string, reason = 'removed by an operator', now = new Date()): Promise<{ change: 'removed' | 'excluded'; covering: string; version: number }> {
+  const net = parseTarget(target);
+  const exact = await ctx.blocklist.getListing(net.text);
+  const verdict = exact ? { listed: true, listing: exact } : await ctx.blocklist.lookup(parseAddress(net.text.split('/')[0]!), now);
+  const covering = verdict.listing;
+  if (!covering || (!exact && net.prefix < parseNetwork(covering.cidr).prefix)) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
+  const changes = planRemoval(net, verdict, { reason, source: by, now });
+  if (!changes) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
+  const change = exact ? 'removed' : 'excluded';
+  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail: exact ? reason : `exclusion ${net.text}: ${reason}` } }]);
+  return { change, covering: covering.cidr, version };
+}
+
+async function expiryOf(ctx: Context, net: Network, expires: string | undefined, now: Date): Promise<string | null> {
+  if (expires === 'never') return null;
+  if (expires !== undefined) {
+    const ms = parseDuration(expires);
+    if (!ms) throw new ValidationError(`Cannot read the expiry "${expires}": use 30m, 72h, 7d, 2w or never.`, { expires: 'invalid' });
+    return new Date(now.getTime() + ms).toISOString();
+  }
+  const days = relistDurationDays(ctx.policy, await ctx.blocklist.selfDelistsEver(net.text));
+  return new Date(now.getTime() + days * 86_400_000).toISOString();
+}
+

@@ -1,0 +1,152 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
+import { addListing } from '../../src/features/blocklist/service.js';
+import { testContext, type TestContext } from '../helpers/context.js';
+import { csrfOf } from '../helpers/forms.js';
+
+const roomy = { max: 1000, windowMinutes: 10 };
+
+describe('POST /delist', () => {
+  let ctx: TestContext;
+  let app: ReturnType<typeof createApp>;
+
+  before(() => {
+    ctx = testContext({
+      policy: (p) => ({ ...p, rateLimits: { ...p.rateLimits, delistPerClientIp: roomy, delistPerEmail: roomy, delistPerTargetIp: roomy } }),
+    });
+    app = createApp(ctx);
+  });
+  after(() => ctx.cleanup());
+
+  /** Opens the form in a fresh browser-like agent and posts it. */
+  async function submit(fields: Record<string, string>) {
+    const agent = request.agent(app);
+    const form = await agent.get('/delist').expect(200);
+    return agent.post('/delist').type('form').send({ _csrf: csrfOf(form), ...fields });
+  }
+  const stored = () => ctx.redis.zcard(ctx.keys.requestsByTime);
+  const mailJobs = async () => (await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed'));
+
+  it('shows a form whose every field has a label and a hint', async () => {
+    const res = await request(app).get('/delist').expect(200).expect('content-type', /html/);
+    for (const name of ['email', 'ip']) {
+      assert.match(res.text, new RegExp(`<label for="${name}">`));
+      assert.match(res.text, new RegExp(`id="${name}" name="${name}"`));
+    }
+    assert.match(res.text, /name="_csrf" value="[^"]+"/);
+  });
+
+  it('answers listed and unlisted IPs with the same neutral redirect, and mails a challenge for both', async () => {
+    await addListing(ctx, { target: '198.51.100.23', category: 'spam-source', source: 'test', by: 'test' });
+    const listed = await submit({ email: 'Owner@Example.com', ip: '198.51.100.23' });
+    const unlisted = await submit({ email: 'owner@example.com', ip: '198.51.100.99' });
+    for (const res of [listed, unlisted]) {
+      assert.equal(res.status, 303);
+      assert.equal(res.headers.location, '/delist/sent');
+    }
+    assert.equal(await stored(), 2);
+    assert.equal(await mailJobs(), 2);
+    const page = await request(app).get('/delist/sent').expect(200);
+    assert.match(page.text, /Check your email/);
+  });
+
+  it('sends no second challenge for the same email and IP within the cool-down, with the same answer', async () => {
+    const before = await mailJobs();
+    const first = await submit({ email: 'cool@example.com', ip: '203.0.113.200' });
+    const second = await submit({ email: 'cool@example.com', ip: '203.0.113.200' });
+    assert.equal(first.status, 303);
+    assert.equal(second.status, 303);
+    assert.equal(second.headers.location, first.headers.location);
+    assert.equal((await mailJobs()) - before, 1);
+  });
+
+  const refused: Array<[string, Record<string, string>, RegExp]> = [
+    ['a private address', { email: 'a@example.com', ip: '10.1.2.3' }, /private/i],
+    ['loopback', { email: 'a@example.com', ip: '127.0.0.1' }, /loopback/i],
+    ['link-local', { email: 'a@example.com', ip: 'fe80::1' }, /link-local/i],
+    ['multicast', { email: 'a@example.com', ip: '224.0.0.5' }, /multicast/i],
+    ['the unspecified address', { email: 'a@example.com', ip: '::' }, /unspecified/i],
+    ['shared address space (CGNAT)', { email: 'a@example.com', ip: '100.64.1.1' }, /shared|carrier/i],
+    ['an IPv4-mapped private address', { email: 'a@example.com', ip: '::ffff:192.168.0.1' }, /private/i],
+    ['a range instead of an address', { email: 'a@example.com', ip: '198.51.100.0/24' }, /not a valid|valid IP/i],
+    ['garbage in the IP field', { email: 'a@example.com', ip: 'not-an-ip' }, /valid/i],
+    ['a missing email', { ip: '198.51.100.5' }, /required|email/i],
+    ['an invalid email', { email: 'nobody', ip: '198.51.100.5' }, /valid email/i],
+  ];
+  for (const [what, fields, reason] of refused) {
+    it(`refuses ${what} with a 400 page explaining why, storing nothing and mailing nothing`, async () => {
+      const [reqs, mails] = [await stored(), await mailJobs()];
+      const res = await submit(fields);
+      assert.equal(res.status, 400);
+      assert.match(res.headers['content-type'] ?? '', /html/);
+      assert.match(res.text, reason);
+      assert.match(res.text, /aria-invalid="true"/);
+      assert.equal(await stored(), reqs);
+      assert.equal(await mailJobs(), mails);
+    });
+  }
+
+  it('never echoes hostile input unescaped', async () => {
+    const res = await submit({ email: '"><script>alert(1)</script>@x', ip: '<img src=x onerror=alert(1)>' });
+    assert.equal(res.status, 400);
+    assert.doesNotMatch(res.text, /<script>alert|<img src=x/);
+    assert.match(res.text, /&lt;script&gt;|&lt;img/);
+  });
+
+  it('refuses a form without its CSRF token with a 403 page and keeps nothing', async () => {
+    const before = await stored();
+    const res = await request(app).post('/delist').type('form').send({ email: 'a@example.com', ip: '198.51.100.5' });
+    assert.equal(res.status, 403);
+    assert.match(res.text, /Reload the page/);
+    assert.equal(await stored(), before);
+  });
+
+  it('refuses an oversized body with 413 and keeps nothing', async () => {
+    const agent = request.agent(app);
+    const token = csrfOf(await agent.get('/delist'));
+    const before = await stored();
+    const res = await agent.post('/delist').type('form').send({ _csrf: token, email: `${'a'.repeat(40_000)}@example.com`, ip: '198.51.100.5' });
+    assert.equal(res.status, 413);
+    assert.equal(await stored(), before);
+  });
+});
+
+describe('delist rate limits', () => {
+  let ctx: TestContext;
+  let app: ReturnType<typeof createApp>;
+  before(() => {
+    ctx = testContext({ policy: (p) => ({ ...p, challenge: { ...p.challenge, resendCooldownSeconds: 0 }, rateLimits: { ...p.rateLimits, delistPerClientIp: roomy, delistPerEmail: { max: 2, windowMinutes: 60 }, delistPerTargetIp: { max: 3, windowMinutes: 60 } } }) });
+    app = createApp(ctx);
+  });
+  after(() => ctx.cleanup());
+
+  async function submit(email: string, ip: string) {
+    const agent = request.agent(app);
+    const token = csrfOf(await agent.get('/delist'));
+    return agent.post('/delist').type('form').send({ _csrf: token, email, ip });
+  }
+
+  it('answers 429 with Retry-After and a readable page once an email address used its quota, across IPs', async () => {
+    assert.equal((await submit('quota@example.com', '198.51.100.1')).status, 303);
+    assert.equal((await submit('QUOTA@example.com', '198.51.100.2')).status, 303);
+    const res = await submit('quota@example.com', '198.51.100.3');
+    assert.equal(res.status, 429);
+    assert.ok(Number(res.headers['retry-after']) > 0);
+    assert.match(res.text, /Too many requests/);
+  });
+
+  it('limits requests per target IP whatever the email', async () => {
+    for (const n of [1, 2, 3]) assert.equal((await submit(`t${n}@example.com`, '198.51.100.77')).status, 303);
+    assert.equal((await submit('t4@example.com', '198.51.100.77')).status, 429);
+  });
+
+  it('keeps the counters in Redis under this instance\'s prefix, so every web instance shares them', async () => {
+    const otherInstance = createApp(ctx);
+    const agent = request.agent(otherInstance);
+    const token = csrfOf(await agent.get('/delist'));
+    const res = await agent.post('/delist').type('form').send({ _csrf: token, email: 't5@example.com', ip: '198.51.100.77' });
+    assert.equal(res.status, 429);
+  });
+});
