@@ -1,0 +1,42 @@
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createApp } from '../../src/app.js';
+import { createMailer, type Mailer } from '../../src/mail/mailer.js';
+import { createRedis } from '../../src/redis/connection.js';
+import { startWorkers } from '../../worker/workers.js';
+import { REDIS_URL, testContext, type TestContext } from './context.js';
+import { startSmtpSink } from './smtp.js';
+import type { Policy } from '../../src/policy.js';
+
+/** The whole portal on a real Redis: the web app, the BullMQ workers, and a real SMTP server receiving the mail. */
+export async function startPortal(opts: { policy?: (p: Policy) => Policy } = {}) {
+  const smtp = await startSmtpSink();
+  const ctx: TestContext = testContext({ env: { SMTP_URL: smtp.url }, ...(opts.policy && { policy: opts.policy }) });
+  const workerConnection: Redis = createRedis(REDIS_URL, 'worker');
+  const mailer: Mailer = createMailer({ smtpUrl: smtp.url, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
+  const workers: Worker[] = startWorkers(ctx, workerConnection, mailer);
+  const app = createApp(ctx);
+  return {
+    ctx,
+    app,
+    smtp,
+    async stop() {
+      await Promise.all(workers.map((w) => w.close()));
+      mailer.close();
+      await workerConnection.quit();
+      await ctx.cleanup();
+      await smtp.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value (for states a worker reaches asynchronously). */
+export async function eventually<T>(check: () => Promise<T | undefined | null | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
