@@ -1,0 +1,80 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { addListing } from '../../src/features/blocklist/service.js';
+import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
+import { processDelist } from '../../worker/processors/delist.js';
+import { processExpireListing } from '../../worker/processors/expire-listing.js';
+import { testContext, type TestContext } from '../helpers/context.js';
+
+describe('worker jobs', () => {
+  let ctx: TestContext;
+  before(() => {
+    ctx = testContext();
+  });
+  after(() => ctx.cleanup());
+
+  async function confirmedRequest(ip: string): Promise<string> {
+    const now = new Date();
+    await requestDelist(ctx, { email: `${ip.replace(/[.:]/g, '-')}@example.com`, ip }, now);
+    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const request = await ctx.requests.get(id);
+    return confirmDelist(ctx, ctx.challenges.tokenFor(request!.challengeId));
+  }
+
+  it('applies a delist exactly once when the job runs twice', async () => {
+    await addListing(ctx, { target: '198.51.100.0/25', category: 'spam-source', source: 'test', by: 'test' });
+    const id = await confirmedRequest('198.51.100.9');
+    const before = await ctx.routing.version();
+    assert.equal(await processDelist(ctx, { requestId: id }), 'delisted');
+    assert.equal(await processDelist(ctx, { requestId: id }), 'delisted');
+    assert.equal(await ctx.routing.version(), before + 1);
+    assert.equal(await ctx.blocklist.selfDelistsEver('198.51.100.9'), 1);
+    const events = await ctx.requests.events(id);
+    assert.equal(events.filter((e) => e.state === 'delisted').length, 1);
+    assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed'), 2);
+  });
+
+  it('fails a job for an unknown request permanently, with a reason', async () => {
+    await assert.rejects(processDelist(ctx, { requestId: 'AAAAAAAAAAAAAAAA' }), /does not exist/);
+  });
+
+  it('doubles the listing duration with each self-delist: 1, 1, 2, 4 days', async () => {
+    const ip = '198.51.100.120';
+    const days: number[] = [];
+    for (let n = 0; n < 4; n++) {
+      const { entry } = await addListing(ctx, { target: ip, category: 'spam-source', source: 'test', by: 'test' });
+      days.push(Math.round((Date.parse(entry.expiresAt!) - Date.parse(entry.listedAt)) / 86_400_000));
+      const tx = ctx.redis.multi();
+      ctx.blocklist.recordSelfDelistIn(tx, ip, `r${n}`, new Date());
+      await tx.exec();
+    }
+    assert.deepEqual(days, [1, 1, 2, 4]);
+  });
+
+  it('schedules the expiry of a time-bound listing as a delayed job', async () => {
+    await addListing(ctx, { target: '192.0.2.0/28', category: 'manual', expires: '2h', source: 'test', by: 'test' });
+    const delayed = await ctx.jobs.maintenance.getDelayed();
+    const job = delayed.find((j) => j.data.cidr === '192.0.2.0/28');
+    assert.ok(job);
+    assert.ok(Math.abs(job.opts.delay! - 2 * 3600_000) < 5_000);
+  });
+
+  it('removes an expired listing through the publisher, but leaves one that was listed again', async () => {
+    const { entry } = await addListing(ctx, { target: '192.0.2.64/28', category: 'manual', expires: '30m', source: 'test', by: 'test' });
+    const later = new Date(Date.parse(entry.expiresAt!) + 1000);
+    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: '2000-01-01T00:00:00.000Z' }, later), 'replaced');
+    const version = await ctx.routing.version();
+    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: entry.listedAt }, later), 'expired');
+    assert.equal(await ctx.blocklist.getListing(entry.cidr), null);
+    assert.equal(await ctx.routing.version(), version + 1);
+    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: entry.listedAt }, later), 'gone');
+  });
+
+  it('ignores an expired listing in lookups even before its expiry job ran', async () => {
+    const { entry } = await addListing(ctx, { target: '192.0.2.128/28', category: 'manual', expires: '30m', source: 'test', by: 'test' });
+    const { parseAddress } = await import('../../src/domain/ip.js');
+    const later = new Date(Date.parse(entry.expiresAt!) + 1000);
+    assert.equal((await ctx.blocklist.lookup(parseAddress('192.0.2.130'))).listed, true);
+    assert.equal((await ctx.blocklist.lookup(parseAddress('192.0.2.130'), later)).listed, false);
+  });
+});
