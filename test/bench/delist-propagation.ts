@@ -1,0 +1,129 @@
+import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
+import { addListing } from '../../src/features/blocklist/service.js';
+import { requestDelist } from '../../src/features/delist/service.js';
+import { createMailer } from '../../src/mail/mailer.js';
+import { createRedis } from '../../src/redis/connection.js';
+import { ensureRedis } from '../../src/redis/embedded.js';
+import { createApp } from '../../src/app.js';
+import { startWorkers } from '../../worker/workers.js';
+import { testContext } from '../helpers/context.js';
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+};
+const median = (xs: number[]) => quantile(xs, 0.5);
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** Waits for feed entries by the keys they change, reading the stream with a blocking XREAD. */
+function feedWatcher(redis: Redis, feedKey: string) {
+  const waiters = new Map<string, (at: number) => void>();
+  let last = '$';
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const res = (await redis.xread('BLOCK', 200, 'STREAMS', feedKey, last)) as Array<[string, Array<[string, string[]]>]> | null;
+      const now = performance.now();
+      for (const [, entries] of res ?? []) {
+        for (const [id, fields] of entries) {
+          last = id;
+          const changes = JSON.parse(fields[fields.indexOf('changes') + 1]!) as Array<{ key: string }>;
+          for (const c of changes) waiters.get(c.key)?.(now);
+        }
+      }
+    }
+  })();
+  return {
+    waitFor: (key: string) => new Promise<number>((resolve) => waiters.set(key, resolve)),
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+/** Baseline: one XADD seen by a blocking XREAD on another connection, the floor of any feed propagation. */
+async function redisRoundtrip(url: string, n: number): Promise<number[]> {
+  const writer = createRedis(url, 'worker');
+  const reader = createRedis(url, 'worker');
+  const key = `{pm-bench-${process.pid}}:roundtrip`;
+  const watcher = feedWatcher(reader, key);
+  await new Promise((r) => setTimeout(r, 50));
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const seen = watcher.waitFor(`k${i}`);
+    const t0 = performance.now();
+    await writer.xadd(key, '*', 'changes', JSON.stringify([{ key: `k${i}` }]));
+    times.push((await seen) - t0);
+  }
+  await watcher.stop();
+  await writer.del(key);
+  writer.disconnect();
+  reader.disconnect();
+  return times;
+}
+
+/** Delist IP pressed (a real HTTP POST with its CSRF token) → the removal appears in the change feed. */
+export async function propagationBench(opts: { rounds: number; requests: number }): Promise<Array<[string, number, string]>> {
+  const handle = await ensureRedis(process.env.REDIS_URL);
+  process.env.REDIS_URL = handle.url;
+  const p99s: number[] = [];
+  const p50s: number[] = [];
+  const baselines: number[] = [];
+  for (let r = 0; r < opts.rounds; r++) {
+    const ctx = testContext({ policy: (p) => ({ ...p, rateLimits: Object.fromEntries(Object.entries(p.rateLimits).map(([k]) => [k, { max: 1_000_000, windowMinutes: 1 }])) as typeof p.rateLimits }) });
+    const workerConn = createRedis(handle.url, 'worker');
+    const mailer = createMailer({ smtpUrl: undefined, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
+    const workers = startWorkers(ctx, workerConn, mailer);
+    const server = createApp(ctx).listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const watchConn = createRedis(handle.url, 'worker');
+    const watcher = feedWatcher(watchConn, ctx.keys.routingFeed);
+
+    // Arrange: listed IPs, each with a confirmed email challenge and the confirm page opened (outside the timing).
+    const pending: Array<{ ip: string; path: string; cookie: string; csrf: string }> = [];
+    for (let i = 0; i < opts.requests; i++) {
+      const ip = `198.51.${100 + Math.floor(i / 250)}.${(i % 250) + 1}`;
+      await addListing(ctx, { target: ip, category: 'spam-source', source: 'bench', by: 'bench' });
+      const now = new Date(Date.now() + i);
+      await requestDelist(ctx, { email: `bench${i}@example.com`, ip }, now);
+      const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+      const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+      const page = await fetch(`${base}/delist/confirm/${token}`);
+      const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+      const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+      pending.push({ ip, path: `/delist/confirm/${token}`, cookie, csrf });
+    }
+
+    const times: number[] = [];
+    for (const p of pending) {
+      const seen = watcher.waitFor(p.ip);
+      const t0 = performance.now();
+      const res = await fetch(base + p.path, { method: 'POST', redirect: 'manual', headers: { cookie: p.cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: `_csrf=${encodeURIComponent(p.csrf)}` });
+      if (res.status !== 303) throw new Error(`confirm answered ${res.status}`);
+      times.push((await seen) - t0);
+    }
+    p50s.push(median(times));
+    p99s.push(quantile(times, 0.99));
+    baselines.push(quantile(await redisRoundtrip(handle.url, opts.requests), 0.99));
+
+    await watcher.stop();
+    watchConn.disconnect();
+    await new Promise((resolve) => server.close(resolve));
+    await Promise.all(workers.map((w) => w.close()));
+    workerConn.disconnect();
+    await ctx.cleanup();
+  }
+  await handle.stop();
+  const p99 = median(p99s);
+  const baseline = median(baselines);
+  return [
+    ['delist.propagation_p50_ms', round(median(p50s)), 'ms'],
+    ['delist.propagation_p99_ms', round(p99), 'ms'],
+    ['baseline.redis_stream_roundtrip_p99_ms', round(baseline), 'ms'],
+    ['delist.propagation_p99_vs_baseline', round(p99 / baseline), 'ratio'],
+    ['delist.propagation_requests', opts.requests * opts.rounds, 'requests'],
+  ];
+}
