@@ -31,7 +31,9 @@ const OUTBOX_KEEP = 200;
 export function createMailer(opts: { smtpUrl: string | undefined; from: string; redis: Redis; keys: Keys }): Mailer {
   const base = { from: opts.from, textEncoding: 'quoted-printable' as const };
   if (opts.smtpUrl) {
-    const transport: Transporter = nodemailer.createTransport(opts.smtpUrl);
+    // A relay on loopback has no network hop to protect: accept its (usually self-signed) STARTTLS certificate.
+    const loopback = ['127.0.0.1', 'localhost', '[::1]', '::1'].includes(new URL(opts.smtpUrl).hostname);
+    const transport: Transporter = nodemailer.createTransport({ url: opts.smtpUrl, ...(loopback && { tls: { rejectUnauthorized: false } }) });
     return {
       async send(mail) {
         await transport.sendMail({ ...base, ...mail });
