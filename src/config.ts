@@ -1,9 +1,12 @@
 import { z } from 'zod';
 
+/** A TCP port written as plain decimal digits ("0x50" or " " are refused, not read as 80 or 0). */
+const port = z.string().regex(/^\d{1,5}$/, 'must be a port number (digits only)').transform(Number).pipe(z.number().max(65535));
+
 /** Every environment key the portal reads, documented once; parsed at start-up and never again. */
 const envShape = z.object({
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime mode; production refuses dev defaults.'),
-    PORT: z.coerce.number().int().min(0).max(65535).default(3000).describe('HTTP port of the web role.'),
+    PORT: port.default(3000).describe('HTTP port of the web role.'),
     HOST: z.string().default('0.0.0.0').describe('Address the web role binds to.'),
     REDIS_URL: z.string().url().optional().describe('Redis to use. Unset: 127.0.0.1:6379, started from PATH with AOF under ./var/redis when nothing answers.'),
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and :_.- only').default('pm').describe('Prefix of every Redis key, BullMQ included (hash-tagged: {pm}:...).'),
@@ -12,19 +15,19 @@ const envShape = z.object({
     MAIL_FROM: z.string().min(3).default('Postmaster Portal <postmaster@portal.example.net>').describe('From: header of outgoing mail.'),
     SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional().describe('Secret for CSRF tokens, challenge links and sessions. Required in production.'),
     POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
-    ABUSE_SMTP_PORT: z.coerce.number().int().min(0).max(65535).optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
+    ABUSE_SMTP_PORT: port.optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
     TRUST_PROXY: z.string().default('loopback').describe('express "trust proxy" setting, so rate limits see the real client IP behind a proxy.'),
 });
 
-const schema = envShape.superRefine((env, ctx) => {
-    if (env.NODE_ENV !== 'production') return;
-    if (!env.SESSION_SECRET) ctx.addIssue({ code: 'custom', path: ['SESSION_SECRET'], message: 'is required in production' });
-    if (!env.SMTP_URL) ctx.addIssue({ code: 'custom', path: ['SMTP_URL'], message: 'is required in production (the dev outbox is never used there)' });
-    if (!env.REDIS_URL) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'is required in production' });
-  });
+/** Keys production cannot do without; checked on the raw environment so they are reported with any other error. */
+const REQUIRED_IN_PRODUCTION: Record<string, string> = {
+  SESSION_SECRET: 'is required in production',
+  SMTP_URL: 'is required in production (the dev outbox is never used there)',
+  REDIS_URL: 'is required in production',
+};
 
-export type Env = z.infer<typeof schema>;
+export type Env = z.infer<typeof envShape>;
 
 export interface Config {
   env: Env['NODE_ENV'];
@@ -52,11 +55,12 @@ export class ConfigError extends Error {
 /** Parses the environment once; throws ConfigError listing every bad key. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
-  const parsed = schema.safeParse(blanksRemoved);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  const parsed = envShape.safeParse(blanksRemoved);
+  const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
+  if (blanksRemoved.NODE_ENV === 'production') {
+    for (const [key, message] of Object.entries(REQUIRED_IN_PRODUCTION)) if (!blanksRemoved[key]) lines.push(`  ${key}: ${message}`);
   }
+  if (!parsed.success || lines.length) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   const e = parsed.data;
   return {
     env: e.NODE_ENV,

@@ -26,15 +26,18 @@ export function decideDelist(policy: Policy, verdict: Verdict, usedInWindow: num
   if (!verdict.listed || !verdict.listing) {
     return { outcome: 'not_listed', reason: 'This IP address is not on our blocked-senders list, so there is nothing to remove.' };
   }
-  const category = policy.categories[verdict.listing.category];
-  if (!category) {
-    return { outcome: 'needs_review', reason: `The listing has a category we do not know (${verdict.listing.category}); our support staff will review it.` };
-  }
-  if (!category.selfRemovable) {
-    return {
-      outcome: 'needs_review',
-      reason: `Listings of the category "${verdict.listing.category}" cannot be removed by self-service; our support staff will review your request.`,
-    };
+  // Every listing in effect must be self-removable: a spam-source /32 inside a botnet /24 is still a botnet listing.
+  for (const entry of verdict.covering ?? [verdict.listing]) {
+    const category = policy.categories[entry.category];
+    if (!category) {
+      return { outcome: 'needs_review', reason: `The listing has a category we do not know (${entry.category}); our support staff will review it.` };
+    }
+    if (!category.selfRemovable) {
+      return {
+        outcome: 'needs_review',
+        reason: `Listings of the category "${entry.category}" cannot be removed by self-service; our support staff will review your request.`,
+      };
+    }
   }
   if (selfDelistsLeft(policy, usedInWindow) === 0) {
     return {

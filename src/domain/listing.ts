@@ -33,6 +33,8 @@ export interface Verdict {
   listing?: BlockEntry;
   /** The most specific exclusion covering the address, if any. */
   exclusion?: Exclusion;
+  /** Every live listing still in effect for the address (more specific than any exclusion), most specific first. */
+  covering?: BlockEntry[];
 }
 
 const prefixOf = (cidr: string) => parseNetwork(cidr).prefix;
@@ -43,10 +45,26 @@ const live = (e: { expiresAt: string | null }, now: Date) => e.expiresAt === nul
  * Inputs are the entries found for the address's candidate keys, most specific first.
  */
 export function decide(listings: BlockEntry[], exclusions: Exclusion[], now: Date): Verdict {
-  const listing = listings.find((e) => live(e, now));
+  const liveListings = listings.filter((e) => live(e, now));
+  const listing = liveListings[0];
   const exclusion = exclusions.find((e) => live(e, now));
-  const listed = !!listing && (!exclusion || prefixOf(exclusion.cidr) < prefixOf(listing.cidr));
-  return { listed, ...(listing && { listing }), ...(exclusion && { exclusion }) };
+  const excludedUpTo = exclusion ? prefixOf(exclusion.cidr) : -1;
+  const covering = liveListings.filter((e) => prefixOf(e.cidr) > excludedUpTo);
+  const listed = covering.length > 0;
+  return { listed, ...(listing && { listing }), ...(exclusion && { exclusion }), ...(listed && { covering }) };
+}
+
+/**
+ * What a self-delist of one address changes: its own listing goes when nothing wider covers it; otherwise an
+ * exclusion of the address (an exclusion beats every listing up to its own length), and its own listing too.
+ */
+export function planSelfDelist(address: Network, verdict: Verdict, meta: { reason: string; source: string; now: Date }): RoutingChange[] | null {
+  const covering = verdict.covering ?? [];
+  if (!verdict.listed || covering.length === 0) return null;
+  const own = covering.find((e) => e.cidr === address.text);
+  if (own && covering.length === 1) return [{ dataset: 'blocklist', op: 'remove', key: address.text }];
+  const exclusion: Exclusion = { cidr: address.text, reason: meta.reason, source: meta.source, createdAt: meta.now.toISOString(), expiresAt: null };
+  return [...(own ? [{ dataset: 'blocklist' as const, op: 'remove' as const, key: address.text }] : []), { dataset: 'exclusions', op: 'upsert', key: address.text, value: exclusion }];
 }
 
 /** What removing `target` means: drop its own listing, or exclude it from the wider listing that covers it. */

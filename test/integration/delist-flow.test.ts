@@ -98,6 +98,15 @@ describe('the delist flow end to end (real Redis, worker, SMTP)', () => {
     assert.equal((await request(portal.app).get('/api/v1/blocklist/check/2001:db8:bad::25')).body.listed, true);
   });
 
+  it('leaves an address unlisted when its own listing sits inside a wider self-removable listing', async () => {
+    await addListing(portal.ctx, { target: '198.51.100.128/25', category: 'spam-source', source: 'cli', by: 'test' });
+    await addListing(portal.ctx, { target: '198.51.100.130', category: 'backscatter', source: 'cli', by: 'test' });
+    const { statusUrl } = await delist('nested@example.com', '198.51.100.130');
+    await stateOf(statusUrl, 'delisted');
+    assert.equal((await request(portal.app).get('/api/v1/blocklist/check/198.51.100.130')).body.listed, false);
+    assert.equal((await request(portal.app).get('/api/v1/blocklist/check/198.51.100.131')).body.listed, true);
+  });
+
   it('sends the fourth self-delist of an IP within 30 days to review', async () => {
     const ip = '198.51.100.50';
     const tx = portal.ctx.redis.multi();

@@ -148,3 +148,14 @@ describe('describeConfig', () => {
     }
   });
 });
+
+describe('loadConfig: strict reading', () => {
+  it('refuses a port written as hex or blank-padded instead of reading it as another port', () => {
+    assert.throws(() => loadConfig({ PORT: '0x50' }), /PORT/);
+    assert.throws(() => loadConfig({ PORT: ' ' }), /PORT/);
+  });
+
+  it('reports the production requirements together with any other bad key', () => {
+    assert.throws(() => loadConfig({ NODE_ENV: 'production', PORT: 'x' }), (err: Error) => ['PORT', 'SESSION_SECRET', 'SMTP_URL', 'REDIS_URL'].every((k) => err.message.includes(k)));
+  });
+});

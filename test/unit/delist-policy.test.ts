@@ -141,3 +141,14 @@ describe('relistDurationDays', () => {
     );
   });
 });
+
+describe('decideDelist with nested listings', () => {
+  it('sends a self-removable address listing inside a staff-only range to review', () => {
+    const own: BlockEntry = { cidr: '198.51.100.7', category: 'spam-source', reason: 't', source: 't', listedAt: '2025-05-01T00:00:00.000Z', expiresAt: null };
+    const range: BlockEntry = { ...own, cidr: '198.51.100.0/24', category: 'botnet' };
+    const decision = decideDelist(policy, { listed: true, listing: own, covering: [own, range] }, 0, false);
+    assert.equal(decision.outcome, 'needs_review');
+    assert.match(decision.reason, /botnet/);
+    assert.equal(decideDelist(policy, { listed: true, listing: own, covering: [own, { ...range, category: 'backscatter' }] }, 0, false).outcome, 'delisted');
+  });
+});

@@ -39,12 +39,15 @@ describe('parseDuration', () => {
     });
   }
 
-  it('multiplies any count of 1..999999 by its unit', () => {
+  it('multiplies any count by its unit up to ten years, and refuses longer', () => {
     const units = { m: MINUTE, h: HOUR, d: DAY, w: WEEK } as const;
+    const max = 10 * 366 * DAY;
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 999_999 }), fc.constantFrom('m', 'h', 'd', 'w' as const), (n, unit) => {
-        assert.equal(parseDuration(`${n}${unit}`), n * units[unit]);
+        assert.equal(parseDuration(`${n}${unit}`), n * units[unit] <= max ? n * units[unit] : null);
       }),
     );
+    assert.equal(parseDuration('3660d'), max);
+    assert.equal(parseDuration('3661d'), null);
   });
 });

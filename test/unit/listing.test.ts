@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { candidateKeys, networkOf, parseAddress, parseNetwork, type Address } from '../../src/domain/ip.js';
-import { decide, planListing, planRemoval, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../../src/domain/listing.js';
+import { decide, planListing, planRemoval, planSelfDelist, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../../src/domain/listing.js';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const BEFORE_NOW = '2025-06-01T11:59:59.000Z';
@@ -327,3 +327,36 @@ describe('planListing', () => {
 function dotted(value: number): string {
   return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join('.');
 }
+
+describe('planSelfDelist', () => {
+  const host = (ip: string) => parseNetwork(ip);
+
+  it('removes the address\'s own listing when nothing wider covers it', () => {
+    const state = stateOf([listing('198.51.100.7')]);
+    const changes = planSelfDelist(host('198.51.100.7'), lookup(state, '198.51.100.7'), meta);
+    assert.deepEqual(changes, [{ dataset: 'blocklist', op: 'remove', key: '198.51.100.7' }]);
+    assert.equal(lookup(apply(state, changes!), '198.51.100.7').listed, false);
+  });
+
+  it('leaves the address unlisted even when a wider listing also covers its own listing', () => {
+    const state = stateOf([listing('198.51.100.7'), listing('198.51.100.0/24')]);
+    const changes = planSelfDelist(host('198.51.100.7'), lookup(state, '198.51.100.7'), meta)!;
+    const after = apply(state, changes);
+    assert.equal(lookup(after, '198.51.100.7').listed, false);
+    assert.equal(lookup(after, '198.51.100.8').listed, true);
+    assert.equal(after.listings.has('198.51.100.7'), false);
+  });
+
+  it('returns null when the address is not listed', () => {
+    assert.equal(planSelfDelist(host('198.51.100.7'), lookup(stateOf([]), '198.51.100.7'), meta), null);
+  });
+});
+
+describe('decide: listings in effect', () => {
+  it('reports every listing still in effect, most specific first, and none once excluded', () => {
+    const state = stateOf([listing('198.51.100.7'), listing('198.51.100.0/24'), listing('198.51.0.0/16')], [exclusion('198.51.100.0/25')]);
+    assert.deepEqual(lookup(state, '198.51.100.7').covering?.map((e) => e.cidr), ['198.51.100.7']);
+    assert.deepEqual(lookup(stateOf([listing('198.51.100.7'), listing('198.51.0.0/16')]), '198.51.100.7').covering?.map((e) => e.cidr), ['198.51.100.7', '198.51.0.0/16']);
+    assert.equal(lookup(stateOf([listing('198.51.100.0/24')], [exclusion('198.51.100.7')]), '198.51.100.7').covering, undefined);
+  });
+});

@@ -1,7 +1,7 @@
 import type { Context } from '../../src/context.js';
 import { decideDelist } from '../../src/domain/delist-policy.js';
 import { networkOf, parseAddress } from '../../src/domain/ip.js';
-import { planRemoval } from '../../src/domain/listing.js';
+import { planSelfDelist } from '../../src/domain/listing.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
 import type { DelistJob } from '../../src/jobs/contract.js';
 
@@ -30,7 +30,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
   const decision = decideDelist(ctx.policy, verdict, used, ctx.isOwnAddress(addr));
 
   if (decision.outcome === 'delisted') {
-    const changes = planRemoval(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, {
+    const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, {
       reason: `self-delisted (request ${request.id})`,
       source: 'self-service',
       now,
@@ -38,7 +38,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
     const listingCidr = verdict.listing!.cidr;
     await ctx.blocklist.apply(
       changes,
-      [{ cidr: listingCidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: listingCidr === addr.text ? 'listing removed' : `exclusion ${addr.text} added` } }],
+      [{ cidr: listingCidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: changes.some((c) => c.dataset === 'exclusions') ? `exclusion ${addr.text} added` : 'listing removed' } }],
       (tx) => {
         ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
         ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, { reason: decision.reason }, now);

@@ -57,7 +57,7 @@ export async function viewConfirmation(ctx: Context, token: string, now = new Da
     request,
     verdict,
     selfDelistsLeft: selfDelistsLeft(ctx.policy, used),
-    selfRemovable: category?.selfRemovable ?? false,
+    selfRemovable: (verdict.covering ?? []).every((e) => ctx.policy.categories[e.category]?.selfRemovable === true),
     categoryReason: category?.reason,
     expiresAt: check.expiresAt,
   };
