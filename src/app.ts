@@ -6,6 +6,9 @@ import { delistRoutes } from './features/delist/routes.js';
 import { devOutboxRoutes } from './features/dev-outbox/routes.js';
 import { homeRoutes } from './features/home/routes.js';
 import { lookupRoutes } from './features/lookup/routes.js';
+import { poolExplainerRoutes } from './features/pools/routes.js';
+import { reportApiRoutes } from './features/report/api.js';
+import { reportRoutes } from './features/report/routes.js';
 import { routingApiRoutes } from './features/routing-api/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -27,14 +30,18 @@ export function createApp(ctx: Context): express.Express {
   app.use(securityHeaders(https));
   app.use(express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
 
-  // The machine API: JSON only, token auth per route, no cookies or CSRF.
+  // The machine API: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest as JSON.
+  app.use(reportApiRoutes(ctx));
   app.use(express.json({ limit: '64kb' }));
   app.use(routingApiRoutes(ctx));
 
   // Public pages: small urlencoded forms, CSRF on every POST.
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
-  app.use(csrf(ctx.config.secret, https));
+  const csrfGuard = csrf(ctx.config.secret, https);
+  app.use(csrfGuard.middleware);
   app.use(homeRoutes(ctx));
+  app.use(reportRoutes(ctx, csrfGuard.afterUpload));
+  app.use(poolExplainerRoutes(ctx));
   app.use(delistRoutes(ctx));
   app.use(statusRoutes(ctx));
   app.use(lookupRoutes(ctx));

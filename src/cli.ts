@@ -5,6 +5,7 @@ import { createContext, type Context } from './context.js';
 import { AppError } from './errors.js';
 import { IpInputError, parseAddress } from './domain/ip.js';
 import { addListing, removeListing } from './features/blocklist/service.js';
+import { assignPool, releasePool } from './features/pools/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
 import { createRedis } from './redis/connection.js';
@@ -86,6 +87,57 @@ program
       if (o.json) return out(JSON.stringify({ ip: addr.text, listed: v.listed, ...(v.listed && { entry: v.listing }) }));
       if (v.listed) out(`${addr.text} is listed by ${v.listing!.cidr} (${v.listing!.category}) since ${v.listing!.listedAt}: ${v.listing!.reason}`);
       else out(`${addr.text} is not listed${v.exclusion ? ` (excluded by ${v.exclusion.cidr})` : ''}`);
+    }),
+  );
+
+const pool = program.command('pool').description('outbound pool assignments (tenant or sending domain → pool)');
+
+const target = (o: { tenant?: string; domain?: string }): { kind: 'tenant' | 'domain'; key: string } => {
+  if (!!o.tenant === !!o.domain) throw new AppError(400, 'TARGET_REQUIRED', 'Give exactly one of --tenant <id> or --domain <domain>.');
+  return o.tenant ? { kind: 'tenant', key: o.tenant } : { kind: 'domain', key: o.domain! };
+};
+
+pool
+  .command('assign')
+  .description('route a tenant or a sending domain through a pool')
+  .option('--tenant <id>', 'tenant id')
+  .option('--domain <domain>', 'sending domain (its subdomains follow)')
+  .requiredOption('--pool <pool>', 'normal, high-risk or relay')
+  .option('--expires <duration>', '30m, 72h, 7d, 2w or never', 'never')
+  .requiredOption('--reason <text>', 'why (kept in the dataset and the audit log)')
+  .option('--json', 'print JSON')
+  .action((o: { tenant?: string; domain?: string; pool: string; expires: string; reason: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const { assignment, version } = await assignPool(ctx, { ...target(o), pool: o.pool, expires: o.expires, reason: o.reason, source: 'cli', by: operator() });
+      if (o.json) return out(JSON.stringify({ assignment, version }));
+      out(`assigned ${assignment.kind} ${assignment.key} to ${assignment.pool} until ${assignment.expiresAt ?? 'released'} — routing version ${version}`);
+    }),
+  );
+
+pool
+  .command('release')
+  .description('end an assignment now')
+  .option('--tenant <id>', 'tenant id')
+  .option('--domain <domain>', 'sending domain')
+  .option('--reason <text>', 'why', 'released by an operator')
+  .action((o: { tenant?: string; domain?: string; reason: string }) =>
+    withContext(async (ctx) => {
+      const t = target(o);
+      const version = await releasePool(ctx, t.kind, t.key, operator(), o.reason);
+      out(`released ${t.kind} ${t.key} — routing version ${version}`);
+    }),
+  );
+
+pool
+  .command('list')
+  .description('print the assignments')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const snap = await ctx.routing.snapshot();
+      if (o.json) return out(JSON.stringify({ version: snap.version, assignments: snap.assignments }));
+      out(`routing version ${snap.version}: ${snap.assignments.length} assignments`);
+      for (const a of snap.assignments) out(`${`${a.kind}:${a.key}`.padEnd(32)} ${String(a.pool).padEnd(10)} until ${a.expiresAt ?? '-'}  ${a.reason}`);
     }),
   );
 

@@ -6,8 +6,10 @@ import type { Logger } from './logger.js';
 import type { Policy } from './policy.js';
 import { createKeys, type Keys } from './redis/keys.js';
 import { ApiTokenStore } from './stores/api-tokens.js';
+import { AuditStore } from './stores/audit.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
+import { ReportCounter } from './stores/report-counter.js';
 import { RequestStore } from './stores/requests.js';
 import { RoutingStore } from './stores/routing.js';
 import { TicketStore } from './stores/tickets.js';
@@ -25,6 +27,8 @@ export interface Context {
   challenges: ChallengeStore;
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
+  audit: AuditStore;
+  reportCounter: ReportCounter;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
   isOwnAddress(addr: Address): boolean;
@@ -46,6 +50,8 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     challenges: new ChallengeStore(redis, keys, config.secret),
     tickets: new TicketStore(redis, keys),
     apiTokens: new ApiTokenStore(redis, keys),
+    audit: new AuditStore(redis, keys),
+    reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),
     jobs: new JobProducer(redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
   };

@@ -5,6 +5,7 @@
 import { createMailer } from './mail/mailer.js';
 import { boot, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
+import { createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 import { startWorkers } from '../worker/workers.js';
 
 const rt = await boot('all');
@@ -14,8 +15,14 @@ const mailer = createMailer({ smtpUrl: rt.config.smtpUrl, from: rt.config.mailFr
 const workers = startWorkers(work, work.redis, mailer);
 const server = await listen(web);
 rt.logger.info({ url: rt.config.publicUrl, mail: rt.config.smtpUrl ? 'smtp' : `${rt.config.publicUrl}/dev/outbox` }, 'portal ready (web + worker)');
+const smtp = rt.config.abuseSmtpPort !== undefined ? createAbuseSmtpServer(web) : null;
+if (smtp) {
+  await listenSmtp(smtp, rt.config.abuseSmtpPort!, rt.config.host);
+  rt.logger.info({ port: rt.config.abuseSmtpPort }, 'abuse SMTP intake listening');
+}
 onShutdown(rt.logger, [
   () => closeServer(server),
+  () => new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r())),
   () => Promise.all(workers.map((w) => w.close())),
   () => Promise.all([web.jobs.close(), work.jobs.close()]),
   () => mailer.close(),

@@ -53,6 +53,7 @@ export const policySchema = z.object({
     highRiskThreshold: z.number().int().positive().describe('Distinct reports in the window that move a tenant to the high-risk pool.'),
     highRiskHours: z.number().positive().describe('How long such an automatic assignment lasts.'),
     criticalThreshold: z.number().int().positive().describe('Distinct reports in the window that open a critical ticket.'),
+    intakeRecipients: z.array(z.email()).min(1).describe('Addresses the SMTP intake (ABUSE_SMTP_PORT) accepts ARF reports for; other recipients get 550.'),
   }),
   network: z.object({
     pools: z.record(z.enum(['normal', 'high-risk', 'relay']), z.array(z.string().min(2))).describe('Our outbound pools and their CIDRs.'),

@@ -1,11 +1,12 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Context } from '../src/context.js';
-import { QUEUES, type DelistJob, type ExpireListingJob, type SendMailJob } from '../src/jobs/contract.js';
+import { JOBS, QUEUES, type DelistJob, type ExpireEntryJob, type SendMailJob } from '../src/jobs/contract.js';
 import type { Mailer } from '../src/mail/mailer.js';
 import { PermanentJobError, processDelist } from './processors/delist.js';
 import { processSendMail } from './processors/send-mail.js';
-import { processExpireListing } from './processors/expire-listing.js';
+import { processIngestReport } from './processors/ingest-report.js';
+import { processExpireEntry } from './processors/expire-entry.js';
 
 /** A permanent error is failed at once with its reason (visible to staff); anything else is retried with backoff. */
 function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
@@ -19,9 +20,13 @@ function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
 export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): Worker[] {
   const opts = { connection, prefix: ctx.keys.bullPrefix };
   const workers = [
-    new Worker<DelistJob>(QUEUES.requests, (job) => permanentToUnrecoverable(() => processDelist(ctx, job.data)), { ...opts, concurrency: 8 }),
+    new Worker<DelistJob>(
+      QUEUES.requests,
+      (job) => permanentToUnrecoverable(() => (job.name === JOBS.ingestReport ? processIngestReport(ctx, job.data) : processDelist(ctx, job.data))),
+      { ...opts, concurrency: 8 },
+    ),
     new Worker<SendMailJob>(QUEUES.mail, (job) => permanentToUnrecoverable(() => processSendMail(ctx, mailer, job.data)), { ...opts, concurrency: 4 }),
-    new Worker<ExpireListingJob>(QUEUES.maintenance, (job) => processExpireListing(ctx, job.data), { ...opts, concurrency: 2 }),
+    new Worker<ExpireEntryJob>(QUEUES.maintenance, (job) => processExpireEntry(ctx, job.data), { ...opts, concurrency: 2 }),
   ];
   for (const w of workers) {
     w.on('failed', (job, err) => ctx.logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));

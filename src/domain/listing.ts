@@ -1,4 +1,5 @@
 import { contains, parseNetwork, type Address, type Network } from './ip.js';
+import type { PoolAssignment } from './pools.js';
 
 /** One blocked-sender listing, keyed by its canonical CIDR text. */
 export interface BlockEntry {
@@ -24,7 +25,7 @@ export interface Exclusion {
 export type RoutingChange =
   | { dataset: 'blocklist'; op: 'upsert'; key: string; value: BlockEntry }
   | { dataset: 'exclusions'; op: 'upsert'; key: string; value: Exclusion }
-  | { dataset: 'assignments'; op: 'upsert'; key: string; value: Record<string, unknown> }
+  | { dataset: 'assignments'; op: 'upsert'; key: string; value: PoolAssignment }
   | { dataset: 'blocklist' | 'exclusions' | 'assignments'; op: 'remove'; key: string };
 
 export interface Verdict {

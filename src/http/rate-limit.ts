@@ -14,7 +14,7 @@ export interface Window {
  * A rate limit whose counters live in Redis, so every web instance shares them. Without `keyOf` it counts per
  * client IP (IPv6 grouped by /56, as express-rate-limit does); with it, per whatever the key names (an email, a target IP).
  */
-export function limiter(redis: Redis, keys: Keys, name: string, window: Window, keyOf?: (req: Request) => string): RequestHandler {
+export function limiter(redis: Redis, keys: Keys, name: string, window: Window, keyOf?: (req: Request) => string | Promise<string>): RequestHandler {
   return rateLimit({
     windowMs: window.windowMinutes * 60_000,
     limit: window.max,

@@ -34,7 +34,7 @@ export function securityHeaders(https: boolean): RequestHandler {
  * CSRF for every form (double-submit cookie, HMAC-bound to an anonymous visitor id, since public pages have no
  * session). `res.locals.csrf()` gives a form its token.
  */
-export function csrf(secret: string, https: boolean): RequestHandler[] {
+export function csrf(secret: string, https: boolean): { middleware: RequestHandler[]; afterUpload: RequestHandler } {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: https, path: '/' };
   const { generateCsrfToken, doubleCsrfProtection } = doubleCsrf({
     getSecret: () => secret,
@@ -57,5 +57,8 @@ export function csrf(secret: string, https: boolean): RequestHandler[] {
     doubleCsrfProtection(req, res, (err?: unknown) =>
       next(err ? new ForbiddenError('CSRF_INVALID', 'This form has expired or your browser did not send its cookie. Reload the page and try again.') : undefined),
     );
-  return [cookieParser(), visitor, protect];
+  // A multipart form's fields exist only after its route has read the upload: such a route runs `csrfAfterUpload`
+  // itself, right after its upload middleware (see features/report/routes.ts).
+  const globalProtect = (req: Request, res: Response, next: NextFunction) => (req.is('multipart/form-data') ? next() : protect(req, res, next));
+  return { middleware: [cookieParser(), visitor, globalProtect], afterUpload: protect };
 }

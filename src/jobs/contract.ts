@@ -4,21 +4,29 @@
  */
 export const QUEUES = { requests: 'requests', mail: 'mail', maintenance: 'maintenance' } as const;
 
-export const JOBS = { delist: 'delist', sendMail: 'send-mail', expireListing: 'expire-listing' } as const;
+export const JOBS = { delist: 'delist', ingestReport: 'ingest-report', sendMail: 'send-mail', expireEntry: 'expire-entry' } as const;
 
+/** Jobs of the `requests` queue: both carry the id of a portal request. */
 export interface DelistJob {
   requestId: string;
 }
+export interface IngestReportJob {
+  requestId: string;
+}
 
-export type MailKind = 'delist-challenge' | 'delist-result';
+export type MailKind = 'delist-challenge' | 'delist-result' | 'report-challenge' | 'report-ack';
 
 export interface SendMailJob {
   kind: MailKind;
   requestId: string;
 }
 
-/** Removes a listing when it expires, if it is still the same listing (identified by when it was listed). */
-export interface ExpireListingJob {
-  cidr: string;
-  listedAt: string;
+/**
+ * Removes a time-bound routing entry (a listing or a pool assignment) when it expires, if it is still the same
+ * entry: `stamp` is when it was made (listedAt / assignedAt), so a renewed entry is left alone.
+ */
+export interface ExpireEntryJob {
+  dataset: 'blocklist' | 'assignments';
+  key: string;
+  stamp: string;
 }

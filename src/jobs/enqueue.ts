@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
-import { JOBS, QUEUES, type DelistJob, type ExpireListingJob, type MailKind, type SendMailJob } from './contract.js';
+import { JOBS, QUEUES, type DelistJob, type ExpireEntryJob, type MailKind, type SendMailJob } from './contract.js';
 
 /** Retries with backoff, and enough retention for staff to see why a job failed. */
 const DEFAULTS: JobsOptions = {
@@ -16,27 +16,31 @@ const DEFAULTS: JobsOptions = {
 export class JobProducer {
   readonly requests: Queue<DelistJob>;
   readonly mail: Queue<SendMailJob>;
-  readonly maintenance: Queue<ExpireListingJob>;
+  readonly maintenance: Queue<ExpireEntryJob>;
 
   constructor(connection: Redis, keys: Keys) {
     const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: DEFAULTS };
     this.requests = new Queue<DelistJob>(QUEUES.requests, opts);
     this.mail = new Queue<SendMailJob>(QUEUES.mail, opts);
-    this.maintenance = new Queue<ExpireListingJob>(QUEUES.maintenance, opts);
+    this.maintenance = new Queue<ExpireEntryJob>(QUEUES.maintenance, opts);
   }
 
   async delist(requestId: string): Promise<void> {
     await this.requests.add(JOBS.delist, { requestId }, { jobId: `delist-${requestId}` });
   }
 
+  async ingestReport(requestId: string): Promise<void> {
+    await this.requests.add(JOBS.ingestReport, { requestId }, { jobId: `report-${requestId}` });
+  }
+
   async sendMail(kind: MailKind, requestId: string): Promise<void> {
     await this.mail.add(JOBS.sendMail, { kind, requestId }, { jobId: `${kind}-${requestId}` });
   }
 
-  /** A delayed job that removes the listing when it expires (published to the feed like any change). */
-  async expireListing(cidr: string, listedAt: string, delayMs: number): Promise<void> {
-    const jobId = `expire-${createHash('sha256').update(`${cidr}|${listedAt}`).digest('hex').slice(0, 24)}`;
-    await this.maintenance.add(JOBS.expireListing, { cidr, listedAt }, { jobId, delay: Math.max(0, delayMs) });
+  /** A delayed job that removes a routing entry when it expires (published to the feed like any change). */
+  async expireEntry(job: ExpireEntryJob, expiresAt: string, now = new Date()): Promise<void> {
+    const jobId = `expire-${createHash('sha256').update(`${job.dataset}|${job.key}|${job.stamp}`).digest('hex').slice(0, 24)}`;
+    await this.maintenance.add(JOBS.expireEntry, job, { jobId, delay: Math.max(0, Date.parse(expiresAt) - now.getTime()) });
   }
 
   async close(): Promise<void> {

@@ -31,6 +31,16 @@ export function createKeys(prefix: string) {
     ticket: (id: string) => `${p}:ticket:${id}`,
     ticketsOpen: `${p}:tickets:open`,
 
+    reportDraft: (id: string) => `${p}:report-draft:${id}`,
+    requestSample: (id: string) => `${p}:req:${id}:sample`,
+    dedupeMessageId: (tenant: string, messageIdHash: string) => `${p}:dedupe:msgid:${tenant}:${messageIdHash}`,
+    dedupeSample: (tenant: string, sampleHash: string) => `${p}:dedupe:sample:${tenant}:${sampleHash}`,
+    tenantReportWindow: (tenant: string) => `${p}:tenant-reports:${tenant}`,
+    tenantCase: (tenant: string) => `${p}:tenant-case:${tenant}`,
+    ticketReports: (id: string) => `${p}:ticket:${id}:reports`,
+    ticketEvents: (id: string) => `${p}:ticket:${id}:events`,
+    audit: `${p}:audit`,
+
     apiTokens: `${p}:api-tokens`,
     rateLimit: (name: string) => `${p}:rl:${name}:`,
     outbox: `${p}:dev-outbox`,

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 
-export type RequestType = 'delist';
-export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused';
-export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused'];
+export type RequestType = 'delist' | 'report';
+export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate';
+export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused', 'received', 'duplicate'];
 
 export interface RequestEvent {
   at: string;
@@ -16,7 +16,9 @@ export interface PortalRequest {
   id: string;
   type: RequestType;
   state: RequestState;
+  /** The verified email of a person; empty for machine reports (see `reporter`). */
   email: string;
+  /** Delist: the IP to remove. Report: the source IP where the message left us. */
   ip: string;
   createdAt: string;
   updatedAt: string;
@@ -24,6 +26,13 @@ export interface PortalRequest {
   challengeId: string;
   reason?: string;
   ticketId?: string;
+  /** Reports: how it came (web, api, smtp), who sent it, and what we parsed (JSON of ReportSummary). */
+  channel?: 'web' | 'api' | 'smtp';
+  reporter?: string;
+  category?: string;
+  comment?: string;
+  tenant?: string;
+  parsed?: string;
 }
 
 /** Request ids are random and unguessable: a status URL is a capability, not a counter. */
@@ -54,6 +63,15 @@ export class RequestStore {
     const tx = this.redis.multi();
     this.transitionIn(tx, id, state, message, extra);
     await tx.exec();
+  }
+
+  /** Queues the sample of a report (kept as evidence) on a transaction. */
+  storeSampleIn(tx: ChainableCommander, id: string, raw: Buffer, ttlSeconds: number): void {
+    tx.set(this.keys.requestSample(id), raw, 'EX', ttlSeconds);
+  }
+
+  async sample(id: string): Promise<Buffer | null> {
+    return this.redis.getBuffer(this.keys.requestSample(id));
   }
 
   async get(id: string): Promise<PortalRequest | null> {

@@ -1,5 +1,6 @@
 import type { Redis, ChainableCommander } from 'ioredis';
 import type { BlockEntry, Exclusion, RoutingChange } from '../domain/listing.js';
+import type { PoolAssignment } from '../domain/pools.js';
 import type { Keys } from '../redis/keys.js';
 
 export interface Snapshot {
@@ -7,7 +8,7 @@ export interface Snapshot {
   generatedAt: string;
   blocklist: BlockEntry[];
   exclusions: Exclusion[];
-  assignments: Record<string, unknown>[];
+  assignments: PoolAssignment[];
 }
 
 export interface FeedEntry {
@@ -84,7 +85,7 @@ export class RoutingStore {
       generatedAt: new Date().toISOString(),
       blocklist: blocklist.map((v) => JSON.parse(v) as BlockEntry).sort(byCidr),
       exclusions: exclusions.map((v) => JSON.parse(v) as Exclusion).sort(byCidr),
-      assignments: assignments.map((v) => JSON.parse(v) as Record<string, unknown>),
+      assignments: assignments.map((v) => JSON.parse(v) as PoolAssignment).sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : 1)),
     };
     this.cached = { version: body.version, body };
     return body;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
 import { processDelist } from '../../worker/processors/delist.js';
-import { processExpireListing } from '../../worker/processors/expire-listing.js';
+import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 
 describe('worker jobs', () => {
@@ -54,7 +54,7 @@ describe('worker jobs', () => {
   it('schedules the expiry of a time-bound listing as a delayed job', async () => {
     await addListing(ctx, { target: '192.0.2.0/28', category: 'manual', expires: '2h', source: 'test', by: 'test' });
     const delayed = await ctx.jobs.maintenance.getDelayed();
-    const job = delayed.find((j) => j.data.cidr === '192.0.2.0/28');
+    const job = delayed.find((j) => j.data.key === '192.0.2.0/28');
     assert.ok(job);
     assert.ok(Math.abs(job.opts.delay! - 2 * 3600_000) < 5_000);
   });
@@ -62,12 +62,12 @@ describe('worker jobs', () => {
   it('removes an expired listing through the publisher, but leaves one that was listed again', async () => {
     const { entry } = await addListing(ctx, { target: '192.0.2.64/28', category: 'manual', expires: '30m', source: 'test', by: 'test' });
     const later = new Date(Date.parse(entry.expiresAt!) + 1000);
-    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: '2000-01-01T00:00:00.000Z' }, later), 'replaced');
+    assert.equal(await processExpireEntry(ctx, { dataset: 'blocklist', key: entry.cidr, stamp: '2000-01-01T00:00:00.000Z' }, later), 'replaced');
     const version = await ctx.routing.version();
-    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: entry.listedAt }, later), 'expired');
+    assert.equal(await processExpireEntry(ctx, { dataset: 'blocklist', key: entry.cidr, stamp: entry.listedAt }, later), 'expired');
     assert.equal(await ctx.blocklist.getListing(entry.cidr), null);
     assert.equal(await ctx.routing.version(), version + 1);
-    assert.equal(await processExpireListing(ctx, { cidr: entry.cidr, listedAt: entry.listedAt }, later), 'gone');
+    assert.equal(await processExpireEntry(ctx, { dataset: 'blocklist', key: entry.cidr, stamp: entry.listedAt }, later), 'gone');
   });
 
   it('ignores an expired listing in lookups even before its expiry job ran', async () => {

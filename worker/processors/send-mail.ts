@@ -1,27 +1,34 @@
 import type { Context } from '../../src/context.js';
-import type { SendMailJob } from '../../src/jobs/contract.js';
+import type { MailKind, SendMailJob } from '../../src/jobs/contract.js';
 import type { Mailer } from '../../src/mail/mailer.js';
 import { renderMail } from '../../src/mail/render.js';
 import { STATE_LABELS } from '../../src/features/status/labels.js';
+import type { PortalRequest } from '../../src/stores/requests.js';
 import { PermanentJobError } from './delist.js';
 
-/** Renders and sends one mail about a request. The challenge token is derived here, never carried in the job. */
+type Data = Record<string, unknown>;
+
+/** Each kind of mail: its template and the data it needs from the request. Challenge tokens are derived here. */
+const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest) => Data> = {
+  'delist-challenge': (ctx, r) => ({ ttlMinutes: ctx.policy.challenge.ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}` }),
+  'delist-result': (ctx, r) => outcome(ctx, r),
+  'report-challenge': (ctx, r) => ({
+    ttlMinutes: ctx.policy.challenge.ttlMinutes,
+    confirmUrl: `${ctx.config.publicUrl}/report/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
+    subject: (JSON.parse(r.parsed ?? '{}') as { subject?: string }).subject ?? null,
+  }),
+  'report-ack': (ctx, r) => outcome(ctx, r),
+};
+
+function outcome(ctx: Context, r: PortalRequest): Data {
+  return { stateLabel: STATE_LABELS[r.state].label, reason: r.reason ?? STATE_LABELS[r.state].next, statusUrl: `${ctx.config.publicUrl}/status/${r.id}` };
+}
+
+/** Renders and sends one mail about a request; the job carries only the kind and the request id. */
 export async function processSendMail(ctx: Context, mailer: Mailer, job: SendMailJob): Promise<void> {
   const request = await ctx.requests.get(job.requestId);
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
-  const base = { ip: request.ip, publicUrl: ctx.config.publicUrl };
-  const mail =
-    job.kind === 'delist-challenge'
-      ? await renderMail('delist-challenge', request.email, {
-          ...base,
-          ttlMinutes: ctx.policy.challenge.ttlMinutes,
-          confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(request.challengeId)}`,
-        })
-      : await renderMail('delist-result', request.email, {
-          ...base,
-          stateLabel: STATE_LABELS[request.state].label,
-          reason: request.reason ?? STATE_LABELS[request.state].next,
-          statusUrl: `${ctx.config.publicUrl}/status/${request.id}`,
-        });
-  await mailer.send(mail);
+  if (!request.email) throw new PermanentJobError(`request ${job.requestId} has no email address to write to`);
+  const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, ...MAILS[job.kind](ctx, request) };
+  await mailer.send(await renderMail(job.kind, request.email, data));
 }

@@ -45,7 +45,7 @@ export async function addListing(ctx: Context, input: AddListingInput, now = new
   const version = await ctx.blocklist.apply(planListing(entry, exclusion), [
     { cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}` } },
   ]);
-  if (expiresAt) await ctx.jobs.expireListing(net.text, entry.listedAt, Date.parse(expiresAt) - now.getTime());
+  if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt, now);
   return { entry, version };
 }
 

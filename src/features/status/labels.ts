@@ -8,4 +8,6 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
   not_listed: { label: 'Not listed', next: 'The IP address is not on our list. If your mail still bounces, check the bounce message: the block may be elsewhere.' },
   needs_review: { label: 'Needs review by our staff', next: 'Our support staff will look at your request and answer you by email.' },
   refused: { label: 'Refused', next: 'The request cannot be done through self-service. Please contact support.' },
+  received: { label: 'Received', next: 'Your report was added to the abuse case of the sender. Our staff follow up on it; thank you.' },
+  duplicate: { label: 'Already reported', next: 'We already had this message; it counts once. Thank you for reporting it.' },
 };

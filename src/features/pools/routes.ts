@@ -1,0 +1,48 @@
+import { Router } from 'express';
+import PostalMime from 'postal-mime';
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { classify, factsFromHeaders } from '../../domain/pools.js';
+import { echo, parseForm } from '../delist/schema.js';
+import { assignmentsFor } from './service.js';
+
+const MAX_HEADERS = 256 * 1024;
+const triState = z.enum(['unknown', 'yes', 'no']).default('unknown').transform((v) => (v === 'unknown' ? null : v === 'yes'));
+
+const explainForm = z.object({
+  headers: z.string().min(1, 'Paste the headers of the message.').max(MAX_HEADERS, 'Paste only the headers (at most 256 kB).'),
+  hasA: triState,
+  hasMx: triState,
+  overLimits: z.literal('on').optional(),
+  acceptedDomains: z.string().max(2000).optional().default(''),
+});
+
+const FIELDS = ['headers', 'hasA', 'hasMx', 'overLimits', 'acceptedDomains'];
+
+/** The public pool explainer: paste a message's headers, see which outbound pool it would leave through, and why. */
+export function poolExplainerRoutes(ctx: Context): Router {
+  const r = Router();
+  const page = (values: Record<string, string>, errors: Record<string, string>, result: unknown) => ({ title: 'Which pool would this message leave through?', values, errors, result });
+
+  r.get('/pools/explain', (_req, res) => res.render('pools/explain', page(echo({}, FIELDS), {}, null)));
+
+  r.post('/pools/explain', async (req, res) => {
+    const values = echo(req.body, FIELDS);
+    const parsed = parseForm(explainForm, req.body);
+    if (!parsed.ok) return res.status(400).render('pools/explain', page(values, parsed.fields, null));
+    const block = parsed.value.headers.replace(/\r?\n\r?\n[\s\S]*$/, '');
+    const message = await PostalMime.parse(`${block}\r\n\r\n`, { maxNestingDepth: 2 }).catch(() => null);
+    if (!message || message.headers.length === 0) return res.status(400).render('pools/explain', page(values, { headers: 'These do not look like mail headers ("Name: value" lines).' }, null));
+    const acceptedDomains = parsed.value.acceptedDomains.split(/[\s,]+/).filter(Boolean).slice(0, 100);
+    const facts = {
+      ...factsFromHeaders(message.headers, { tenantHeader: ctx.policy.network.tenantHeader, acceptedDomains }),
+      domainHasA: parsed.value.hasA,
+      domainHasMx: parsed.value.hasMx,
+      overSendingLimits: parsed.value.overLimits === 'on',
+    };
+    const now = new Date();
+    const assignments = await assignmentsFor(ctx, facts.tenant, facts.senderDomain);
+    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), assignments }));
+  });
+  return r;
+}

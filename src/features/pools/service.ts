@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { parseDuration } from '../../domain/duration.js';
+import { assignmentKey, POOLS, type PoolAssignment, type PoolName } from '../../domain/pools.js';
+import { ConflictError, ValidationError } from '../../errors.js';
+
+export const tenantId = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a tenant id is 1–64 letters, digits, dots, dashes or underscores');
+export const domainName = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .regex(/^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, 'not a domain name');
+
+export interface AssignInput {
+  kind: 'tenant' | 'domain';
+  key: string;
+  pool: string;
+  /** "72h", "7d", "never"; unset: never. */
+  expires?: string;
+  reason: string;
+  source: string;
+  by: string;
+}
+
+/** Assigns a tenant or a sending domain to a pool, through the routing publisher, with audit and expiry. */
+export async function assignPool(ctx: Context, input: AssignInput, now = new Date()): Promise<{ assignment: PoolAssignment; version: number }> {
+  const key = validateKey(input.kind, input.key);
+  if (!POOLS.includes(input.pool as PoolName)) throw new ValidationError(`Unknown pool "${input.pool}". Pools: ${POOLS.join(', ')}.`, { pool: 'unknown' });
+  if (!input.reason.trim()) throw new ValidationError('Say why (--reason).', { reason: 'required' });
+  let expiresAt: string | null = null;
+  if (input.expires && input.expires !== 'never') {
+    const ms = parseDuration(input.expires);
+    if (!ms) throw new ValidationError(`Cannot read the expiry "${input.expires}": use 30m, 72h, 7d, 2w or never.`, { expires: 'invalid' });
+    expiresAt = new Date(now.getTime() + ms).toISOString();
+  }
+  const assignment: PoolAssignment = { kind: input.kind, key, pool: input.pool as PoolName, reason: input.reason.trim(), source: input.source, assignedAt: now.toISOString(), expiresAt };
+  const id = assignmentKey(input.kind, key);
+  const before = await getAssignment(ctx, input.kind, key);
+  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }], (tx) =>
+    ctx.audit.appendIn(tx, { at: assignment.assignedAt, actor: input.by, action: 'pool.assign', target: id, reason: assignment.reason, before, after: assignment }),
+  );
+  if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'assignments', key: id, stamp: assignment.assignedAt }, expiresAt, now);
+  return { assignment, version };
+}
+
+/** Ends an assignment now (the tenant or domain goes back to the classifier's rules). */
+export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKey: string, by: string, reason: string, now = new Date()): Promise<number> {
+  const key = validateKey(kind, rawKey);
+  const before = await getAssignment(ctx, kind, key);
+  if (!before) throw new ConflictError('NOT_ASSIGNED', `${kind} ${key} has no pool assignment.`);
+  const id = assignmentKey(kind, key);
+  return ctx.routing.publish([{ dataset: 'assignments', op: 'remove', key: id }], (tx) =>
+    ctx.audit.appendIn(tx, { at: now.toISOString(), actor: by, action: 'pool.release', target: id, reason, before, after: null }),
+  );
+}
+
+export async function getAssignment(ctx: Context, kind: 'tenant' | 'domain', key: string): Promise<PoolAssignment | null> {
+  const raw = await ctx.redis.hget(ctx.keys.assignments, assignmentKey(kind, key));
+  return raw ? (JSON.parse(raw) as PoolAssignment) : null;
+}
+
+/** The live assignments that can apply to a message: its tenant's, and its sender domain's and parents'. */
+export async function assignmentsFor(ctx: Context, tenant: string | null, domain: string | null): Promise<PoolAssignment[]> {
+  const ids: string[] = [];
+  if (tenant) ids.push(assignmentKey('tenant', tenant));
+  if (domain) {
+    const labels = domain.toLowerCase().split('.');
+    for (let i = 0; i < labels.length - 1; i++) ids.push(assignmentKey('domain', labels.slice(i).join('.')));
+  }
+  if (!ids.length) return [];
+  const raw = await ctx.redis.hmget(ctx.keys.assignments, ...ids);
+  return raw.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as PoolAssignment);
+}
+
+function validateKey(kind: 'tenant' | 'domain', key: string): string {
+  const parsed = (kind === 'tenant' ? tenantId : domainName).safeParse(key);
+  if (!parsed.success) throw new ValidationError(`"${key}" is not a valid ${kind}: ${parsed.error.issues[0]?.message}.`, { [kind]: 'invalid' });
+  return parsed.data;
+}

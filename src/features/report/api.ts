@@ -1,0 +1,22 @@
+import express, { Router } from 'express';
+import type { Context } from '../../context.js';
+import { PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { requireApiToken } from '../../http/api-auth.js';
+import { submitMachineReport, apiFields } from './service.js';
+
+/** `POST /api/v1/reports`: a raw RFC 5322 message, an ARF report or X-ARF as the body → 202 with what we parsed. */
+export function reportApiRoutes(ctx: Context): Router {
+  const r = Router();
+  const body = express.raw({ type: () => true, limit: ctx.policy.samples.maxBytes });
+  r.post('/api/v1/reports', requireApiToken(ctx.apiTokens), (req, res, next) =>
+    body(req, res, (err?: unknown) => {
+      if (err && (err as { type?: string }).type === 'entity.too.large') return next(new PayloadTooLargeError(`A report may be at most ${ctx.policy.samples.maxBytes} bytes.`));
+      next(err);
+    }),
+  async (req, res) => {
+    if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ValidationError('Send the report as the request body (message/rfc822, multipart/report or X-ARF).', { body: 'empty' });
+    const { id, summary } = await submitMachineReport(ctx, req.body, 'api', String(res.locals.apiClient));
+    res.status(202).json({ id, statusUrl: `${ctx.config.publicUrl}/status/${id}`, parsed: apiFields(summary) });
+  });
+  return r;
+}

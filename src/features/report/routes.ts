@@ -1,0 +1,71 @@
+import { Router, type RequestHandler } from 'express';
+import multer from 'multer';
+import type { Context } from '../../context.js';
+import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { limiter } from '../../http/rate-limit.js';
+import { echo, parseForm } from '../delist/schema.js';
+import { CATEGORIES, reportForm } from './schema.js';
+import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmation } from './service.js';
+
+const FIELDS = ['email', 'category', 'comment', 'raw'];
+
+/** The public report flow: form with upload → preview of what we parsed → email challenge → confirm → status. */
+export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Router {
+  const r = Router();
+  const maxBytes = ctx.policy.samples.maxBytes;
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxBytes, fieldSize: maxBytes, files: 1, fields: 10, parts: 12 } }).single('sample');
+  const readUpload: RequestHandler = (req, res, next) =>
+    upload(req, res, (err: unknown) => {
+      if (!err) return next();
+      const code = (err as { code?: string }).code;
+      if (code === 'LIMIT_FILE_SIZE' || code === 'LIMIT_FIELD_VALUE') return next(new PayloadTooLargeError(`The message is larger than ${Math.round(maxBytes / 1048576)} MB.`));
+      if (code?.startsWith('LIMIT_')) return next(new ValidationError('The form has unexpected fields.'));
+      next(new ValidationError('The upload could not be read. Please try again.'));
+    });
+  const render = (res: Parameters<RequestHandler>[1], status: number, values: Record<string, string>, errors: Record<string, string>) =>
+    res.status(status).render('report/form', { title: status === 200 ? 'Report junk mail sent through our service' : 'Please check your report', values, errors, categories: CATEGORIES, maxMb: Math.round(maxBytes / 1048576) });
+
+  r.get('/report', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
+
+  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.delistPerClientIp), readUpload, csrfAfterUpload, async (req, res) => {
+    const values = echo(req.body, FIELDS);
+    const parsed = parseForm(reportForm, req.body);
+    const file = req.file?.buffer;
+    const raw = parsed.ok ? parsed.value.raw : values.raw!;
+    const errors = parsed.ok ? {} : { ...parsed.fields };
+    if (file?.length && raw.trim()) errors.sample = 'Upload a file or paste the source, not both.';
+    else if (!file?.length && !raw.trim()) errors.sample = 'Upload the message as a .eml file, or paste its full source with the headers.';
+    if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
+    try {
+      const draftId = await createDraft(ctx, { email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
+      res.redirect(303, `/report/preview/${draftId}`);
+    } catch (err) {
+      if (err instanceof AppError && err.code === 'NotOurMail') return res.status(422).render('report/not-ours', { title: 'This message did not leave through our service', error: err });
+      if (err instanceof ValidationError) return render(res, 400, values, { sample: err.message });
+      throw err;
+    }
+  });
+
+  r.get('/report/preview/:draft', async (req, res) => {
+    const draft = await getDraft(ctx, String(req.params.draft));
+    res.set('Cache-Control', 'no-store').render('report/preview', { title: 'Check what we understood', draft, s: draft.summary });
+  });
+
+  r.post('/report/preview/:draft', limiter(ctx.redis, ctx.keys, 'report-email', ctx.policy.rateLimits.delistPerEmail, async (req) => (await getDraft(ctx, String(req.params.draft))).email), async (req, res) => {
+    await submitDraft(ctx, String(req.params.draft));
+    res.redirect(303, '/report/sent');
+  });
+
+  r.get('/report/sent', (_req, res) => res.render('report/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));
+
+  const confirmLimit = limiter(ctx.redis, ctx.keys, 'report-confirm-client', ctx.policy.rateLimits.confirmPerClientIp);
+  r.get('/report/confirm/:token', confirmLimit, async (req, res) => {
+    const { request, summary } = await viewReportConfirmation(ctx, String(req.params.token));
+    res.set('Referrer-Policy', 'no-referrer').render('report/confirm', { title: 'Confirm your report', request, s: summary, token: String(req.params.token) });
+  });
+  r.post('/report/confirm/:token', confirmLimit, async (req, res) => {
+    const id = await confirmReport(ctx, String(req.params.token));
+    res.redirect(303, `/status/${id}`);
+  });
+  return r;
+}

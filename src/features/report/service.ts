@@ -1,0 +1,148 @@
+import type { Context } from '../../context.js';
+import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '../../domain/samples.js';
+import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { newId, type PortalRequest } from '../../stores/requests.js';
+
+/** What we show and keep of a parsed sample (the fields the API answers with, plus what the preview shows). */
+export interface ReportSummary {
+  kind: ParsedSample['kind'];
+  sourceIp: string;
+  pool: string;
+  ourHost: string | null;
+  tenant: string | null;
+  mailFrom: string | null;
+  from: string | null;
+  fromName: string | null;
+  messageId: string | null;
+  date: string | null;
+  subject: string | null;
+  feedbackType: string | null;
+  sampleHash: string;
+  handoffIndex: number;
+  hops: ParsedSample['hops'];
+  originalHeaders: string;
+}
+
+const DRAFT_TTL_SECONDS = 3600;
+const EVIDENCE_TTL_SECONDS = 180 * 24 * 3600;
+
+/** The parsed fields machine clients get back (DESIGN: 202 {id, statusUrl, parsed}). */
+export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: s.tenant, mailFrom: s.mailFrom, from: s.from, messageId: s.messageId, feedbackType: s.feedbackType });
+
+/** Parses a sample at the edge: a bad one is refused with a 4xx before anything is stored. */
+export async function understand(ctx: Context, raw: Buffer): Promise<ReportSummary> {
+  try {
+    const p = await parseSample(raw, ctx.policy.network, ctx.policy.samples);
+    return {
+      kind: p.kind, sourceIp: p.sourceIp, pool: p.pool, ourHost: p.ourHost, tenant: p.tenant, mailFrom: p.mailFrom, from: p.from, fromName: p.fromName,
+      messageId: p.messageId, date: p.date, subject: p.subject, feedbackType: p.feedbackType, sampleHash: p.sampleHash, handoffIndex: p.handoffIndex,
+      hops: p.hops, originalHeaders: p.originalHeaders.slice(0, 64 * 1024),
+    };
+  } catch (err) {
+    if (err instanceof NotOurMailError) throw new AppError(422, 'NotOurMail', err.message, { hops: err.hops.map((h) => ({ index: h.index, fromIp: h.fromIp, fromHost: h.fromHost, byHost: h.byHost })) });
+    if (err instanceof SampleError) throw err.code === 'TOO_LARGE' ? new PayloadTooLargeError(err.message) : new ValidationError(err.message, { sample: err.code });
+    throw err;
+  }
+}
+
+export interface DraftInput {
+  email: string;
+  category: string;
+  comment: string;
+  sample: Buffer;
+}
+
+/** Step 1 of the web flow: keep the parsed sample for an hour so the reporter can look at the preview. */
+export async function createDraft(ctx: Context, input: DraftInput): Promise<string> {
+  const summary = await understand(ctx, input.sample);
+  const id = newId();
+  const key = ctx.keys.reportDraft(id);
+  await ctx.redis
+    .multi()
+    .hset(key, { email: input.email, category: input.category, comment: input.comment, summary: JSON.stringify(summary) })
+    .hset(key, 'sample', input.sample)
+    .expire(key, DRAFT_TTL_SECONDS)
+    .exec();
+  return id;
+}
+
+export interface Draft {
+  id: string;
+  email: string;
+  category: string;
+  comment: string;
+  summary: ReportSummary;
+}
+
+export async function getDraft(ctx: Context, id: string): Promise<Draft> {
+  if (!/^[A-Za-z0-9_-]{16}$/.test(id)) throw new NotFoundError('This preview does not exist.');
+  const [email, category, comment, summary] = await ctx.redis.hmget(ctx.keys.reportDraft(id), 'email', 'category', 'comment', 'summary');
+  if (!email || !summary) throw new GoneError('DRAFT_GONE', 'This preview has expired (previews are kept for an hour). Please submit the message again.');
+  return { id, email, category: category ?? 'spam', comment: comment ?? '', summary: JSON.parse(summary) as ReportSummary };
+}
+
+/** Step 2: the reporter confirmed the preview; the draft becomes a request and a challenge mail goes out. */
+export async function submitDraft(ctx: Context, draftId: string, now = new Date()): Promise<void> {
+  const draft = await getDraft(ctx, draftId);
+  const sample = await ctx.redis.hgetBuffer(ctx.keys.reportDraft(draftId), 'sample');
+  if (!sample) throw new GoneError('DRAFT_GONE', 'This preview has expired. Please submit the message again.');
+  const request = reportRequest(draft.summary, { email: draft.email, channel: 'web', reporter: draft.email, category: draft.category, comment: draft.comment, state: 'awaiting_confirmation' }, now);
+  const tx = ctx.redis.multi();
+  ctx.requests.createIn(tx, request, 'Report prepared; a confirmation link was sent by email.');
+  ctx.requests.storeSampleIn(tx, request.id, sample, EVIDENCE_TTL_SECONDS);
+  ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
+  tx.del(ctx.keys.reportDraft(draftId));
+  await tx.exec();
+  await ctx.jobs.sendMail('report-challenge', request.id);
+}
+
+/** The emailed link, read without using it up. */
+export async function viewReportConfirmation(ctx: Context, token: string, now = new Date()): Promise<{ request: PortalRequest; summary: ReportSummary }> {
+  const check = await ctx.challenges.check(token, now);
+  const request = 'requestId' in check ? await ctx.requests.get(check.requestId) : null;
+  if (!request || request.type !== 'report') throw new NotFoundError('This confirmation link is not valid. Check that you copied the whole link from the email.');
+  if (check.status === 'used') throw new GoneError('LINK_USED', 'This confirmation link has already been used. Follow your report on its status page.', { statusId: request.id });
+  if (check.status === 'expired') throw new GoneError('LINK_EXPIRED', 'This confirmation link has expired. Please submit the report again.', {});
+  return { request, summary: JSON.parse(request.parsed ?? '{}') as ReportSummary };
+}
+
+/** Step 3: the email is verified; the report is queued for the worker. Returns the request id. */
+export async function confirmReport(ctx: Context, token: string, now = new Date()): Promise<string> {
+  await viewReportConfirmation(ctx, token, now);
+  const check = await ctx.challenges.consume(token, now);
+  if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', 'requestId' in check ? { statusId: check.requestId } : {});
+  await ctx.requests.transition(check.requestId, 'queued', 'Email address confirmed; the report is queued.');
+  await ctx.jobs.ingestReport(check.requestId);
+  return check.requestId;
+}
+
+/** Machine intake (API and SMTP): parse, keep, queue, in one step; the sender is already authenticated. */
+export async function submitMachineReport(ctx: Context, raw: Buffer, channel: 'api' | 'smtp', reporter: string, now = new Date()): Promise<{ id: string; summary: ReportSummary }> {
+  const summary = await understand(ctx, raw);
+  const request = reportRequest(summary, { email: '', channel, reporter, category: summary.feedbackType ?? 'abuse', comment: '', state: 'queued' }, now);
+  const tx = ctx.redis.multi();
+  ctx.requests.createIn(tx, request, `Report received by ${channel === 'api' ? 'the API' : 'SMTP'} from ${reporter}; queued.`);
+  ctx.requests.storeSampleIn(tx, request.id, raw, EVIDENCE_TTL_SECONDS);
+  await tx.exec();
+  await ctx.jobs.ingestReport(request.id);
+  return { id: request.id, summary };
+}
+
+function reportRequest(summary: ReportSummary, f: { email: string; channel: 'web' | 'api' | 'smtp'; reporter: string; category: string; comment: string; state: 'awaiting_confirmation' | 'queued' }, now: Date): PortalRequest {
+  return {
+    id: newId(),
+    type: 'report',
+    state: f.state,
+    email: f.email,
+    ip: summary.sourceIp,
+    createdAt: now.toISOString(),
+    updatedAt: now.toISOString(),
+    challengeId: newId(16),
+    channel: f.channel,
+    reporter: f.reporter,
+    category: f.category,
+    comment: f.comment,
+    ...(summary.tenant && { tenant: summary.tenant }),
+    parsed: JSON.stringify(summary),
+  };
+}
