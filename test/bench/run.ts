@@ -2,9 +2,17 @@
  * `npm run bench`: prints `BENCH <name> <value> <unit>` lines. Each figure is the median of several rounds, and
  * each is set against a baseline measured in the same run on the same machine (the machine is shared and noisy).
  */
+import { ensureRedis } from '../../src/redis/embedded.js';
 import { propagationBench } from './delist-propagation.js';
+import { ingestBench } from './report-ingest.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
-const results = await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) });
-for (const [name, value, unit] of results) process.stdout.write(`BENCH ${name} ${value} ${unit}\n`);
+const only = process.argv[2];
+const redis = await ensureRedis(process.env.REDIS_URL);
+process.env.REDIS_URL = redis.url;
+const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, value, unit]) => process.stdout.write(`BENCH ${name} ${value} ${unit}\n`));
+
+if (!only || only === 'delist') print(await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) }));
+if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
+await redis.stop();
 process.exit(0);

@@ -1,0 +1,197 @@
+/**
+ * Field blocks (RFC 5322 header syntax) and the two machine report formats: ARF (RFC 5965,
+ * `message/feedback-report`) and X-ARF (a JSON report, or the older YAML-style key/value report).
+ * Pure string handling; MIME structure is found by samples.ts.
+ */
+
+/** ARF feedback-report fields (RFC 5965 section 3.1–3.2); values trimmed, as written. */
+export interface ArfReport {
+  feedbackType: string | null;
+  userAgent: string | null;
+  version: string | null;
+  sourceIp: string | null;
+  originalMailFrom: string | null;
+  originalRcptTo: string | null;
+  arrivalDate: string | null;
+  reportedDomain: string | null;
+}
+
+/** One header field: name as written, lower-case name, and the unfolded value (leading/trailing whitespace trimmed). */
+export interface Field {
+  name: string;
+  lname: string;
+  value: string;
+}
+
+/**
+ * Reads a block of `Name: value` lines (CRLF or LF, folded continuation lines) up to the first empty line.
+ * Lines that are neither a field nor a continuation are skipped. Never throws.
+ */
+export function parseFieldBlock(text: string): Field[] {
+  const fields: Field[] = [];
+  let name: string | null = null;
+  let value = '';
+  const push = (): void => {
+    if (name !== null) fields.push({ name, lname: name.toLowerCase(), value: value.trim() });
+    name = null;
+    value = '';
+  };
+  let pos = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl === -1) nl = text.length;
+    const line = nl > pos && text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
+    pos = nl + 1;
+    if (line === '') break;
+    const first = line.charCodeAt(0);
+    if (first === 32 || first === 9) {
+      // Unfolding removes only the line break: the whitespace that starts the continuation stays.
+      if (name !== null) value += line;
+      continue;
+    }
+    push();
+    const colon = headerNameEnd(line);
+    if (colon === -1) continue;
+    name = line.slice(0, colon).trimEnd();
+    value = line.slice(colon + 1);
+  }
+  push();
+  return fields;
+}
+
+/**
+ * Index of the ':' ending a field name (RFC 5322 ftext, printable ASCII except ':', optionally followed by
+ * blanks as in the obsolete syntax), or -1 when the line does not start with a field name.
+ */
+export function headerNameEnd(line: string): number {
+  let i = 0;
+  while (i < line.length) {
+    const c = line.charCodeAt(i);
+    if (c < 33 || c > 126 || c === 58) break;
+    i++;
+  }
+  if (i === 0) return -1;
+  while (i < line.length && (line.charCodeAt(i) === 32 || line.charCodeAt(i) === 9)) i++;
+  return line.charCodeAt(i) === 58 ? i : -1;
+}
+
+/** The first field of that name (case-insensitive), or null. */
+export function firstField(fields: Field[], name: string): string | null {
+  const lname = name.toLowerCase();
+  return fields.find((f) => f.lname === lname)?.value ?? null;
+}
+
+const orNull = (value: string | null | undefined): string | null => {
+  if (value === null || value === undefined) return null;
+  const trimmed = value.replace(/\s+/g, ' ').trim();
+  return trimmed === '' ? null : trimmed;
+};
+
+/** The ARF report from the fields of a `message/feedback-report` part. */
+export function arfReportFromFields(fields: Field[]): ArfReport {
+  const get = (name: string): string | null => orNull(firstField(fields, name));
+  return {
+    feedbackType: get('Feedback-Type'),
+    userAgent: get('User-Agent'),
+    version: get('Version'),
+    sourceIp: get('Source-IP'),
+    originalMailFrom: get('Original-Mail-From'),
+    originalRcptTo: get('Original-Rcpt-To'),
+    arrivalDate: get('Arrival-Date') ?? get('Received-Date'),
+    reportedDomain: get('Reported-Domain'),
+  };
+}
+
+/** The ARF report in the text of a `message/feedback-report` part. */
+export function parseFeedbackReport(text: string): ArfReport {
+  return arfReportFromFields(parseFieldBlock(text));
+}
+
+/** An X-ARF report's fields, names as in the spec (`Report-Type`, `Category`, `Source`, `Source-Type`, `Date`, …). */
+export interface XarfReport {
+  format: 'json' | 'yaml';
+  fields: Record<string, string>;
+  reportType: string | null;
+  category: string | null;
+  source: string | null;
+  sourceType: string | null;
+  date: string | null;
+  userAgent: string | null;
+  version: string | null;
+}
+
+function xarfFrom(format: XarfReport['format'], fields: Record<string, string>): XarfReport {
+  const lower = new Map(Object.entries(fields).map(([k, v]) => [k.toLowerCase(), v]));
+  const get = (name: string): string | null => orNull(lower.get(name.toLowerCase()));
+  return {
+    format,
+    fields,
+    reportType: get('Report-Type'),
+    category: get('Category'),
+    source: get('Source'),
+    sourceType: get('Source-Type'),
+    date: get('Date'),
+    userAgent: get('User-Agent'),
+    version: get('Version'),
+  };
+}
+
+const XARF_KEYS = ['report-type', 'category', 'source', 'reported-from', 'source-type'];
+
+/** Largest report text we try to read as JSON/YAML. */
+const MAX_REPORT_TEXT = 256 * 1024;
+
+/** Reads an X-ARF JSON report (a JSON object), or null when the text is not one. */
+export function parseXarfJson(text: string): XarfReport | null {
+  const trimmed = text.trim();
+  if (!trimmed.startsWith('{') || trimmed.length > MAX_REPORT_TEXT) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(trimmed);
+  } catch {
+    return null;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const fields = Object.create(null) as Record<string, string>;
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') fields[key] = String(v);
+  }
+  return xarfFrom('json', fields);
+}
+
+/** Reads an X-ARF 0.2 style report (`Key: value` lines, YAML); null unless it names a category/type and a source. */
+export function parseXarfYaml(text: string): XarfReport | null {
+  if (text.length > MAX_REPORT_TEXT) return null;
+  const fields = Object.create(null) as Record<string, string>;
+  for (const rawLine of text.split('\n')) {
+    const m = /^([A-Za-z][A-Za-z0-9-]{0,40}):(.*)$/.exec(rawLine.replace(/\r$/, ''));
+    if (!m) continue;
+    const key = m[1] ?? '';
+    const v = (m[2] ?? '').trim().replace(/^(['"])(.*)\1$/, '$2');
+    if (!(key in fields)) fields[key] = v;
+  }
+  const names = new Set(Object.keys(fields).map((k) => k.toLowerCase()));
+  const typed = names.has('report-type') || names.has('category');
+  if (!typed || !names.has('source')) return null;
+  return xarfFrom('yaml', fields);
+}
+
+/** True when the object looks like an X-ARF report (has at least one of its characteristic keys). */
+export function looksLikeXarf(report: XarfReport): boolean {
+  const names = new Set(Object.keys(report.fields).map((k) => k.toLowerCase()));
+  return XARF_KEYS.some((k) => names.has(k));
+}
+
+/** The ARF-shaped view of an X-ARF report, to show alongside. */
+export function arfFromXarf(report: XarfReport): ArfReport {
+  return {
+    feedbackType: report.reportType ?? report.category,
+    userAgent: report.userAgent,
+    version: report.version,
+    sourceIp: report.source,
+    originalMailFrom: null,
+    originalRcptTo: null,
+    arrivalDate: report.date,
+    reportedDomain: null,
+  };
+}
