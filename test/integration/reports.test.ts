@@ -112,7 +112,7 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
   it('takes a web report through preview and email confirmation, and acknowledges it by mail', async () => {
     const agent = request.agent(portal.app);
     const form = await agent.get('/report').expect(200);
-    const sample = Buffer.from(messageFromTenant({ tenant: 'tenant-d', messageId: '<web1@shop.example.com>', subject: '=?UTF-8?B?7Iqk7Yyo?=' }));
+    const sample = Buffer.from(messageFromTenant({ tenant: 'tenant-d', messageId: '<web1@shop.example.com>', subject: '=?UTF-8?B?7Iqk7Yy4?=' }));
     const posted = await agent.post('/report').field('_csrf', csrfOf(form)).field('email', 'reporter@example.org').field('category', 'spam').field('comment', 'got this today').attach('sample', sample, 'spam.eml').expect(303);
     const preview = await agent.get(posted.headers.location!).expect(200);
     for (const shown of ['203.0.113.10', 'tenant-d', 'bounces@mailer.example.com', 'deals@shop.example.com', '&lt;web1@shop.example.com&gt;', '스팸']) assert.ok(preview.text.includes(shown), `preview shows ${shown}`);

@@ -30,8 +30,9 @@ export function poolExplainerRoutes(ctx: Context): Router {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(explainForm, req.body);
     if (!parsed.ok) return res.status(400).render('pools/explain', page(values, parsed.fields, null));
-    const block = parsed.value.headers.replace(/\r?\n\r?\n[\s\S]*$/, '');
-    const message = await PostalMime.parse(`${block}\r\n\r\n`, { maxNestingDepth: 2 }).catch(() => null);
+    const block = parsed.value.headers.trimStart().replace(/\r?\n\r?\n[\s\S]*$/, '');
+    const looksLikeHeaders = /^[\x21-\x39\x3b-\x7e]+:/.test(block);
+    const message = looksLikeHeaders ? await PostalMime.parse(`${block}\r\n\r\n`, { maxNestingDepth: 2 }).catch(() => null) : null;
     if (!message || message.headers.length === 0) return res.status(400).render('pools/explain', page(values, { headers: 'These do not look like mail headers ("Name: value" lines).' }, null));
     const acceptedDomains = parsed.value.acceptedDomains.split(/[\s,]+/).filter(Boolean).slice(0, 100);
     const facts = {

@@ -1,0 +1,753 @@
+/**
+ * Abuse samples: turns what a reporter sent (a raw message, an ARF report per RFC 5965, an X-ARF report, or a
+ * message forwarded as an attachment) into what we show them before they confirm: where the message left our
+ * network, the tenant, 5321.MailFrom, 5322.From, Message-ID, date, subject.
+ *
+ * Pure: no network, no disk, no Redis. Never decompresses, fetches or executes anything from a sample; the only
+ * decoding done is MIME transfer decoding (base64, quoted-printable) and character sets.
+ *
+ * Input guards run in this order, before any MIME parsing: size (TOO_LARGE), binary content (BINARY), the
+ * shape of a message (NOT_A_MESSAGE); then MIME nesting (TOO_DEEP), counting nested multiparts and every
+ * message/rfc822 level as one level each.
+ */
+import { createHash } from 'node:crypto';
+import PostalMime, { addressParser, decodeWords } from 'postal-mime';
+import {
+  arfFromXarf,
+  firstField,
+  headerNameEnd,
+  looksLikeXarf,
+  parseFeedbackReport,
+  parseFieldBlock,
+  parseXarfJson,
+  parseXarfYaml,
+  type ArfReport,
+  type Field,
+  type XarfReport,
+} from './arf.js';
+import { parseAddress } from './ip.js';
+import { buildHops, findHandoff, poolOf, validateNetwork, type Hop, type NetworkPolicy, type PoolName } from './received.js';
+
+export type { ArfReport } from './arf.js';
+export { parseFeedbackReport } from './arf.js';
+export { findHandoff, parseReceived, poolOf } from './received.js';
+export type { Handoff, Hop, NetworkPolicy, PoolName } from './received.js';
+
+/** The policy's `samples` section. */
+export interface SampleLimits {
+  maxBytes: number;
+  maxMimeDepth: number;
+}
+
+export type SampleKind = 'message' | 'arf' | 'x-arf' | 'forwarded';
+
+export interface ParsedSample {
+  kind: SampleKind;
+  /** Where the message left our network (canonical IP). */
+  sourceIp: string;
+  pool: PoolName;
+  /** Our outbound host at the hand-off, when the headers name it. */
+  ourHost: string | null;
+  /** Index of the hand-off line in `hops`; -1 when the source came from the report's Source-IP/Source field. */
+  handoffIndex: number;
+  /** The original message's Received lines, topmost first. */
+  hops: Hop[];
+  /** Our tenant header (topmost occurrence) in the original message, when it is a well-formed id. */
+  tenant: string | null;
+  /** 5321.MailFrom as a bare address: ARF Original-Mail-From, else the original's Return-Path. */
+  mailFrom: string | null;
+  /** 5322.From: the bare address. */
+  from: string | null;
+  /** The From display name, RFC 2047 decoded. */
+  fromName: string | null;
+  /** The original's Message-ID as written (angle brackets kept), trimmed. */
+  messageId: string | null;
+  /** The original's Date as ISO 8601 when it parses, else as written. */
+  date: string | null;
+  /** RFC 2047 decoded. */
+  subject: string | null;
+  /** ARF Feedback-Type, or X-ARF Report-Type/Category; null for plain and forwarded messages. */
+  feedbackType: string | null;
+  /** ARF fields; for X-ARF the report's fields mapped onto the same shape; null otherwise. */
+  arf: ArfReport | null;
+  /** sha256 hex of the original message, line endings normalised to LF and trailing whitespace trimmed. */
+  sampleHash: string;
+  /** The original message's raw header block (for showing as text). */
+  originalHeaders: string;
+}
+
+export type SampleErrorCode = 'TOO_LARGE' | 'NOT_A_MESSAGE' | 'TOO_DEEP' | 'BINARY';
+
+/** A sample we refuse; `message` is readable English meant for the public. */
+export class SampleError extends Error {
+  constructor(
+    readonly code: SampleErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'SampleError';
+  }
+}
+
+/** The sample parsed, but no hop shows it leaving through our outbound pools; `hops` are the lines examined. */
+export class NotOurMailError extends Error {
+  readonly code = 'NotOurMail';
+  constructor(
+    message: string,
+    readonly hops: Hop[],
+  ) {
+    super(message);
+    this.name = 'NotOurMailError';
+  }
+}
+
+/** Headers of which a message must have at least one. */
+export const MESSAGE_HEADERS = ['from', 'received', 'message-id', 'date', 'subject', 'content-type', 'return-path'];
+
+/** Most MIME parts (of every level together) we look at in one sample. */
+export const MAX_MIME_PARTS = 5000;
+
+/** Most message/rfc822 attachments tried when looking for a forwarded message. */
+const MAX_FORWARDED_TRIED = 20;
+
+const TENANT_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BINARY_WINDOW = 64 * 1024;
+const VIEW_SOURCE_HINT =
+  'In your mail program use "Show original", "View source" or "Save as .eml" and send us all of it, starting with the header lines (Received:, From:, Subject: …).';
+
+// ---------------------------------------------------------------------------------------------------------
+// Input guards
+
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MB`;
+  if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KB`;
+  return `${n} bytes`;
+}
+
+function toBuffer(raw: Buffer | Uint8Array | string): Buffer {
+  if (typeof raw === 'string') return Buffer.from(raw, 'utf8');
+  return Buffer.isBuffer(raw) ? raw : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
+/** Drops what often comes before pasted or exported messages: a UTF-8 BOM, blank lines, an mbox "From " line. */
+function stripLeading(buf: Buffer): Buffer {
+  let pos = 0;
+  if (buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) pos = 3;
+  for (;;) {
+    let i = pos;
+    while (i < buf.length && (buf[i] === 32 || buf[i] === 9 || buf[i] === 13)) i++;
+    if (i < buf.length && buf[i] === 10) pos = i + 1;
+    else break;
+  }
+  if (buf.subarray(pos, pos + 5).toString('latin1') === 'From ') {
+    const nl = buf.indexOf(10, pos);
+    pos = nl === -1 ? buf.length : nl + 1;
+  }
+  return buf.subarray(pos);
+}
+
+/** A NUL byte anywhere, or more than 10% control characters (other than tab, CR, LF) in the first 64 KB. */
+function looksBinary(buf: Buffer): boolean {
+  if (buf.indexOf(0) !== -1) return true;
+  const n = Math.min(buf.length, BINARY_WINDOW);
+  let control = 0;
+  for (let i = 0; i < n; i++) {
+    const b = buf[i] ?? 0;
+    if ((b < 32 && b !== 9 && b !== 10 && b !== 13) || b === 127) control++;
+  }
+  return n > 0 && control * 10 > n;
+}
+
+/** Offset of the empty line that ends the header block (or the end), and where the body starts. */
+function splitHeaderBytes(buf: Buffer, start = 0, end = buf.length): { headerEnd: number; bodyStart: number } {
+  let pos = start;
+  while (pos < end) {
+    if (buf[pos] === 10) return { headerEnd: pos, bodyStart: pos + 1 };
+    if (buf[pos] === 13 && pos + 1 < end && buf[pos + 1] === 10) return { headerEnd: pos, bodyStart: pos + 2 };
+    const nl = buf.indexOf(10, pos);
+    if (nl === -1 || nl >= end) break;
+    pos = nl + 1;
+  }
+  return { headerEnd: end, bodyStart: end };
+}
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const lenientUtf8 = new TextDecoder('utf-8');
+
+function isValidUtf8(bytes: Uint8Array): boolean {
+  try {
+    strictUtf8.decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True when the text is a non-empty block of RFC 5322 field lines including at least one typical message header. */
+function isMessageHeaderBlock(text: string): boolean {
+  if (text.length === 0) return false;
+  let known = false;
+  let first = true;
+  let pos = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl === -1) nl = text.length;
+    const line = nl > pos && text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
+    pos = nl + 1;
+    const c = line.charCodeAt(0);
+    if (c === 32 || c === 9) {
+      if (first) return false;
+      continue;
+    }
+    const colon = headerNameEnd(line);
+    if (colon === -1) return false;
+    if (!known && MESSAGE_HEADERS.includes(line.slice(0, colon).trimEnd().toLowerCase())) known = true;
+    first = false;
+  }
+  return known;
+}
+
+function refuse(code: SampleErrorCode, limits: SampleLimits, detail?: string): SampleError {
+  switch (code) {
+    case 'TOO_LARGE':
+      return new SampleError(
+        code,
+        detail ?? `The sample is larger than our limit of ${formatBytes(limits.maxBytes)}. Please send the message without large attachments, or only its full headers.`,
+      );
+    case 'BINARY':
+      return new SampleError(
+        code,
+        'This looks like a binary file, not an email message. Please send the message as text (an .eml file or the message source). ' + VIEW_SOURCE_HINT,
+      );
+    case 'NOT_A_MESSAGE':
+      return new SampleError(code, `This does not look like an email message: it does not start with mail header lines. ${VIEW_SOURCE_HINT}`);
+    case 'TOO_DEEP':
+      return new SampleError(
+        code,
+        detail ??
+          `This message nests its parts (attachments inside attachments) more than ${limits.maxMimeDepth} levels deep, which we do not accept. Please send the original message itself rather than a forward of a forward.`,
+      );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// MIME structure
+
+interface ContentType {
+  type: string;
+  params: Record<string, string>;
+}
+
+/** Parses `type/subtype; name=value; name="quoted"` (also Content-Disposition); type lower-cased. */
+function parseStructured(value: string | null, fallback: string): ContentType {
+  const params = Object.create(null) as Record<string, string>;
+  if (value === null) return { type: fallback, params };
+  const segments: string[] = [];
+  let current = '';
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const ch = value[i] ?? '';
+    if (quoted && ch === '\\' && i + 1 < value.length) {
+      current += value[i + 1] ?? '';
+      i++;
+    } else if (ch === '"') {
+      quoted = !quoted;
+      current += ch;
+    } else if (ch === ';' && !quoted) {
+      segments.push(current);
+      current = '';
+    } else {
+      current += ch;
+    }
+  }
+  segments.push(current);
+  const head = (segments[0] ?? '').replace(/\([^()]*\)/g, '').trim().toLowerCase();
+  for (const segment of segments.slice(1)) {
+    const eq = segment.indexOf('=');
+    if (eq === -1) continue;
+    const name = segment.slice(0, eq).trim().toLowerCase();
+    let v = segment.slice(eq + 1).trim();
+    if (v.startsWith('"')) v = v.slice(1, v.endsWith('"') && v.length > 1 ? -1 : undefined);
+    if (name !== '' && !(name in params)) params[name] = v;
+  }
+  return { type: head === '' ? fallback : head, params };
+}
+
+/** One MIME entity: a range of `buf` (with `text` its latin1 view, so string offsets are byte offsets). */
+interface Entity {
+  buf: Buffer;
+  text: string;
+  start: number;
+  headerEnd: number;
+  bodyStart: number;
+  end: number;
+  depth: number;
+  type: string;
+  params: Record<string, string>;
+  disposition: string | null;
+  transferEncoding: string;
+  children: Entity[];
+  /** For message/rfc822 (and message/global): the embedded message. */
+  message: Entity | null;
+}
+
+interface ScanState {
+  maxDepth: number;
+  parts: number;
+  limits: SampleLimits;
+}
+
+/** Ranges of the body parts of a multipart body (preamble and epilogue left out). */
+function splitMultipart(text: string, from: number, to: number, boundary: string): [number, number][] {
+  const delimiter = `--${boundary}`;
+  const parts: [number, number][] = [];
+  let partStart = -1;
+  let pos = from;
+  while (pos < to) {
+    const idx = text.indexOf(delimiter, pos);
+    if (idx === -1 || idx + delimiter.length > to) break;
+    pos = idx + 1;
+    if (idx !== from && text.charCodeAt(idx - 1) !== 10) continue;
+    let after = idx + delimiter.length;
+    const close = after + 2 <= to && text.startsWith('--', after);
+    if (close) after += 2;
+    while (after < to && (text.charCodeAt(after) === 32 || text.charCodeAt(after) === 9)) after++;
+    let lineEnd: number;
+    if (after >= to) lineEnd = to;
+    else if (text.charCodeAt(after) === 10) lineEnd = after + 1;
+    else if (text.charCodeAt(after) === 13 && after + 1 < to && text.charCodeAt(after + 1) === 10) lineEnd = after + 2;
+    else continue; // "--boundaryX": a different, longer boundary
+    if (partStart !== -1) {
+      let partEnd = idx;
+      if (partEnd > partStart && text.charCodeAt(partEnd - 1) === 10) partEnd--;
+      if (partEnd > partStart && text.charCodeAt(partEnd - 1) === 13) partEnd--;
+      parts.push([partStart, partEnd]);
+    }
+    if (close) return parts;
+    partStart = lineEnd;
+    pos = lineEnd;
+  }
+  if (partStart !== -1) parts.push([partStart, to]);
+  return parts;
+}
+
+/** Quoted-printable to bytes (input is a latin1 string, one char per byte). */
+function decodeQuotedPrintable(text: string): Buffer {
+  const out = Buffer.allocUnsafe(text.length);
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 61) {
+      if (text.charCodeAt(i + 1) === 13 && text.charCodeAt(i + 2) === 10) {
+        i += 2;
+        continue;
+      }
+      if (text.charCodeAt(i + 1) === 10) {
+        i += 1;
+        continue;
+      }
+      const hex = text.slice(i + 1, i + 3);
+      if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+        out[n++] = parseInt(hex, 16);
+        i += 2;
+        continue;
+      }
+    }
+    out[n++] = c & 0xff;
+  }
+  return out.subarray(0, n);
+}
+
+/** The entity's body after transfer decoding (identity encodings return a view, not a copy). */
+function decodedBody(e: Entity): Buffer {
+  if (e.transferEncoding === 'base64') return Buffer.from(e.text.slice(e.bodyStart, e.end), 'base64');
+  if (e.transferEncoding === 'quoted-printable') return decodeQuotedPrintable(e.text.slice(e.bodyStart, e.end));
+  return e.buf.subarray(e.bodyStart, e.end);
+}
+
+/** The body as text in its declared charset (UTF-8 when none or unknown). */
+function bodyText(e: Entity): string {
+  const bytes = decodedBody(e);
+  const charset = (e.params.charset ?? 'utf-8').trim();
+  try {
+    return new TextDecoder(charset).decode(bytes);
+  } catch {
+    return lenientUtf8.decode(bytes);
+  }
+}
+
+const isEmbeddedMessage = (type: string): boolean => type === 'message/rfc822' || type === 'message/global';
+
+function scanEntity(buf: Buffer, text: string, start: number, end: number, depth: number, state: ScanState, defaultType: string): Entity {
+  if (depth > state.maxDepth) throw refuse('TOO_DEEP', state.limits);
+  state.parts++;
+  if (state.parts > MAX_MIME_PARTS) {
+    throw refuse('TOO_DEEP', state.limits, `This message has more than ${MAX_MIME_PARTS} MIME parts, which we do not accept. Please send the original message itself.`);
+  }
+  const { headerEnd, bodyStart } = splitHeaderBytes(buf, start, end);
+  const fields = parseFieldBlock(text.slice(start, headerEnd));
+  const contentType = parseStructured(firstField(fields, 'content-type'), defaultType);
+  const disposition = firstField(fields, 'content-disposition');
+  const entity: Entity = {
+    buf,
+    text,
+    start,
+    headerEnd,
+    bodyStart,
+    end,
+    depth,
+    type: contentType.type,
+    params: contentType.params,
+    disposition: disposition === null ? null : parseStructured(disposition, '').type || null,
+    transferEncoding: (firstField(fields, 'content-transfer-encoding') ?? '7bit').trim().toLowerCase(),
+    children: [],
+    message: null,
+  };
+  const boundary = entity.params.boundary;
+  if (entity.type.startsWith('multipart/') && boundary !== undefined && boundary !== '') {
+    const childType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
+    for (const [s, e] of splitMultipart(text, bodyStart, end, boundary)) {
+      entity.children.push(scanEntity(buf, text, s, e, depth + 1, state, childType));
+    }
+  } else if (isEmbeddedMessage(entity.type)) {
+    if (entity.transferEncoding === 'base64' || entity.transferEncoding === 'quoted-printable') {
+      const inner = decodedBody(entity);
+      entity.message = scanEntity(inner, inner.toString('latin1'), 0, inner.length, depth + 1, state, 'text/plain');
+    } else {
+      entity.message = scanEntity(buf, text, bodyStart, end, depth + 1, state, 'text/plain');
+    }
+  }
+  return entity;
+}
+
+/** The entity and its parts, depth first, without entering embedded messages. */
+function* partsOf(e: Entity): Generator<Entity> {
+  yield e;
+  for (const child of e.children) yield* partsOf(child);
+}
+
+/** postal-mime's own nesting limit as a second check on the whole sample. */
+async function checkWithPostalMime(bytes: Buffer, limits: SampleLimits): Promise<void> {
+  try {
+    await PostalMime.parse(bytes, {
+      forceRfc822Attachments: true,
+      maxNestingDepth: limits.maxMimeDepth,
+      maxHeadersSize: limits.maxBytes,
+      attachmentEncoding: 'arraybuffer',
+    });
+  } catch (err) {
+    if (/nesting depth/i.test(String((err as Error)?.message))) throw refuse('TOO_DEEP', limits);
+    throw refuse('NOT_A_MESSAGE', limits);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The original message
+
+interface Original {
+  bytes: Buffer;
+  headerText: string;
+  fields: Field[];
+}
+
+function originalOf(bytes: Buffer): Original | null {
+  const { headerEnd } = splitHeaderBytes(bytes);
+  const headerText = lenientUtf8.decode(bytes.subarray(0, headerEnd));
+  const fields = parseFieldBlock(headerText);
+  return fields.length === 0 ? null : { bytes, headerText, fields };
+}
+
+function entityBytes(e: Entity): Buffer {
+  return e.buf.subarray(e.start, e.end);
+}
+
+/** sha256 hex of the bytes with CRLF and CR turned into LF and trailing whitespace of the whole text trimmed. */
+export function sampleHashOf(bytes: Uint8Array | string): string {
+  const text = (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    .toString('latin1')
+    .replace(/\r\n?/g, '\n');
+  let end = text.length;
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1);
+    if (c === 32 || c === 9 || c === 10 || c === 11 || c === 12) end--;
+    else break;
+  }
+  return createHash('sha256').update(Buffer.from(text.slice(0, end), 'latin1')).digest('hex');
+}
+
+/** The bare address in a Return-Path / Original-Mail-From value; null for the null path "<>". */
+export function bareAddress(value: string | null): string | null {
+  if (value === null) return null;
+  const v = value.trim();
+  const bracketed = /<([^<>]*)>/.exec(v);
+  const address = (bracketed ? (bracketed[1] ?? '') : (v.split(/\s+/)[0] ?? '')).trim().replace(/^"(.*)"$/, '$1');
+  return address === '' ? null : address;
+}
+
+function dateOf(value: string | null): string | null {
+  if (value === null || value.trim() === '') return null;
+  const raw = value.replace(/\s+/g, ' ').trim();
+  const parsed = raw.length <= 200 ? new Date(raw) : new Date(NaN);
+  return Number.isNaN(parsed.getTime()) ? raw : parsed.toISOString();
+}
+
+function decoded(value: string | null): string | null {
+  if (value === null) return null;
+  try {
+    return decodeWords(value);
+  } catch {
+    return value;
+  }
+}
+
+interface OriginalFacts {
+  hops: Hop[];
+  tenant: string | null;
+  returnPath: string | null;
+  from: string | null;
+  fromName: string | null;
+  messageId: string | null;
+  date: string | null;
+  subject: string | null;
+  sampleHash: string;
+  originalHeaders: string;
+}
+
+function factsOf(original: Original, network: NetworkPolicy): OriginalFacts {
+  const { fields } = original;
+  const received = fields.filter((f) => f.lname === 'received').map((f) => f.value);
+  const tenantValue = firstField(fields, network.tenantHeader)?.trim() ?? null;
+  let from: string | null = null;
+  let fromName: string | null = null;
+  const fromValue = firstField(fields, 'from');
+  if (fromValue !== null) {
+    try {
+      const first = addressParser(fromValue)[0];
+      const mailbox = first?.group ? first.group[0] : first;
+      from = mailbox?.address ? mailbox.address : null;
+      fromName = mailbox?.name ? mailbox.name : null;
+    } catch {
+      from = null;
+    }
+  }
+  const messageId = firstField(fields, 'message-id')?.trim() ?? null;
+  return {
+    hops: buildHops(received, network.hostSuffix),
+    tenant: tenantValue !== null && TENANT_ID.test(tenantValue) ? tenantValue : null,
+    returnPath: bareAddress(firstField(fields, 'return-path')),
+    from,
+    fromName,
+    messageId: messageId === '' ? null : messageId,
+    date: dateOf(firstField(fields, 'date')),
+    subject: decoded(firstField(fields, 'subject')),
+    sampleHash: sampleHashOf(original.bytes),
+    originalHeaders: original.headerText.replace(/\r?\n$/, ''),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Source of the message
+
+interface Source {
+  ip: string;
+  pool: PoolName;
+  host: string | null;
+  index: number;
+}
+
+function sourceFromHops(hops: Hop[], network: NetworkPolicy): Source | null {
+  const handoff = findHandoff(hops, network);
+  return handoff ? { ip: handoff.ip, pool: handoff.pool, host: handoff.host, index: handoff.index } : null;
+}
+
+/** A report's Source-IP / Source field, if it is one of our pool addresses. */
+function sourceFromReportedIp(value: string | null, network: NetworkPolicy): Source | null {
+  if (value === null) return null;
+  const text = value
+    .trim()
+    .replace(/^\[(.*)\]$/, '$1')
+    .replace(/^ipv6:/i, '');
+  let ip: string;
+  try {
+    ip = parseAddress(text).text;
+  } catch {
+    return null;
+  }
+  const pool = poolOf(ip, network);
+  return pool ? { ip, pool, host: null, index: -1 } : null;
+}
+
+function notOurMail(hops: Hop[], report: boolean): NotOurMailError {
+  if (hops.length === 0) {
+    return new NotOurMailError(
+      report
+        ? 'The report does not include the original message headers, and the address it names is not one of ours, so we cannot tell that this mail left through our network. Please include the complete original message with all of its headers.'
+        : `We could not find any "Received:" header lines in this message, so we cannot tell where it came from. Please send the complete original message with all of its headers. ${VIEW_SOURCE_HINT}`,
+      hops,
+    );
+  }
+  return new NotOurMailError(
+    'This message did not leave through our network: none of its "Received:" header lines shows it being handed over by one of our outbound servers. ' +
+      'Please report it to the network it came from (the first "Received:" line added outside your own mail provider names its address). ' +
+      'If you are sure it came from us, check that you sent the complete message with its full, unchanged headers.',
+    hops,
+  );
+}
+
+function result(
+  kind: SampleKind,
+  source: Source,
+  facts: OriginalFacts,
+  extra: { arf: ArfReport | null; feedbackType: string | null; mailFrom: string | null },
+): ParsedSample {
+  return {
+    kind,
+    sourceIp: source.ip,
+    pool: source.pool,
+    ourHost: source.host,
+    handoffIndex: source.index,
+    hops: facts.hops,
+    tenant: facts.tenant,
+    mailFrom: extra.mailFrom ?? facts.returnPath,
+    from: facts.from,
+    fromName: facts.fromName,
+    messageId: facts.messageId,
+    date: facts.date,
+    subject: facts.subject,
+    feedbackType: extra.feedbackType,
+    arf: extra.arf,
+    sampleHash: facts.sampleHash,
+    originalHeaders: facts.originalHeaders,
+  };
+}
+
+/** Facts for a report that carries no original message: nothing but the hash of the whole report. */
+function emptyFacts(reportBytes: Buffer): OriginalFacts {
+  return {
+    hops: [],
+    tenant: null,
+    returnPath: null,
+    from: null,
+    fromName: null,
+    messageId: null,
+    date: null,
+    subject: null,
+    sampleHash: sampleHashOf(reportBytes),
+    originalHeaders: '',
+  };
+}
+
+/** The report's original message: an embedded message/rfc822 part, or a text/rfc822-headers part. */
+function reportOriginal(root: Entity): Original | null {
+  for (const part of partsOf(root)) {
+    if (part === root) continue;
+    if (part.message) {
+      const original = originalOf(entityBytes(part.message));
+      if (original) return original;
+    } else if (part.type === 'text/rfc822-headers') {
+      const original = originalOf(decodedBody(part));
+      if (original) return original;
+    }
+  }
+  return null;
+}
+
+function isFeedbackReport(root: Entity): boolean {
+  if (root.type !== 'multipart/report') return false;
+  if ((root.params['report-type'] ?? '').trim().toLowerCase() === 'feedback-report') return true;
+  for (const part of partsOf(root)) if (part.type === 'message/feedback-report') return true;
+  return false;
+}
+
+function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
+  let arf: ArfReport | null = null;
+  for (const part of partsOf(root)) {
+    if (part.type === 'message/feedback-report') {
+      arf = parseFeedbackReport(bodyText(part));
+      break;
+    }
+  }
+  arf ??= parseFeedbackReport('');
+  const original = reportOriginal(root);
+  const facts = original ? factsOf(original, network) : emptyFacts(bytes);
+  const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(arf.sourceIp, network);
+  if (!source) throw notOurMail(facts.hops, true);
+  return result('arf', source, facts, { arf, feedbackType: arf.feedbackType, mailFrom: bareAddress(arf.originalMailFrom) });
+}
+
+function xarfReportIn(root: Entity): XarfReport | null {
+  let yaml: XarfReport | null = null;
+  for (const part of partsOf(root)) {
+    if (part.children.length > 0 || part.message) continue;
+    const json = part.type === 'application/json' || part.type.endsWith('+json');
+    if (!json && part.type !== 'text/plain') continue;
+    const text = bodyText(part);
+    const report = parseXarfJson(text);
+    if (report && looksLikeXarf(report)) return report;
+    if (!json && yaml === null) yaml = parseXarfYaml(text);
+  }
+  return yaml;
+}
+
+function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
+  const report = xarfReportIn(root);
+  const original = reportOriginal(root);
+  const facts = original ? factsOf(original, network) : emptyFacts(bytes);
+  const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(report?.source ?? null, network);
+  if (!source) throw notOurMail(facts.hops, true);
+  const feedbackType = report ? (report.reportType ?? report.category) : null;
+  return result('x-arf', source, facts, { arf: report ? arfFromXarf(report) : null, feedbackType, mailFrom: null });
+}
+
+function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
+  const own = originalOf(bytes);
+  const ownFacts = own ? factsOf(own, network) : emptyFacts(bytes);
+  const source = sourceFromHops(ownFacts.hops, network);
+  const none = { arf: null, feedbackType: null, mailFrom: null };
+  if (source) return result('message', source, ownFacts, none);
+
+  let firstForwarded: OriginalFacts | null = null;
+  let tried = 0;
+  for (const part of partsOf(root)) {
+    if (!part.message || tried >= MAX_FORWARDED_TRIED) continue;
+    const original = originalOf(entityBytes(part.message));
+    if (!original) continue;
+    tried++;
+    const facts = factsOf(original, network);
+    firstForwarded ??= facts;
+    const forwardedSource = sourceFromHops(facts.hops, network);
+    if (forwardedSource) return result('forwarded', forwardedSource, facts, none);
+  }
+  throw notOurMail(firstForwarded?.hops ?? ownFacts.hops, false);
+}
+
+function checkLimits(limits: SampleLimits): void {
+  if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) throw new TypeError('limits.maxBytes must be a positive integer');
+  if (!Number.isInteger(limits.maxMimeDepth) || limits.maxMimeDepth < 0) throw new TypeError('limits.maxMimeDepth must be a non-negative integer');
+}
+
+/**
+ * Parses a reported sample. Throws SampleError (TOO_LARGE, BINARY, NOT_A_MESSAGE, TOO_DEEP) for input we do
+ * not accept and NotOurMailError when it did not leave through our pools; a bad `network`/`limits`
+ * configuration throws a plain Error/TypeError.
+ */
+export async function parseSample(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Promise<ParsedSample> {
+  validateNetwork(network);
+  checkLimits(limits);
+  const input = toBuffer(raw);
+  if (input.length > limits.maxBytes) throw refuse('TOO_LARGE', limits);
+  const bytes = stripLeading(input);
+  if (looksBinary(bytes)) throw refuse('BINARY', limits);
+  const { headerEnd } = splitHeaderBytes(bytes);
+  const headerBytes = bytes.subarray(0, headerEnd);
+  if (!isValidUtf8(headerBytes)) throw refuse('BINARY', limits);
+  if (!isMessageHeaderBlock(headerBytes.toString('utf8'))) throw refuse('NOT_A_MESSAGE', limits);
+
+  const root = scanEntity(bytes, bytes.toString('latin1'), 0, bytes.length, 0, { maxDepth: limits.maxMimeDepth, parts: 0, limits }, 'text/plain');
+  await checkWithPostalMime(bytes, limits);
+
+  if (isFeedbackReport(root)) return parseArf(root, bytes, network);
+  const topFields = parseFieldBlock(headerBytes.toString('utf8'));
+  if ((firstField(topFields, 'x-arf') ?? '').trim().toLowerCase() === 'yes') return parseXarf(root, bytes, network);
+  return parsePlain(root, bytes, network);
+}
