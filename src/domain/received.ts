@@ -106,6 +106,13 @@ function tokenize(value: string): Token[] {
   return tokens;
 }
 
+/** The text without trailing characters from `chars` (a loop: an anchored regex would be quadratic on long runs). */
+function stripTrailing(text: string, chars: string): string {
+  let end = text.length;
+  while (end > 0 && chars.includes(text[end - 1] ?? '')) end--;
+  return text.slice(0, end);
+}
+
 /** Canonical text of an IP address, or null when the text is not one. */
 function canonicalIp(text: string): string | null {
   if (text.length < 2 || text.length > 60 || !/^[0-9A-Fa-f:.]+$/.test(text)) return null;
@@ -124,14 +131,14 @@ function ipOfToken(token: string): { ip: string; bracketed: boolean } | null {
     const ip = canonicalIp(literal[1] ?? '');
     return ip ? { ip, bracketed: true } : null;
   }
-  const bare = token.replace(/^ipv6:/i, '').replace(/[.,]+$/, '');
+  const bare = stripTrailing(token.replace(/^ipv6:/i, ''), '.,');
   const ip = canonicalIp(bare);
   return ip ? { ip, bracketed: false } : null;
 }
 
 function cleanHost(word: string | undefined): string | null {
   if (word === undefined) return null;
-  const host = word.replace(/\.+$/, '');
+  const host = stripTrailing(word, '.');
   return host === '' ? null : host;
 }
 
@@ -160,7 +167,7 @@ function candidatesInComment(comment: string): Candidate[] {
     if (isHelo) continue;
     const at = word.lastIndexOf('@'); // ident before the address: user@1.2.3.4
     if (at !== -1) word = word.slice(at + 1);
-    const hit = ipOfToken(word.replace(/[,;]+$/, ''));
+    const hit = ipOfToken(stripTrailing(word, ',;'));
     if (!hit) continue;
     const rdnsWord = previous.replace(/^.*@/, ''); // sendmail writes IDENT:user@rdns [ip]
     const rdns = hit.bracketed && looksLikeHostName(rdnsWord) ? cleanHost(rdnsWord) : null;
@@ -183,7 +190,7 @@ export function analyseReceived(value: string): ReceivedDetail {
     if (token.kind === 'word') {
       const lower = token.text.toLowerCase();
       const expectingHost = (clause === 'from' && fromWord === undefined) || (clause === 'by' && byWord === undefined);
-      if (expectingHost) {
+      if (expectingHost && !CLAUSE_KEYWORDS.has(lower)) {
         if (clause === 'from') fromWord = token.text;
         else byWord = token.text;
         continue;
@@ -224,8 +231,9 @@ export function parseReceived(value: string): Omit<Hop, 'index' | 'raw' | 'ourHo
 
 /** True when the host name ends with our host suffix (case-insensitive). */
 export function isOurHost(host: string | null, hostSuffix: string): boolean {
-  if (host === null || hostSuffix === '') return false;
-  return host.toLowerCase().replace(/\.+$/, '').endsWith(hostSuffix.toLowerCase().replace(/\.+$/, ''));
+  const suffix = stripTrailing(hostSuffix.toLowerCase(), '.');
+  if (host === null || suffix === '') return false;
+  return stripTrailing(host.toLowerCase(), '.').endsWith(suffix);
 }
 
 /** Builds hops from Received values in header order (topmost first); at most MAX_HOPS. */

@@ -139,7 +139,8 @@ function stripLeading(buf: Buffer): Buffer {
     if (i < buf.length && buf[i] === 10) pos = i + 1;
     else break;
   }
-  if (buf.subarray(pos, pos + 5).toString('latin1') === 'From ') {
+  // "From sender date" (mbox separator), not "From : value" (obsolete header syntax).
+  if (buf.subarray(pos, pos + 5).toString('latin1') === 'From ' && buf[pos + 5] !== 58 && buf[pos + 5] !== 32 && buf[pos + 5] !== 9) {
     const nl = buf.indexOf(10, pos);
     pos = nl === -1 ? buf.length : nl + 1;
   }
@@ -581,7 +582,7 @@ function notOurMail(hops: Hop[], report: boolean): NotOurMailError {
   if (hops.length === 0) {
     return new NotOurMailError(
       report
-        ? 'The report does not include the original message headers, and the address it names is not one of ours, so we cannot tell that this mail left through our network. Please include the complete original message with all of its headers.'
+        ? 'The report does not include the original message headers and does not name one of our addresses, so we cannot tell that this mail left through our network. Please include the complete original message with all of its headers.'
         : `We could not find any "Received:" header lines in this message, so we cannot tell where it came from. Please send the complete original message with all of its headers. ${VIEW_SOURCE_HINT}`,
       hops,
     );

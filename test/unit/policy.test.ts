@@ -77,7 +77,7 @@ describe('the shipped policy file', () => {
   });
 
   it('escalates at 5 distinct reports in 24 h for 72 h and opens a critical ticket at 25', () => {
-    assert.deepEqual(policy.abuse, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25 });
+    assert.deepEqual(policy.abuse, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25, intakeRecipients: ['abuse@portal.example.net', 'fbl@portal.example.net'] });
   });
 
   it('accepts samples up to 10 MB and MIME depth 10', () => {

@@ -125,6 +125,23 @@ describe('parseReceived: addresses that are not the sender', () => {
     assert.deepEqual(parseReceived('((((('), { fromHost: null, fromIp: null, byHost: null });
   });
 
+  it('does not take a clause keyword for a host name', () => {
+    assert.deepEqual(parseReceived('from (HELO mail.example.com) ([198.51.100.9]) by mx.example.org with ESMTP'), {
+      fromHost: null,
+      fromIp: '198.51.100.9',
+      byHost: 'mx.example.org',
+    });
+  });
+
+  it('stays fast on long runs of dots, commas and brackets', () => {
+    const started = performance.now();
+    for (const filler of ['.', ',', '[', '(', '1:', 'a.']) {
+      const parsed = parseReceived(`from x (${filler.repeat(16_000)}x [203.0.113.1]) by ${'.'.repeat(16_000)}y`);
+      assert.equal(parsed.fromHost, 'x');
+    }
+    assert.ok(performance.now() - started < 1000, 'linear-time parsing');
+  });
+
   it('does not read an invalid address such as 203.0.113.300', () => {
     assert.equal(parseReceived('from host (host [203.0.113.300]) by mx.example.org').fromIp, null);
   });
