@@ -53,6 +53,18 @@ describe('npx postmaster', () => {
     assert.equal(JSON.parse((await postmaster('block', 'list', '--json')).stdout).version, 2);
   });
 
+  it('assigns a tenant to a pool with an expiry, lists it, releases it, and refuses a missing target', async () => {
+    const assign = await postmaster('pool', 'assign', '--tenant', 'acme-1', '--pool', 'high-risk', '--expires', '72h', '--reason', 'spam run');
+    assert.equal(assign.code, 0, assign.stderr);
+    assert.match(assign.stdout, /assigned tenant acme-1 to high-risk until 20\d\d-/);
+    const listed = JSON.parse((await postmaster('pool', 'list', '--json')).stdout);
+    assert.deepEqual(listed.assignments.map((a: { key: string; pool: string }) => `${a.key}:${a.pool}`), ['acme-1:high-risk']);
+    assert.match((await postmaster('pool', 'release', '--tenant', 'acme-1')).stdout, /released tenant acme-1/);
+    const neither = await postmaster('pool', 'assign', '--pool', 'relay', '--reason', 'x');
+    assert.equal(neither.code, 2);
+    assert.match(neither.stderr, /exactly one of --tenant/);
+  });
+
   it('creates an API token that is printed once', async () => {
     const res = await postmaster('token', 'create', 'routing-engine');
     assert.match(res.stdout.trim(), /^pmt_[A-Za-z0-9_-]{43}$/);
