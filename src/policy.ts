@@ -39,6 +39,8 @@ export const policySchema = z.object({
     delistPerTargetIp: window('per IP to delist on POST /delist'),
     confirmPerClientIp: window('per client IP on the confirmation link'),
     lookupPerClientIp: window('per client IP on /lookup'),
+    reportPerClientIp: window('per client IP on POST /report'),
+    reportPerEmail: window('per reporter email when a previewed report is sent'),
     apiCheckPerClientIp: window('per client IP on /api/v1/blocklist/check'),
   }),
   routing: z.object({

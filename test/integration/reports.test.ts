@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
@@ -50,6 +51,9 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     assert.equal((await api('', 'message/rfc822')).status, 400);
     assert.equal((await api(Buffer.alloc(11 * 1024 * 1024, 'a'), 'message/rfc822')).status, 413);
     assert.equal((await request(portal.app).post('/api/v1/reports').send('x')).status, 401);
+    const nested = await api(readFileSync(new URL('../fixtures/samples/nested-12.eml', import.meta.url)));
+    assert.equal(nested.status, 400);
+    assert.match(nested.body.error, /deep|nest/i);
     assert.equal(await stored(), before);
   });
 

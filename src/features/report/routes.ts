@@ -27,7 +27,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   r.get('/report', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
 
-  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.delistPerClientIp), readUpload, csrfAfterUpload, async (req, res) => {
+  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp), readUpload, csrfAfterUpload, async (req, res) => {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(reportForm, req.body);
     const file = req.file?.buffer;
@@ -51,7 +51,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     res.set('Cache-Control', 'no-store').render('report/preview', { title: 'Check what we understood', draft, s: draft.summary });
   });
 
-  r.post('/report/preview/:draft', limiter(ctx.redis, ctx.keys, 'report-email', ctx.policy.rateLimits.delistPerEmail, async (req) => (await getDraft(ctx, String(req.params.draft))).email), async (req, res) => {
+  r.post('/report/preview/:draft', limiter(ctx.redis, ctx.keys, 'report-email', ctx.policy.rateLimits.reportPerEmail, async (req) => (await getDraft(ctx, String(req.params.draft))).email), async (req, res) => {
     await submitDraft(ctx, String(req.params.draft));
     res.redirect(303, '/report/sent');
   });
