@@ -1,5 +1,5 @@
 import { contains, parseNetwork, type Address, type Network } from './ip.js';
-import type { PoolAssignment } from './pools.js';
+import type { RoutingChange } from './datasets.js';
 
 /** One blocked-sender listing, keyed by its canonical CIDR text. */
 export interface BlockEntry {
@@ -21,12 +21,7 @@ export interface Exclusion {
   expiresAt: string | null;
 }
 
-/** One change of a routing dataset, as applied atomically and written to the feed. */
-export type RoutingChange =
-  | { dataset: 'blocklist'; op: 'upsert'; key: string; value: BlockEntry }
-  | { dataset: 'exclusions'; op: 'upsert'; key: string; value: Exclusion }
-  | { dataset: 'assignments'; op: 'upsert'; key: string; value: PoolAssignment }
-  | { dataset: 'blocklist' | 'exclusions' | 'assignments'; op: 'remove'; key: string };
+export type { RoutingChange } from './datasets.js';
 
 export interface Verdict {
   listed: boolean;

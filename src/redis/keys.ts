@@ -14,6 +14,8 @@ export function createKeys(prefix: string) {
 
     routingVersion: `${p}:routing:version`,
     routingFeed: `${p}:routing:feed`,
+    /** The hash of one routing dataset (blocklist, exclusions, assignments, allowlist, restrictions). */
+    dataset: (name: string) => `${p}:routing:${name}`,
     blocklist: `${p}:routing:blocklist`,
     exclusions: `${p}:routing:exclusions`,
     assignments: `${p}:routing:assignments`,

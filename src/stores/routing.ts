@@ -1,15 +1,8 @@
 import type { Redis, ChainableCommander } from 'ioredis';
-import type { BlockEntry, Exclusion, RoutingChange } from '../domain/listing.js';
-import type { PoolAssignment } from '../domain/pools.js';
+import { DATASETS, type DatasetValues, type RoutingChange } from '../domain/datasets.js';
 import type { Keys } from '../redis/keys.js';
 
-export interface Snapshot {
-  version: number;
-  generatedAt: string;
-  blocklist: BlockEntry[];
-  exclusions: Exclusion[];
-  assignments: PoolAssignment[];
-}
+export type Snapshot = { version: number; generatedAt: string } & { [D in keyof DatasetValues]: Array<DatasetValues[D]> };
 
 export interface FeedEntry {
   version: number;
@@ -24,7 +17,9 @@ export type FeedPage = { gone: true; version: number } | { gone: false; version:
  * script: a consumer reading the snapshot or the feed never sees half a change.
  */
 const APPLY = `
-local hashes = { blocklist = KEYS[3], exclusions = KEYS[4], assignments = KEYS[5] }
+-- KEYS[3..] are the dataset hashes, ARGV[4..] their names
+local hashes = {}
+for i = 3, #KEYS do hashes[ARGV[i + 1]] = KEYS[i] end
 local changes = cjson.decode(ARGV[3])
 for _, c in ipairs(changes) do
   local h = hashes[c.dataset]
@@ -49,7 +44,7 @@ export class RoutingStore {
   /** Queues the atomic apply on a transaction, so callers can commit other state in the same MULTI. */
   applyIn(tx: ChainableCommander, changes: RoutingChange[], now = new Date()): ChainableCommander {
     const k = this.keys;
-    return tx.eval(APPLY, 5, k.routingVersion, k.routingFeed, k.blocklist, k.exclusions, k.assignments, this.feedMaxLength, now.toISOString(), JSON.stringify(changes));
+    return tx.eval(APPLY, 2 + DATASETS.length, k.routingVersion, k.routingFeed, ...DATASETS.map(k.dataset), this.feedMaxLength, now.toISOString(), JSON.stringify(changes), ...DATASETS);
   }
 
   /** Publishes changes on their own; returns the new version. */
@@ -73,20 +68,18 @@ export class RoutingStore {
     const current = await this.version();
     if (this.cached && this.cached.version === current) return this.cached.body;
     const k = this.keys;
-    const results = await this.redis.multi().get(k.routingVersion).hvals(k.blocklist).hvals(k.exclusions).hvals(k.assignments).exec();
+    const tx = this.redis.multi().get(k.routingVersion);
+    for (const d of DATASETS) tx.hgetall(k.dataset(d));
+    const results = await tx.exec();
     if (!results) throw new Error('snapshot transaction aborted');
-    const [version, blocklist, exclusions, assignments] = results.map(([err, value]) => {
+    const [version, ...hashes] = results.map(([err, value]) => {
       if (err) throw err;
       return value;
-    }) as [string | null, string[], string[], string[]];
-    const byCidr = (a: { cidr: string }, b: { cidr: string }) => (a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0);
-    const body: Snapshot = {
-      version: Number(version ?? 0),
-      generatedAt: new Date().toISOString(),
-      blocklist: blocklist.map((v) => JSON.parse(v) as BlockEntry).sort(byCidr),
-      exclusions: exclusions.map((v) => JSON.parse(v) as Exclusion).sort(byCidr),
-      assignments: assignments.map((v) => JSON.parse(v) as PoolAssignment).sort((a, b) => (a.kind + a.key < b.kind + b.key ? -1 : 1)),
-    };
+    }) as [string | null, ...Array<Record<string, string>>];
+    // Entries in key order, so equal versions give byte-identical snapshots.
+    const entries = (h: Record<string, string> | undefined) => Object.keys(h ?? {}).sort().map((key) => JSON.parse(h![key]!) as unknown);
+    const body = { version: Number(version ?? 0), generatedAt: new Date().toISOString() } as Snapshot;
+    DATASETS.forEach((d, i) => ((body as Record<string, unknown>)[d] = entries(hashes[i])));
     this.cached = { version: body.version, body };
     return body;
   }

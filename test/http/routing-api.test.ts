@@ -39,7 +39,7 @@ describe('routing API', () => {
     await addListing(ctx, { target: '198.51.100.0/24', category: 'spam-source', source: 'test', by: 'test' });
     const first = await request(app).get('/api/v1/routing/snapshot').set(auth()).expect(200);
     assert.match(first.headers.etag ?? '', /^"v\d+"$/);
-    assert.deepEqual(Object.keys(first.body).sort(), ['assignments', 'blocklist', 'exclusions', 'generatedAt', 'version']);
+    assert.deepEqual(Object.keys(first.body).sort(), ['allowlist', 'assignments', 'blocklist', 'exclusions', 'generatedAt', 'restrictions', 'version']);
     assert.equal(first.body.blocklist[0].cidr, '198.51.100.0/24');
     const notModified = await request(app).get('/api/v1/routing/snapshot').set(auth()).set('If-None-Match', first.headers.etag!);
     assert.equal(notModified.status, 304);
