@@ -48,7 +48,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     blocklist: new BlocklistStore(redis, keys, routing),
     requests: new RequestStore(redis, keys),
     challenges: new ChallengeStore(redis, keys, config.secret),
-    tickets: new TicketStore(redis, keys),
+    tickets: new TicketStore(redis, keys, policy.sla),
     apiTokens: new ApiTokenStore(redis, keys),
     audit: new AuditStore(redis, keys),
     reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),

@@ -57,6 +57,30 @@ export const policySchema = z.object({
     criticalThreshold: z.number().int().positive().describe('Distinct reports in the window that open a critical ticket.'),
     intakeRecipients: z.array(z.email()).min(1).describe('Addresses the SMTP intake (ABUSE_SMTP_PORT) accepts ARF reports for; other recipients get 550.'),
   }),
+  staff: z.object({
+    maxLoginFailures: z.number().int().min(1).describe('Failed sign-ins after which a staff account is locked.'),
+    lockMinutes: z.number().int().min(1).describe('How long a locked account refuses every password.'),
+    loginPerClientIp: window('per client IP on POST /staff/login'),
+    sessionHours: z.number().positive().describe('Staff session lifetime.'),
+  }),
+  sla: z
+    .object({
+      'delist-review': z.number().positive(),
+      'abuse-case': z.number().positive(),
+      'abuse-case-critical': z.number().positive(),
+      'tenant-unblock': z.number().positive(),
+    })
+    .describe('Hours staff have to act on each kind of ticket (the triage queue sorts by this due time).'),
+  allowlist: z.object({
+    maxEntries: z.number().int().min(1).describe('The allow list never holds more entries than this.'),
+    ipv4MaxWidthWithoutAdmin: z.number().int().min(0).max(32).describe('IPv4 allow entries wider than this prefix need the admin role.'),
+    ipv6MaxWidthWithoutAdmin: z.number().int().min(0).max(128).describe('IPv6 allow entries wider than this prefix need the admin role.'),
+    reviewDays: z.number().int().min(1).describe('Default review date of a new allow entry, in days.'),
+    refusedRanges: z.array(z.string()).describe('Consumer or shared-infrastructure ranges never allowed (any overlap is refused).'),
+  }),
+  unblock: z.object({
+    probationDays: z.number().int().min(1).describe('After an approved tenant unblock, the restriction stays as "probation" this long.'),
+  }),
   network: z.object({
     pools: z.record(z.enum(['normal', 'high-risk', 'relay']), z.array(z.string().min(2))).describe('Our outbound pools and their CIDRs.'),
     hostSuffix: z.string().startsWith('.').describe('Host name suffix of our outbound servers.'),

@@ -31,7 +31,8 @@ export function createKeys(prefix: string) {
     selfDelists: (ip: string) => `${p}:self-delists:${ip}`,
 
     ticket: (id: string) => `${p}:ticket:${id}`,
-    ticketsOpen: `${p}:tickets:open`,
+    ticketIndex: (state: string, kind: string, sort: string) => `${p}:tix:idx:${state}:${kind}:${sort}`,
+    ticketFilter: (field: string, value: string) => `${p}:tix:f:${field}:${value}`,
 
     reportDraft: (id: string) => `${p}:report-draft:${id}`,
     requestSample: (id: string) => `${p}:req:${id}:sample`,
@@ -42,6 +43,11 @@ export function createKeys(prefix: string) {
     ticketReports: (id: string) => `${p}:ticket:${id}:reports`,
     ticketEvents: (id: string) => `${p}:ticket:${id}:events`,
     audit: `${p}:audit`,
+
+    staffUser: (email: string) => `${p}:staff:user:${email}`,
+    staffAll: `${p}:staff:all`,
+    staffFailures: (email: string) => `${p}:staff:failures:${email}`,
+    session: (sid: string) => `${p}:sess:${sid}`,
 
     apiTokens: `${p}:api-tokens`,
     rateLimit: (name: string) => `${p}:rl:${name}:`,

@@ -48,7 +48,11 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
     const tx = ctx.redis.multi();
     let ticketId: string | undefined;
     if (decision.outcome === 'needs_review') {
-      ticketId = ctx.tickets.openIn(tx, { id: `t-${request.id}`, kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason }, now).id;
+      ticketId = ctx.tickets.openIn(
+        tx,
+        { id: `t-${request.id}`, kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason, ip: addr.text, email: request.email, ...(verdict.listing && { category: verdict.listing.category }) },
+        now,
+      ).id;
     }
     ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { reason: decision.reason, ...(ticketId && { ticketId }) }, now);
     await tx.exec();

@@ -19,7 +19,7 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
   const counted = await ctx.reportCounter.count(caseKey, request.id, summary.messageId, summary.sampleHash, now);
-  const ticket = await ctx.tickets.caseFor(caseKey, request.id, now);
+  const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
   await ctx.tickets.attachReport(ticket.id, counted.canonicalId, now);
 
   const decisions: string[] = [];
@@ -29,11 +29,9 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
       if (action.type === 'assign-high-risk') {
         await assignPool(ctx, { kind: 'tenant', key: summary.tenant, pool: 'high-risk', expires: `${action.hours}h`, reason: action.reason, source: 'automation', by: 'automation:abuse-escalation' }, now);
       } else {
-        const tx = ctx.redis.multi();
-        ctx.tickets.raiseToCriticalIn(tx, ticket.id, now);
-        ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: 'automation', message: action.reason });
-        ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:abuse-escalation', action: 'case.critical', target: ticket.id, reason: action.reason, before: { severity: ticket.severity }, after: { severity: 'critical' } });
-        await tx.exec();
+        await ctx.tickets.raiseToCritical(ticket, { at: now.toISOString(), actor: 'automation', message: action.reason, type: 'system' }, (tx) =>
+          ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:abuse-escalation', action: 'case.critical', target: ticket.id, reason: action.reason, before: { severity: ticket.severity }, after: { severity: 'critical' } }),
+        );
       }
       decisions.push(action.reason);
     }
