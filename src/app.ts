@@ -9,6 +9,11 @@ import { lookupRoutes } from './features/lookup/routes.js';
 import { poolExplainerRoutes } from './features/pools/routes.js';
 import { reportApiRoutes } from './features/report/api.js';
 import { reportRoutes } from './features/report/routes.js';
+import { unblockRoutes } from './features/unblock/routes.js';
+import { staffRoutes } from './features/staff/routes.js';
+import { jobDashboard } from './features/staff/job-dashboard.js';
+import { requireApiToken } from './http/api-auth.js';
+import { createMetrics } from './http/metrics.js';
 import { routingApiRoutes } from './features/routing-api/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound } from './http/errors.js';
@@ -27,11 +32,14 @@ export function createApp(ctx: Context): express.Express {
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
 
+  const metrics = createMetrics(ctx);
+  app.use(metrics.observe);
   app.use(securityHeaders(https));
   app.use(express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
 
   // The machine API: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest as JSON.
   app.use(reportApiRoutes(ctx));
+  app.get('/metrics', requireApiToken(ctx.apiTokens), metrics.expose);
   app.use(express.json({ limit: '64kb' }));
   app.use(routingApiRoutes(ctx));
 
@@ -42,6 +50,8 @@ export function createApp(ctx: Context): express.Express {
   app.use(homeRoutes(ctx));
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));
   app.use(poolExplainerRoutes(ctx));
+  app.use(unblockRoutes(ctx));
+  app.use(staffRoutes(ctx, { queuesDashboard: jobDashboard(ctx) }));
   app.use(delistRoutes(ctx));
   app.use(statusRoutes(ctx));
   app.use(lookupRoutes(ctx));

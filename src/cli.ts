@@ -9,6 +9,9 @@ import { assignPool, releasePool } from './features/pools/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
 import { createRedis } from './redis/connection.js';
+import { generatePassword } from './domain/passwords.js';
+import { ROLES, type Role } from './stores/staff.js';
+import { z } from 'zod';
 import { DEFAULT_REDIS_URL } from './redis/embedded.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
@@ -24,6 +27,12 @@ async function withContext(fn: (ctx: Context) => Promise<unknown>): Promise<void
     await ctx.jobs.close();
     ctx.redis.disconnect();
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 const operator = () => `cli:${process.env.USER ?? 'operator'}`;
@@ -87,6 +96,37 @@ program
       if (o.json) return out(JSON.stringify({ ip: addr.text, listed: v.listed, ...(v.listed && { entry: v.listing }) }));
       if (v.listed) out(`${addr.text} is listed by ${v.listing!.cidr} (${v.listing!.category}) since ${v.listing!.listedAt}: ${v.listing!.reason}`);
       else out(`${addr.text} is not listed${v.exclusion ? ` (excluded by ${v.exclusion.cidr})` : ''}`);
+    }),
+  );
+
+const staffCmd = program.command('staff').description('staff accounts of the console');
+
+staffCmd
+  .command('add <email>')
+  .description('create (or reset) a staff account; prints a generated password unless --password-stdin')
+  .requiredOption('--role <role>', 'viewer, triager or admin')
+  .option('--password-stdin', 'read the password from standard input')
+  .action((email: string, o: { role: string; passwordStdin?: boolean }) =>
+    withContext(async (ctx) => {
+      if (!ROLES.includes(o.role as Role)) throw new AppError(400, 'ROLE_INVALID', `Unknown role "${o.role}": use ${ROLES.join(', ')}.`);
+      if (!z.email().safeParse(email).success) throw new AppError(400, 'EMAIL_INVALID', `"${email}" is not an email address.`);
+      const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : generatePassword();
+      if (password.length < 12) throw new AppError(400, 'PASSWORD_WEAK', 'A staff password needs at least 12 characters.');
+      const user = await ctx.staff.add(email, o.role as Role, password);
+      const tx = ctx.redis.multi();
+      ctx.audit.appendIn(tx, { at: user.createdAt, actor: operator(), action: 'staff.add', target: user.email, reason: `role ${user.role}`, after: user });
+      await tx.exec();
+      out(`created ${user.email} (${user.role})`);
+      if (!o.passwordStdin) out(`password: ${password}`);
+    }),
+  );
+
+staffCmd
+  .command('list')
+  .description('print the staff accounts')
+  .action(() =>
+    withContext(async (ctx) => {
+      for (const u of await ctx.staff.list()) out(`${u.email.padEnd(40)} ${u.role.padEnd(8)} since ${u.createdAt}`);
     }),
   );
 

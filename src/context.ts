@@ -12,6 +12,7 @@ import { ChallengeStore } from './stores/challenges.js';
 import { ReportCounter } from './stores/report-counter.js';
 import { RequestStore } from './stores/requests.js';
 import { RoutingStore } from './stores/routing.js';
+import { StaffStore } from './stores/staff.js';
 import { TicketStore } from './stores/tickets.js';
 
 /** Everything a use case may touch, built once per process (web, worker or CLI). */
@@ -28,6 +29,7 @@ export interface Context {
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
   audit: AuditStore;
+  staff: StaffStore;
   reportCounter: ReportCounter;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
@@ -51,6 +53,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     tickets: new TicketStore(redis, keys, policy.sla),
     apiTokens: new ApiTokenStore(redis, keys),
     audit: new AuditStore(redis, keys),
+    staff: new StaffStore(redis, keys, { maxFailures: policy.staff.maxLoginFailures, lockMinutes: policy.staff.lockMinutes }),
     reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),
     jobs: new JobProducer(redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),

@@ -51,8 +51,11 @@ export class PayloadTooLargeError extends AppError {
   }
 }
 export class RateLimitedError extends AppError {
-  constructor(readonly retryAfterSeconds: number) {
-    super(429, 'RATE_LIMITED', `Too many requests. Please wait ${retryAfterSeconds} seconds and try again.`, { retryAfterSeconds });
+  constructor(
+    readonly retryAfterSeconds: number,
+    message = `Too many requests. Please wait ${retryAfterSeconds} seconds and try again.`,
+  ) {
+    super(429, 'RATE_LIMITED', message, { retryAfterSeconds });
   }
 }
 export class UnavailableError extends AppError {

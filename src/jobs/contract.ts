@@ -14,11 +14,13 @@ export interface IngestReportJob {
   requestId: string;
 }
 
-export type MailKind = 'delist-challenge' | 'delist-result' | 'report-challenge' | 'report-ack';
+export type MailKind = 'delist-challenge' | 'delist-result' | 'report-challenge' | 'report-ack' | 'unblock-challenge' | 'staff-reply';
 
 export interface SendMailJob {
   kind: MailKind;
   requestId: string;
+  /** staff-reply: the id of the ticket event that holds the text (the job itself carries no text). */
+  ref?: string;
 }
 
 /**
@@ -26,7 +28,7 @@ export interface SendMailJob {
  * entry: `stamp` is when it was made (listedAt / assignedAt), so a renewed entry is left alone.
  */
 export interface ExpireEntryJob {
-  dataset: 'blocklist' | 'assignments';
+  dataset: 'blocklist' | 'assignments' | 'restrictions';
   key: string;
   stamp: string;
 }

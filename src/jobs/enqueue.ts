@@ -33,8 +33,8 @@ export class JobProducer {
     await this.requests.add(JOBS.ingestReport, { requestId }, { jobId: `report-${requestId}` });
   }
 
-  async sendMail(kind: MailKind, requestId: string): Promise<void> {
-    await this.mail.add(JOBS.sendMail, { kind, requestId }, { jobId: `${kind}-${requestId}` });
+  async sendMail(kind: MailKind, requestId: string, ref?: string): Promise<void> {
+    await this.mail.add(JOBS.sendMail, { kind, requestId, ...(ref && { ref }) }, { jobId: `${kind}-${requestId}${ref ? `-${ref}` : ''}` });
   }
 
   /** A delayed job that removes a routing entry when it expires (published to the feed like any change). */

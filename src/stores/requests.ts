@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 
-export type RequestType = 'delist' | 'report';
-export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate';
-export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused', 'received', 'duplicate'];
+export type RequestType = 'delist' | 'report' | 'unblock';
+export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate' | 'approved' | 'closed';
+/** States the automation never leaves (staff may still move a needs_review request on). */
+export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused', 'received', 'duplicate', 'approved', 'closed'];
 
 export interface RequestEvent {
   at: string;

@@ -38,7 +38,13 @@ export interface TicketEvent {
   message: string;
   /** 'note' (internal), 'reply' (mailed to the requester), 'action', 'system'. */
   type?: 'note' | 'reply' | 'action' | 'system';
+  /** Replies: an id the mail job refers to, and the kind of update (each has its own mail template wording). */
+  id?: string;
+  template?: ReplyTemplate;
 }
+
+export const REPLY_TEMPLATES = ['update', 'need-info', 'resolved'] as const;
+export type ReplyTemplate = (typeof REPLY_TEMPLATES)[number];
 
 export interface QueueQuery {
   state: TicketState;

@@ -9,7 +9,7 @@ import { PermanentJobError } from './delist.js';
 type Data = Record<string, unknown>;
 
 /** Each kind of mail: its template and the data it needs from the request. Challenge tokens are derived here. */
-const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest) => Data> = {
+const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob) => Data | Promise<Data>> = {
   'delist-challenge': (ctx, r) => ({ ttlMinutes: ctx.policy.challenge.ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}` }),
   'delist-result': (ctx, r) => outcome(ctx, r),
   'report-challenge': (ctx, r) => ({
@@ -18,6 +18,17 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest) => Data> = {
     subject: (JSON.parse(r.parsed ?? '{}') as { subject?: string }).subject ?? null,
   }),
   'report-ack': (ctx, r) => outcome(ctx, r),
+  'unblock-challenge': (ctx, r) => ({
+    ttlMinutes: ctx.policy.challenge.ttlMinutes,
+    confirmUrl: `${ctx.config.publicUrl}/unblock/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
+    tenant: r.tenant ?? '',
+  }),
+  'staff-reply': async (ctx, r, job) => {
+    const events = r.ticketId ? await ctx.tickets.events(r.ticketId) : [];
+    const reply = events.find((e) => e.id === job.ref && e.type === 'reply');
+    if (!reply) throw new PermanentJobError(`reply ${job.ref} not found on ticket ${r.ticketId}`);
+    return { update: reply.template ?? 'update', text: reply.message, statusUrl: `${ctx.config.publicUrl}/status/${r.id}`, kind: r.type };
+  },
 };
 
 function outcome(ctx: Context, r: PortalRequest): Data {
@@ -29,6 +40,6 @@ export async function processSendMail(ctx: Context, mailer: Mailer, job: SendMai
   const request = await ctx.requests.get(job.requestId);
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
   if (!request.email) throw new PermanentJobError(`request ${job.requestId} has no email address to write to`);
-  const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, ...MAILS[job.kind](ctx, request) };
+  const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, ...(await MAILS[job.kind](ctx, request, job)) };
   await mailer.send(await renderMail(job.kind, request.email, data));
 }

@@ -1,0 +1,35 @@
+import type { Policy } from '../policy.js';
+import type { Role } from '../stores/staff.js';
+import { roleAtLeast } from '../stores/staff.js';
+import { contains, parseNetwork, type Network } from './ip.js';
+
+/** Two networks overlap when one contains the other's base. */
+export function overlaps(a: Network, b: Network): boolean {
+  if (a.version !== b.version) return false;
+  const wider = a.prefix <= b.prefix ? a : b;
+  const narrower = wider === a ? b : a;
+  return contains(wider, { version: narrower.version, value: narrower.base, text: narrower.text });
+}
+
+/** Block entries wider than /16 (IPv4) or /32 (IPv6) need the admin role. Returns the refusal, or null. */
+export function blockWidthRefusal(policy: Policy, net: Network, role: Role): string | null {
+  const min = net.version === 4 ? policy.blockWidth.ipv4MinPrefixWithoutAdmin : policy.blockWidth.ipv6MinPrefixWithoutAdmin;
+  if (net.prefix < min && !roleAtLeast(role, 'admin')) return `Listing ${net.text} (wider than /${min}) needs the admin role.`;
+  return null;
+}
+
+/**
+ * The allow-list guardrails of seeds/safe-sender-lists: as narrow as possible (IPv4 /24 or narrower unless admin),
+ * never a consumer or shared-infrastructure range (refused for everyone), capped, and each with a review date.
+ */
+export function allowRefusal(policy: Policy, net: Network, role: Role, entries: number, reviewBy: Date, now: Date): string | null {
+  const g = policy.allowlist;
+  const max = net.version === 4 ? g.ipv4MaxWidthWithoutAdmin : g.ipv6MaxWidthWithoutAdmin;
+  const refused = g.refusedRanges.map((r) => parseNetwork(r)).find((r) => overlaps(r, net));
+  if (refused) return `${net.text} overlaps ${refused.text}, a consumer or shared-infrastructure range: such ranges are never allowed.`;
+  if (net.prefix < max && !roleAtLeast(role, 'admin')) return `Allowing ${net.text} (wider than /${max}) needs the admin role: keep allow entries as narrow as possible.`;
+  if (entries >= g.maxEntries) return `The allow list is full (${g.maxEntries} entries). Remove entries you no longer need first.`;
+  if (reviewBy.getTime() <= now.getTime()) return 'The review date must be in the future.';
+  if (reviewBy.getTime() > now.getTime() + 366 * 86_400_000) return 'Review allow entries at least once a year: pick a review date within a year.';
+  return null;
+}

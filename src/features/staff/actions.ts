@@ -1,0 +1,178 @@
+import { randomBytes } from 'node:crypto';
+import type { Context } from '../../context.js';
+import { networkOf, parseAddress } from '../../domain/ip.js';
+import { planSelfDelist } from '../../domain/listing.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import type { StaffUser } from '../../stores/staff.js';
+import type { ReplyTemplate, Ticket, TicketEvent } from '../../stores/tickets.js';
+import { assignPool, releasePool } from '../pools/service.js';
+import { liftToProbation, getRestriction } from '../unblock/service.js';
+
+/**
+ * What staff can do to a ticket, each a short use case: it checks the ticket is of the right kind and open,
+ * changes what it must (through the routing publisher where a dataset changes), writes the ticket's timeline and
+ * the audit log (who, when, before, after), and mails the requester where one is waiting.
+ */
+export interface Actor {
+  user: StaffUser;
+  now?: Date;
+}
+
+const at = (a: Actor) => (a.now ?? new Date()).toISOString();
+
+async function load(ctx: Context, id: string, kind?: Ticket['kind']): Promise<Ticket> {
+  const ticket = await ctx.tickets.get(id);
+  if (!ticket) throw new NotFoundError('There is no such ticket.');
+  if (kind && ticket.kind !== kind) throw new ConflictError('WRONG_KIND', `This action is for ${kind} tickets.`);
+  return ticket;
+}
+
+function mustBeOpen(ticket: Ticket): void {
+  if (ticket.state !== 'open') throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
+}
+
+/** Closes a ticket with its resolution, timeline and audit entry, and frees a tenant's case slot. */
+async function close(ctx: Context, ticket: Ticket, a: Actor, action: string, resolution: string, extra?: (tx: ReturnType<Context['redis']['multi']>) => void): Promise<void> {
+  const tx = ctx.redis.multi();
+  const after = ctx.tickets.updateIn(tx, ticket, { state: 'closed', resolution });
+  if (ticket.kind === 'abuse-case' && ticket.caseKey) ctx.tickets.releaseCaseIn(tx, ticket.caseKey);
+  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: `${action}: ${resolution}`, type: 'action' });
+  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: `ticket.${action}`, target: ticket.id, reason: resolution, before: { state: ticket.state }, after: { state: after.state, resolution } });
+  extra?.(tx);
+  await tx.exec();
+}
+
+/** The requests a reply reaches: the ticket's own request, or every reporter of an abuse case who gave an email. */
+async function requestsOf(ctx: Context, ticket: Ticket): Promise<string[]> {
+  if (ticket.requestId) return [ticket.requestId];
+  const ids = await ctx.tickets.reports(ticket.id);
+  const requests = await Promise.all(ids.map((id) => ctx.requests.get(id)));
+  return requests.filter((r) => r?.email).map((r) => r!.id);
+}
+
+export async function addNote(ctx: Context, id: string, text: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id);
+  const clean = text.trim();
+  if (!clean || clean.length > 5000) throw new ValidationError('A note is 1 to 5000 characters.', { note: 'length' });
+  const tx = ctx.redis.multi();
+  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: clean, type: 'note' });
+  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: 'ticket.note', target: ticket.id, reason: 'internal note' });
+  await tx.exec();
+}
+
+/** Mails the requester(s) with the template for this kind of update; the text stays on the timeline as a reply. */
+export async function reply(ctx: Context, id: string, template: ReplyTemplate, text: string, a: Actor): Promise<number> {
+  const ticket = await load(ctx, id);
+  const clean = text.trim();
+  if (!clean || clean.length > 5000) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
+  const recipients = await requestsOf(ctx, ticket);
+  if (!recipients.length) throw new ConflictError('NO_RECIPIENT', 'Nobody on this ticket gave an email address.');
+  const event: TicketEvent = { at: at(a), actor: a.user.email, message: clean, type: 'reply', template, id: randomBytes(6).toString('hex') };
+  const tx = ctx.redis.multi();
+  ctx.tickets.addEventIn(tx, ticket.id, event);
+  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: 'ticket.reply', target: ticket.id, reason: `${template} to ${recipients.length} requester(s)` });
+  await tx.exec();
+  for (const requestId of recipients) await ctx.jobs.sendMail('staff-reply', requestId, event.id);
+  return recipients.length;
+}
+
+export async function approveDelist(ctx: Context, id: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'delist-review');
+  mustBeOpen(ticket);
+  const request = await ctx.requests.get(ticket.requestId!);
+  if (!request) throw new NotFoundError('The request behind this ticket is gone.');
+  const addr = parseAddress(request.ip);
+  const now = a.now ?? new Date();
+  const verdict = await ctx.blocklist.lookup(addr, now);
+  const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
+  const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
+  const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason }, now);
+  if (changes) {
+    await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
+  }
+  await close(ctx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`, changes ? undefined : record);
+  await ctx.jobs.sendMail('delist-result', request.id);
+}
+
+export async function refuseDelist(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'delist-review');
+  mustBeOpen(ticket);
+  const reason = why.trim() || 'Our support staff reviewed your request and cannot remove the listing now.';
+  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason }, a.now));
+  await ctx.jobs.sendMail('delist-result', ticket.requestId!);
+}
+
+/** Abuse confirmed: the tenant goes to the high-risk pool for `hours` (if it has one) and the reporters hear so. */
+export async function confirmAbuse(ctx: Context, id: string, hours: number, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'abuse-case');
+  mustBeOpen(ticket);
+  if (ticket.tenant) await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool: 'high-risk', expires: `${hours}h`, reason: `abuse confirmed on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now);
+  await close(ctx, ticket, a, 'confirm', ticket.tenant ? `abuse confirmed; tenant ${ticket.tenant} in the high-risk pool for ${hours} h` : 'abuse confirmed');
+  await notifyReporters(ctx, ticket, 'We confirmed the abuse you reported and acted on the sender. Thank you for reporting it.', a);
+}
+
+export async function dismissAbuse(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'abuse-case');
+  mustBeOpen(ticket);
+  await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse');
+  await notifyReporters(ctx, ticket, 'We looked at the message you reported and found no abuse by our customer that we can act on. Thank you for reporting it.', a);
+}
+
+async function notifyReporters(ctx: Context, ticket: Ticket, text: string, a: Actor): Promise<void> {
+  if ((await requestsOf(ctx, ticket)).length) await reply(ctx, ticket.id, 'resolved', text, a);
+}
+
+export async function setPool(ctx: Context, id: string, pool: string, hours: number | null, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id);
+  if (!ticket.tenant) throw new ConflictError('NO_TENANT', 'This ticket has no tenant to assign.');
+  if (pool === 'release') {
+    await releasePool(ctx, 'tenant', ticket.tenant, a.user.email, `released on ${ticket.id}`, a.now);
+  } else {
+    await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool, expires: hours ? `${hours}h` : 'never', reason: `assigned on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now);
+  }
+  const tx = ctx.redis.multi();
+  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: pool === 'release' ? 'pool assignment released' : `tenant assigned to ${pool}${hours ? ` for ${hours} h` : ''}`, type: 'action' });
+  await tx.exec();
+}
+
+/** Merges a duplicate case into this one: its reports move here, it closes pointing at this one. */
+export async function mergeCase(ctx: Context, id: string, duplicateId: string, a: Actor): Promise<void> {
+  const target = await load(ctx, id, 'abuse-case');
+  const duplicate = await load(ctx, duplicateId, 'abuse-case');
+  if (target.id === duplicate.id) throw new ValidationError('A case cannot be merged into itself.', { duplicate: 'same' });
+  mustBeOpen(duplicate);
+  await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, (tx) => {
+    tx.zunionstore(ctx.keys.ticketReports(target.id), 2, ctx.keys.ticketReports(target.id), ctx.keys.ticketReports(duplicate.id), 'AGGREGATE', 'MIN');
+    ctx.tickets.addEventIn(tx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
+  });
+}
+
+export async function approveUnblock(ctx: Context, id: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'tenant-unblock');
+  mustBeOpen(ticket);
+  const restricted = await getRestriction(ctx, ticket.tenant!);
+  if (restricted) await liftToProbation(ctx, ticket.tenant!, `unblock approved on ${ticket.id}`, a.user.email, a.now);
+  const reason = `Approved: tenant ${ticket.tenant} may send again, on probation for ${ctx.policy.unblock.probationDays} days.`;
+  await close(ctx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)', (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'approved', reason, { reason }, a.now));
+  await reply(ctx, ticket.id, 'resolved', reason, a);
+}
+
+export async function refuseUnblock(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
+  const ticket = await load(ctx, id, 'tenant-unblock');
+  mustBeOpen(ticket);
+  const reason = why.trim() || 'The evidence does not show yet that the environment is secured.';
+  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason }, a.now));
+  await reply(ctx, ticket.id, 'resolved', `We cannot unblock the tenant yet: ${reason}`, a);
+}
+
+/** Bulk close from the queue: each ticket closed on its own (one failing does not stop the others). */
+export async function bulkClose(ctx: Context, ids: string[], why: string, a: Actor): Promise<{ closed: number; skipped: number }> {
+  let closed = 0;
+  for (const id of ids.slice(0, 200)) {
+    const ticket = await ctx.tickets.get(id);
+    if (!ticket || ticket.state !== 'open') continue;
+    await close(ctx, ticket, a, 'close', why.trim() || 'closed in bulk');
+    closed++;
+  }
+  return { closed, skipped: ids.length - closed };
+}

@@ -1,0 +1,126 @@
+import express, { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import type { Context } from '../../context.js';
+import { NotFoundError, ValidationError } from '../../errors.js';
+import type { Role } from '../../stores/staff.js';
+import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField, type Ticket } from '../../stores/tickets.js';
+import { STATE_LABELS } from '../status/labels.js';
+import type { ReportSummary } from '../report/service.js';
+import * as actions from './actions.js';
+import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
+import { listsPage, listActions } from './lists.js';
+import { auditPage } from './audit-page.js';
+
+type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
+
+const queueQuery = z.object({
+  kind: z.enum(TICKET_KINDS).optional().catch(undefined),
+  state: z.enum(['open', 'closed']).catch('open'),
+  sort: z.enum(SORTS).catch('sla'),
+  after: z.string().max(200).optional().catch(undefined),
+  ...Object.fromEntries(FILTER_FIELDS.map((f) => [f, z.string().trim().max(254).optional().catch(undefined)])),
+});
+
+/**
+ * The staff area. Guarded once here — session, no-store, then each route's role — and listed below like a table
+ * of contents: viewer reads, triager acts on tickets and lists, admin does what is wide or dangerous.
+ */
+export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHandler } = {}): Router {
+  const r = Router();
+  const login = loginRoutes(ctx);
+  const actor = (req: express.Request) => ({ user: req.session.staff! });
+
+  const queue: RequestHandler = async (req, res) => {
+    const q = queueQuery.parse(req.query);
+    const filters = Object.fromEntries(FILTER_FIELDS.map((f) => [f, (q as Record<string, string | undefined>)[f]]).filter(([, v]) => v)) as Partial<Record<FilterField, string>>;
+    const [page, counts] = await Promise.all([ctx.tickets.query({ state: q.state, ...(q.kind && { kind: q.kind }), sort: q.sort, filters, ...(q.after && { after: q.after }), limit: 50 }), ctx.tickets.counts(q.state)]);
+    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now() });
+  };
+
+  const ticketPage: RequestHandler = async (req, res) => {
+    const ticket = await ctx.tickets.get(String(req.params.id));
+    if (!ticket) throw new NotFoundError('There is no such ticket.');
+    const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
+    const reports = await Promise.all(
+      reportIds.slice(0, 50).map(async (id) => {
+        const rq = await ctx.requests.get(id);
+        const raw = rq ? await ctx.requests.sample(id) : null;
+        return rq ? { request: rq, s: JSON.parse(rq.parsed ?? '{}') as ReportSummary, raw: raw ? raw.subarray(0, 64 * 1024).toString('utf8') : '' } : null;
+      }),
+    );
+    const assignment = ticket.tenant ? await ctx.redis.hget(ctx.keys.assignments, `tenant:${ticket.tenant}`) : null;
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports: reports.filter(Boolean), reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+  };
+
+  const act: RequestHandler = async (req, res) => {
+    const id = String(req.params.id);
+    const b = req.body as Record<string, string | undefined>;
+    const a = actor(req);
+    const hours = z.coerce.number().int().min(1).max(24 * 365).catch(72).parse(b.hours);
+    switch (b.action) {
+      case 'approve-delist': await actions.approveDelist(ctx, id, a); break;
+      case 'refuse-delist': await actions.refuseDelist(ctx, id, b.reason ?? '', a); break;
+      case 'confirm-abuse': await actions.confirmAbuse(ctx, id, hours, a); break;
+      case 'dismiss-abuse': await actions.dismissAbuse(ctx, id, b.reason ?? '', a); break;
+      case 'set-pool': await actions.setPool(ctx, id, String(b.pool ?? ''), b.hours ? hours : null, a); break;
+      case 'merge': await actions.mergeCase(ctx, id, String(b.duplicate ?? '').trim(), a); break;
+      case 'approve-unblock': await actions.approveUnblock(ctx, id, a); break;
+      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, b.reason ?? '', a); break;
+      case 'close': await actions.bulkClose(ctx, [id], b.reason ?? '', a); break;
+      default: throw new ValidationError('Unknown action.', { action: 'unknown' });
+    }
+    res.redirect(303, `/staff/tickets/${encodeURIComponent(id)}`);
+  };
+
+  const note: RequestHandler = async (req, res) => {
+    await actions.addNote(ctx, String(req.params.id), String(req.body?.note ?? ''), actor(req));
+    res.redirect(303, `/staff/tickets/${encodeURIComponent(String(req.params.id))}#timeline`);
+  };
+
+  const reply: RequestHandler = async (req, res) => {
+    const template = z.enum(REPLY_TEMPLATES).catch('update').parse(req.body?.template);
+    await actions.reply(ctx, String(req.params.id), template, String(req.body?.reply ?? ''), actor(req));
+    res.redirect(303, `/staff/tickets/${encodeURIComponent(String(req.params.id))}#timeline`);
+  };
+
+  const bulk: RequestHandler = async (req, res) => {
+    const ids = ([] as string[]).concat(req.body?.ids ?? []).filter((v) => typeof v === 'string');
+    if (!ids.length) throw new ValidationError('Select at least one ticket.', { ids: 'empty' });
+    await actions.bulkClose(ctx, ids, String(req.body?.reason ?? ''), actor(req));
+    res.redirect(303, '/staff');
+  };
+
+  const rawSample: RequestHandler = async (req, res) => {
+    const raw = await ctx.requests.sample(String(req.params.id));
+    if (!raw) throw new NotFoundError('No sample is kept for this report.');
+    // Evidence is shown as text, never rendered: text/plain, nosniff, and a CSP that allows nothing.
+    res.set({ 'Content-Type': 'text/plain; charset=utf-8', 'Content-Disposition': 'inline', 'Content-Security-Policy': "default-src 'none'; sandbox" }).send(raw);
+  };
+
+  const users: RequestHandler = async (_req, res) => res.render('staff/users', { title: 'Staff accounts', users: await ctx.staff.list() });
+
+  const routes: Route[] = [
+    ['get', '/staff', 'viewer', queue],
+    ['get', '/staff/tickets/:id', 'viewer', ticketPage],
+    ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
+    ['get', '/staff/lists', 'viewer', listsPage(ctx)],
+    ['get', '/staff/audit', 'viewer', auditPage(ctx)],
+    ['post', '/staff/tickets/:id/action', 'triager', act],
+    ['post', '/staff/tickets/:id/note', 'triager', note],
+    ['post', '/staff/tickets/:id/reply', 'triager', reply],
+    ['post', '/staff/bulk', 'triager', bulk],
+    ...listActions(ctx),
+    ['get', '/staff/users', 'admin', users],
+  ];
+
+  r.use('/staff', staffSession(ctx), noStore);
+  r.get('/staff/login', login.page);
+  r.post('/staff/login', ...login.submit);
+  r.post('/staff/logout', login.logout);
+  r.use('/staff', requireStaff);
+  for (const [method, path, role, handler] of routes) r[method](path, requireRole(role), handler);
+  if (extra.queuesDashboard) r.use('/staff/queues', requireRole('admin'), extra.queuesDashboard);
+  return r;
+}
+
+export type { Ticket };

@@ -1,0 +1,83 @@
+import type { Context } from '../../context.js';
+import type { Restriction } from '../../domain/datasets.js';
+import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
+import { tenantId } from '../pools/service.js';
+import { newId, type PortalRequest } from '../../stores/requests.js';
+
+const restrictionKey = (tenant: string) => `tenant:${tenant}`;
+
+export async function getRestriction(ctx: Context, tenant: string): Promise<Restriction | null> {
+  const raw = await ctx.redis.hget(ctx.keys.dataset('restrictions'), restrictionKey(tenant));
+  return raw ? (JSON.parse(raw) as Restriction) : null;
+}
+
+/** Blocks a tenant from sending from unregistered domains (550 5.7.750), through the publisher, audited. */
+export async function restrictTenant(ctx: Context, tenant: string, reason: string, by: string, now = new Date()): Promise<Restriction> {
+  if (!tenantId.safeParse(tenant).success) throw new ValidationError(`"${tenant}" is not a valid tenant id.`, { tenant: 'invalid' });
+  const before = await getRestriction(ctx, tenant);
+  const after: Restriction = { tenant, restriction: 'unregistered-domains', state: 'blocked', reason, source: by, since: now.toISOString(), expiresAt: null };
+  await ctx.routing.publish([{ dataset: 'restrictions', op: 'upsert', key: restrictionKey(tenant), value: after }], (tx) =>
+    ctx.audit.appendIn(tx, { at: after.since, actor: by, action: 'restriction.block', target: restrictionKey(tenant), reason, before, after }),
+  );
+  return after;
+}
+
+/** Lifts the block into probation: the routing engine lets the tenant send again, and the entry expires by itself. */
+export async function liftToProbation(ctx: Context, tenant: string, reason: string, by: string, now = new Date()): Promise<Restriction> {
+  const before = await getRestriction(ctx, tenant);
+  if (!before) throw new ConflictError('NOT_RESTRICTED', `Tenant ${tenant} is not restricted.`);
+  const expiresAt = new Date(now.getTime() + ctx.policy.unblock.probationDays * 86_400_000).toISOString();
+  const after: Restriction = { ...before, state: 'probation', reason, source: by, since: now.toISOString(), expiresAt };
+  await ctx.routing.publish([{ dataset: 'restrictions', op: 'upsert', key: restrictionKey(tenant), value: after }], (tx) =>
+    ctx.audit.appendIn(tx, { at: after.since, actor: by, action: 'restriction.probation', target: restrictionKey(tenant), reason, before, after }),
+  );
+  await ctx.jobs.expireEntry({ dataset: 'restrictions', key: restrictionKey(tenant), stamp: after.since }, expiresAt, now);
+  return after;
+}
+
+export interface UnblockInput {
+  tenant: string;
+  email: string;
+  evidence: string;
+}
+
+/** The public unblock request: recorded, then confirmed by the emailed challenge before it becomes a ticket. */
+export async function requestUnblock(ctx: Context, input: UnblockInput, now = new Date()): Promise<void> {
+  const fresh = await ctx.challenges.startCooldown(input.email, `tenant:${input.tenant}`, ctx.policy.challenge.resendCooldownSeconds);
+  if (!fresh) return;
+  const request: PortalRequest = {
+    id: newId(), type: 'unblock', state: 'awaiting_confirmation', email: input.email, ip: '', tenant: input.tenant, comment: input.evidence,
+    createdAt: now.toISOString(), updatedAt: now.toISOString(), challengeId: newId(16),
+  };
+  const tx = ctx.redis.multi();
+  ctx.requests.createIn(tx, request, 'Unblock request received; a confirmation link was sent by email.');
+  ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
+  await tx.exec();
+  await ctx.jobs.sendMail('unblock-challenge', request.id);
+}
+
+export async function viewUnblockConfirmation(ctx: Context, token: string, now = new Date()): Promise<PortalRequest> {
+  const check = await ctx.challenges.check(token, now);
+  const request = 'requestId' in check ? await ctx.requests.get(check.requestId) : null;
+  if (!request || request.type !== 'unblock') throw new NotFoundError('This confirmation link is not valid. Check that you copied the whole link from the email.');
+  if (check.status === 'used') throw new GoneError('LINK_USED', 'This confirmation link has already been used. Follow your request on its status page.', { statusId: request.id });
+  if (check.status === 'expired') throw new GoneError('LINK_EXPIRED', 'This confirmation link has expired. Please send the request again.', {});
+  return request;
+}
+
+/** Confirmed: the request becomes a ticket for staff (needs_review) in one transaction. */
+export async function confirmUnblock(ctx: Context, token: string, now = new Date()): Promise<string> {
+  const request = await viewUnblockConfirmation(ctx, token, now);
+  const check = await ctx.challenges.consume(token, now);
+  if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', { statusId: request.id });
+  const restriction = await getRestriction(ctx, request.tenant!);
+  const tx = ctx.redis.multi();
+  const ticket = ctx.tickets.openIn(
+    tx,
+    { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record' },
+    now,
+  );
+  ctx.requests.transitionIn(tx, request.id, 'needs_review', 'Email address confirmed; our support staff will review the request.', { ticketId: ticket.id }, now);
+  await tx.exec();
+  return request.id;
+}
