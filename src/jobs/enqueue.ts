@@ -33,6 +33,7 @@ export class JobProducer {
     await this.requests.add(JOBS.ingestReport, { requestId }, { jobId: `report-${requestId}` });
   }
 
+  /** One mail per (kind, request, ref): `ref` tells apart two mails of one kind (a result after a review, each reply). */
   async sendMail(kind: MailKind, requestId: string, ref?: string): Promise<void> {
     await this.mail.add(JOBS.sendMail, { kind, requestId, ...(ref && { ref }) }, { jobId: `${kind}-${requestId}${ref ? `-${ref}` : ''}` });
   }

@@ -20,7 +20,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
   const request = await ctx.requests.get(job.requestId);
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
   if (FINAL_STATES.includes(request.state)) {
-    await ctx.jobs.sendMail('delist-result', request.id);
+    await ctx.jobs.sendMail('delist-result', request.id, request.state);
     return request.state;
   }
 
@@ -57,7 +57,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
     ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { reason: decision.reason, ...(ticketId && { ticketId }) }, now);
     await tx.exec();
   }
-  await ctx.jobs.sendMail('delist-result', request.id);
+  await ctx.jobs.sendMail('delist-result', request.id, decision.outcome);
   ctx.logger.info({ requestId: request.id, outcome: decision.outcome }, 'delist decided');
   return decision.outcome;
 }

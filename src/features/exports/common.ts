@@ -59,29 +59,79 @@ export function expiredCount(snapshot: ExportSnapshot, cut: Cutoff): number {
   return n;
 }
 
-const V4_CIDR = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\/(?:3[0-2]|[12]?\d))?$/;
-const V6_PREFIX = /^(?:12[0-8]|1[01]\d|[1-9]?\d)$/;
-const V6_HALF = /^(?:[0-9a-f]{1,4}(?::[0-9a-f]{1,4})*)?$/;
+/** Reads an optional `/len` from `i` (decimal, no leading zero, at most `max`); the end index, or -1. */
+function prefixEnd(s: string, i: number, max: number): number {
+  if (i === s.length) return i;
+  if (s.charCodeAt(i) !== 47 /* / */ || i + 1 === s.length) return -1;
+  let n = 0;
+  let digits = 0;
+  for (let j = i + 1; j < s.length; j++) {
+    const c = s.charCodeAt(j) - 48;
+    if (c < 0 || c > 9 || (digits === 1 && n === 0)) return -1;
+    n = n * 10 + c;
+    if (++digits > 3 || n > max) return -1;
+  }
+  return s.length;
+}
 
-function looksV6(cidr: string): boolean {
-  const slash = cidr.indexOf('/');
-  const addr = slash === -1 ? cidr : cidr.slice(0, slash);
-  if (slash !== -1 && !V6_PREFIX.test(cidr.slice(slash + 1))) return false;
-  const halves = addr.split('::');
-  if (halves.length > 2 || !halves.every((h) => V6_HALF.test(h))) return false;
-  const groups = halves.reduce((n, h) => n + (h === '' ? 0 : h.split(':').length), 0);
-  return halves.length === 2 ? groups <= 7 : groups === 8;
+function looksV4(s: string): boolean {
+  let i = 0;
+  for (let octet = 0; octet < 4; octet++) {
+    if (octet > 0) {
+      if (s.charCodeAt(i) !== 46 /* . */) return false;
+      i++;
+    }
+    let n = 0;
+    const start = i;
+    while (i < s.length) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      if (i > start && n === 0) return false; // leading zero
+      n = n * 10 + c;
+      if (n > 255) return false;
+      i++;
+    }
+    if (i === start) return false;
+  }
+  return prefixEnd(s, i, 32) === s.length;
+}
+
+function looksV6(s: string): boolean {
+  let groups = 0;
+  let compressed = false;
+  let digits = 0;
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 48 && c <= 57) || (c >= 97 && c <= 102)) {
+      if (++digits > 4) return false;
+    } else if (c === 58 /* : */) {
+      if (digits > 0) groups++;
+      else if (i === 0) {
+        if (s.charCodeAt(1) !== 58) return false; // ":x" is not an address
+      } else if (s.charCodeAt(i - 1) === 58) {
+        if (compressed) return false; // a second "::"
+        compressed = true;
+      } else return false;
+      digits = 0;
+    } else break;
+  }
+  if (digits > 0) groups++;
+  else if (i === 0 || s.charCodeAt(i - 1) !== 58 || (i >= 2 && s.charCodeAt(i - 2) !== 58)) return false; // ends in a lone ":"
+  if (compressed ? groups > 7 : groups !== 8) return false;
+  return prefixEnd(s, i, 128) === s.length;
 }
 
 /**
- * 4 or 6 for a CIDR text shaped like the canonical form the stores write (dotted quad, or lower-case hex with
- * colons; optional /len), else 0. A shape check only: it keeps whitespace, comments and line breaks out of the
- * files at a fraction of a microsecond an entry, where a full parse would cost several.
+ * 4 or 6 for a CIDR text shaped like the canonical form the stores write (dotted quad without leading zeros, or
+ * lower-case hex with colons; optional /len), else 0. A shape check in one pass over the characters: it keeps
+ * whitespace, comments and line breaks out of the files at a few dozen nanoseconds an entry, where a full parse
+ * would cost microseconds.
  */
 export function familyOf(cidr: unknown): 0 | 4 | 6 {
-  if (typeof cidr !== 'string') return 0;
+  if (typeof cidr !== 'string' || cidr.length < 2 || cidr.length > 43) return 0;
   if (cidr.includes(':')) return looksV6(cidr) ? 6 : 0;
-  return V4_CIDR.test(cidr) ? 4 : 0;
+  return looksV4(cidr) ? 4 : 0;
 }
 
 /** The prefix length written in a CIDR text (a bare address is a host: /32 or /128). */

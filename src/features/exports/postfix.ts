@@ -10,7 +10,7 @@
  * most specific first instead (exclusion before listing at equal length), which is first-match-equals-longest-
  * prefix by construction; the header says which order was used.
  */
-import { Chunker, cutoffOf, familyOf, isLive, newStats, prefixOf, type ExportSnapshot, type ExportStats } from './common.js';
+import { asciiLine, Chunker, cutoffOf, familyOf, isLive, newStats, prefixOf, type ExportSnapshot, type ExportStats } from './common.js';
 
 export interface PostfixOptions {
   /** Entries whose expiry is at or before this are left out (default: now). */
@@ -115,7 +115,7 @@ export function* postfixChunks(snapshot: ExportSnapshot, opts: PostfixOptions = 
   let chunk = out.push(
     [
       '# Postmaster Portal: blocked-sender list as a Postfix cidr table (cidr_table(5)); first match wins.',
-      `# routing version ${snapshot.version}, snapshot of ${String(snapshot.generatedAt).replace(/[^\x20-\x7e]/g, '?')}; entries expired at ${cut.iso} left out.`,
+      `# routing version ${snapshot.version}, snapshot of ${asciiLine(String(snapshot.generatedAt))}; entries past their expiry are left out.`,
       '# main.cf: smtpd_client_restrictions = check_client_access cidr:/etc/postfix/<this file>',
       '#          (access_map_reject_code = 550 makes the reply "550 5.7.606 ...")',
       nested

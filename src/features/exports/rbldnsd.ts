@@ -71,16 +71,18 @@ export function* rbldnsdChunks(snapshot: ExportSnapshot, opts: RbldnsdOptions): 
   const serial = snapshot.version % 4294967296 || 1;
   const out = new Chunker();
 
-  // One value per (answer, reason): a million entries share a handful of category texts.
-  const values = new Map<string, string>();
+  // One value text per (category, reason): a million entries share a handful of them. Two map levels, so a
+  // lookup hashes the strings the entries already hold instead of building a key per entry.
+  const values = new Map<string, Map<string, string>>();
   const valueOf = (category: string, reason: string): string => {
-    const cat = opts.categories[category];
-    const answer = cat && ANSWER.test(cat.dnsblAnswer) ? cat.dnsblAnswer : DEFAULT_ANSWER;
-    const key = `${answer}\u0000${reason}`;
-    let value = values.get(key);
+    let byReason = values.get(category);
+    if (byReason === undefined) values.set(category, (byReason = new Map()));
+    let value = byReason.get(reason);
     if (value === undefined) {
-      value = ` :${answer}:${txt(reason || cat?.reason || DEFAULT_REASON)}\n`;
-      values.set(key, value);
+      const cat = Object.hasOwn(opts.categories, category) ? opts.categories[category] : undefined;
+      const answer = cat && ANSWER.test(cat.dnsblAnswer) ? cat.dnsblAnswer : DEFAULT_ANSWER;
+      value = ` :${answer}:${txt(typeof reason === 'string' && reason ? reason : (cat?.reason ?? DEFAULT_REASON))}\n`;
+      byReason.set(reason, value);
     }
     return value;
   };
@@ -89,7 +91,7 @@ export function* rbldnsdChunks(snapshot: ExportSnapshot, opts: RbldnsdOptions): 
   let chunk = out.push(
     [
       '# Postmaster Portal: blocked-sender list as an rbldnsd "combined" dataset.',
-      `# routing version ${snapshot.version}, snapshot of ${asciiLine(String(snapshot.generatedAt))}; entries expired at ${cut.iso} left out.`,
+      `# routing version ${snapshot.version}, snapshot of ${asciiLine(String(snapshot.generatedAt))}; entries past their expiry are left out.`,
       '# Serve it with: rbldnsd -b <address>/<port> <zone>:combined:<this file>',
       '# The $SOA serial is the routing version. To give your own $SOA and $NS, list a file holding them first:',
       '#   <zone>:combined:<your soa+ns file>,<this file>   (rbldnsd uses the first $SOA and $NS it reads).',

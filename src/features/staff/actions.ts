@@ -91,7 +91,7 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
     await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
   }
   await close(ctx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`, changes ? undefined : record);
-  await ctx.jobs.sendMail('delist-result', request.id);
+  await ctx.jobs.sendMail('delist-result', request.id, 'delisted');
 }
 
 export async function refuseDelist(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
@@ -99,7 +99,7 @@ export async function refuseDelist(ctx: Context, id: string, why: string, a: Act
   mustBeOpen(ticket);
   const reason = why.trim() || 'Our support staff reviewed your request and cannot remove the listing now.';
   await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason }, a.now));
-  await ctx.jobs.sendMail('delist-result', ticket.requestId!);
+  await ctx.jobs.sendMail('delist-result', ticket.requestId!, 'refused');
 }
 
 /** Abuse confirmed: the tenant goes to the high-risk pool for `hours` (if it has one) and the reporters hear so. */
