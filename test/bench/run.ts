@@ -5,6 +5,7 @@
 import { ensureRedis } from '../../src/redis/embedded.js';
 import { propagationBench } from './delist-propagation.js';
 import { ingestBench } from './report-ingest.js';
+import { staffQueueBench } from './staff-queue.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
@@ -14,5 +15,6 @@ const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, va
 
 if (!only || only === 'delist') print(await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) }));
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
+if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
 await redis.stop();
 process.exit(0);
