@@ -62,6 +62,8 @@ describe('the delist flow end to end (real Redis, worker, SMTP)', () => {
     assert.match(textPart(result), /Result: Delisted/);
     assert.equal((await agent.post(link).type('form').send({ _csrf: csrfOf(confirm) })).status, 410);
 
+    const decided = (await portal.ctx.audit.recent(50)).find((e) => e.action === 'delist.delisted' && e.target === '198.51.100.23');
+    assert.equal(decided?.actor, 'automation:delist');
     const history = await portal.ctx.blocklist.history('198.51.100.23');
     assert.deepEqual(history.map((h) => h.action), ['listed', 'self-delisted']);
     assert.ok(mail.raw.length > 0);

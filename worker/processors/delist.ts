@@ -42,6 +42,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
       (tx) => {
         ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
         ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, { reason: decision.reason }, now);
+        ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: 'delist.delisted', target: addr.text, reason: decision.reason, before: verdict.listing, after: changes });
       },
     );
   } else {
@@ -55,6 +56,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
       ).id;
     }
     ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { reason: decision.reason, ...(ticketId && { ticketId }) }, now);
+    ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: `delist.${decision.outcome}`, target: addr.text, reason: decision.reason, ...(ticketId && { after: { ticketId } }) });
     await tx.exec();
   }
   await ctx.jobs.sendMail('delist-result', request.id, decision.outcome);

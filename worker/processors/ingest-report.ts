@@ -43,7 +43,8 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
     : `The same message was already reported (report ${counted.canonicalId}); it counts once.`;
   const tx = ctx.redis.multi();
   ctx.requests.transitionIn(tx, request.id, state, reason, { reason, ticketId: ticket.id }, now);
-  ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: counted.distinct ? `report added (${counted.inWindow} in window)` : `duplicate of ${counted.canonicalId}` });
+  ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: counted.distinct ? `report added (${counted.inWindow} in window)` : `duplicate of ${counted.canonicalId}`, type: 'system' });
+  ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:report-intake', action: `report.${state}`, target: caseKey, reason, after: { requestId: request.id, caseId: ticket.id, inWindow: counted.inWindow } });
   await tx.exec();
   ctx.logger.info({ requestId: request.id, case: ticket.id, distinct: counted.distinct, inWindow: counted.inWindow }, 'report ingested');
   return finish(ctx, request.id, request.email, state);
