@@ -14,7 +14,10 @@ import { staffRoutes } from './features/staff/routes.js';
 import { jobDashboard } from './features/staff/job-dashboard.js';
 import { requireApiToken } from './http/api-auth.js';
 import { createMetrics } from './http/metrics.js';
+import { languageMiddleware } from './i18n/index.js';
+import { reasonText } from './features/status/labels.js';
 import { routingApiRoutes } from './features/routing-api/routes.js';
+import { exportRoutes } from './features/exports/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { csrf, securityHeaders } from './http/security.js';
@@ -31,6 +34,7 @@ export function createApp(ctx: Context): express.Express {
   app.disable('x-powered-by');
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
+  app.locals.reasonText = reasonText;
 
   const metrics = createMetrics(ctx);
   app.use(metrics.observe);
@@ -42,11 +46,13 @@ export function createApp(ctx: Context): express.Express {
   app.get('/metrics', requireApiToken(ctx.apiTokens), metrics.expose);
   app.use(express.json({ limit: '64kb' }));
   app.use(routingApiRoutes(ctx));
+  app.use(exportRoutes(ctx));
 
   // Public pages: small urlencoded forms, CSRF on every POST.
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
   const csrfGuard = csrf(ctx.config.secret, https);
   app.use(csrfGuard.middleware);
+  app.use(languageMiddleware(https));
   app.use(homeRoutes(ctx));
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));
   app.use(poolExplainerRoutes(ctx));

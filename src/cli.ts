@@ -6,6 +6,7 @@ import { AppError } from './errors.js';
 import { IpInputError, parseAddress } from './domain/ip.js';
 import { addListing, removeListing } from './features/blocklist/service.js';
 import { assignPool, releasePool } from './features/pools/service.js';
+import { isExportFormat, writeExport } from './features/exports/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
 import { createRedis } from './redis/connection.js';
@@ -194,12 +195,13 @@ program
 
 program
   .command('export')
-  .description('print the routing datasets')
-  .option('--format <format>', 'json', 'json')
+  .description('print the routing datasets: json (the snapshot), rbldnsd (a combined data file) or postfix (a cidr table)')
+  .option('--format <format>', 'json, rbldnsd or postfix', 'json')
   .action((o: { format: string }) =>
     withContext(async (ctx) => {
-      if (o.format !== 'json') throw new AppError(400, 'UNSUPPORTED_FORMAT', `The ${o.format} export is not available yet; use --format json.`);
-      out(JSON.stringify(await ctx.routing.snapshot()));
+      if (o.format === 'json') return out(JSON.stringify(await ctx.routing.snapshot()));
+      if (!isExportFormat(o.format)) throw new AppError(400, 'UNSUPPORTED_FORMAT', `Unknown export format "${o.format}"; use json, rbldnsd or postfix.`);
+      await writeExport(ctx, o.format, process.stdout);
     }),
   );
 

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ejs from 'ejs';
 import type { OutgoingMail } from './mailer.js';
+import { isLanguage, translator } from '../i18n/index.js';
 
 const EMAIL_VIEWS = fileURLToPath(new URL('../../views/emails/', import.meta.url));
 
@@ -27,10 +28,12 @@ export function wrapText(text: string, width = 72): string {
 }
 
 /** Renders views/emails/<name>.text.ejs and .html.ejs with the same data; the subject is the text template's first line. */
-export async function renderMail(name: string, to: string, data: Record<string, unknown>): Promise<OutgoingMail> {
+export async function renderMail(name: string, to: string, data: Record<string, unknown>, lang = 'en'): Promise<OutgoingMail> {
+  const language = isLanguage(lang) ? lang : 'en';
+  const withT = { ...data, t: translator(language), lang: language };
   const [textRaw, html] = await Promise.all([
-    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.text.ejs`), data, { async: false }),
-    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.html.ejs`), data, { async: false }),
+    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.text.ejs`), withT, { async: false }),
+    ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.html.ejs`), withT, { async: false }),
   ]);
   const [subjectLine, ...body] = String(textRaw).split('\n');
   const subject = subjectLine!.replace(/^Subject:\s*/, '').trim();

@@ -25,7 +25,12 @@ export interface PortalRequest {
   updatedAt: string;
   /** Random id from which the emailed confirmation token is derived (never the token itself). */
   challengeId: string;
+  /** The language the requester used (en, ko, zh-TW): their mails are written in it. */
+  lang?: string;
   reason?: string;
+  /** The reason as a message key (`reason.<code>`) and its parameters as JSON, for the requester's language. */
+  reasonCode?: string;
+  reasonParams?: string;
   ticketId?: string;
   /** Reports: how it came (web, api, smtp), who sent it, and what we parsed (JSON of ReportSummary). */
   channel?: 'web' | 'api' | 'smtp';

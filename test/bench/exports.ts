@@ -27,7 +27,7 @@ export function benchSnapshot(total = 1_000_000): ExportSnapshot {
     const category = categories[i % categories.length]!;
     const expiresAt = i % 10 === 0 ? '2020-01-01T00:00:00.000Z' : i % 3 === 0 ? null : '2999-01-01T00:00:00.000Z';
     if (kind === 19) {
-      const v4 = i % 2 === 0;
+      const v4 = Math.floor(i / 20) % 2 === 0;
       exclusions.push({ cidr: v4 ? `11.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` : `2001:db8:${hex(i >> 16)}:${hex(i)}::25`, reason: 'self-delisted', source: 'delist', createdAt: listedAt, expiresAt: null });
       continue;
     }

@@ -6,6 +6,7 @@ import { ensureRedis } from '../../src/redis/embedded.js';
 import { propagationBench } from './delist-propagation.js';
 import { ingestBench } from './report-ingest.js';
 import { staffQueueBench } from './staff-queue.js';
+import { exportBench } from './exports.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
@@ -16,5 +17,6 @@ const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, va
 if (!only || only === 'delist') print(await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) }));
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
 if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
+if (!only || only === 'export') print(await exportBench(redis.url));
 await redis.stop();
 process.exit(0);

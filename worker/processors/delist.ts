@@ -7,6 +7,13 @@ import type { DelistJob } from '../../src/jobs/contract.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** The request fields that carry a decision's reason, in English and as a message key. */
+export const reasonFields = (d: { reason: string; code: string; params?: Record<string, string | number> }) => ({
+  reason: d.reason,
+  reasonCode: d.code,
+  ...(d.params && { reasonParams: JSON.stringify(d.params) }),
+});
+
 export class PermanentJobError extends Error {
   readonly code = 'JOB_PERMANENT';
 }
@@ -41,7 +48,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
       [{ cidr: listingCidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: changes.some((c) => c.dataset === 'exclusions') ? `exclusion ${addr.text} added` : 'listing removed' } }],
       (tx) => {
         ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
-        ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, { reason: decision.reason }, now);
+        ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, reasonFields(decision), now);
         ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: 'delist.delisted', target: addr.text, reason: decision.reason, before: verdict.listing, after: changes });
       },
     );
@@ -55,7 +62,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
         now,
       ).id;
     }
-    ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { reason: decision.reason, ...(ticketId && { ticketId }) }, now);
+    ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { ...reasonFields(decision), ...(ticketId && { ticketId }) }, now);
     ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: `delist.${decision.outcome}`, target: addr.text, reason: decision.reason, ...(ticketId && { after: { ticketId } }) });
     await tx.exec();
   }

@@ -4,7 +4,7 @@ import type { ReportSummary } from '../../src/features/report/service.js';
 import { assignPool, getAssignment } from '../../src/features/pools/service.js';
 import type { IngestReportJob } from '../../src/jobs/contract.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
-import { PermanentJobError } from './delist.js';
+import { PermanentJobError, reasonFields } from './delist.js';
 
 /**
  * One confirmed abuse report: count it once against its tenant (same Message-ID or same sample counts once),
@@ -42,7 +42,8 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
     ? `Counted against ${summary.tenant ? `tenant ${summary.tenant}` : `source ${summary.sourceIp}`} (${counted.inWindow} distinct in ${ctx.policy.abuse.windowHours} h) and added to case ${ticket.id}.${decisions.length ? ` ${decisions.join('. ')}.` : ''}`
     : `The same message was already reported (report ${counted.canonicalId}); it counts once.`;
   const tx = ctx.redis.multi();
-  ctx.requests.transitionIn(tx, request.id, state, reason, { reason, ticketId: ticket.id }, now);
+  const code = counted.distinct ? (decisions.length ? 'report-counted-escalated' : 'report-counted') : 'report-duplicate';
+  ctx.requests.transitionIn(tx, request.id, state, reason, { ...reasonFields({ reason, code, params: { inWindow: counted.inWindow, hours: ctx.policy.abuse.windowHours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id }, now);
   ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: counted.distinct ? `report added (${counted.inWindow} in window)` : `duplicate of ${counted.canonicalId}`, type: 'system' });
   ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:report-intake', action: `report.${state}`, target: caseKey, reason, after: { requestId: request.id, caseId: ticket.id, inWindow: counted.inWindow } });
   await tx.exec();

@@ -30,7 +30,7 @@ export function delistRoutes(ctx: Context): Router {
     limiter(redis, keys, 'delist-email', limits.delistPerEmail, (req) => valid(req).email),
     limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (req) => valid(req).ip),
     async (req, res) => {
-      await requestDelist(ctx, valid(req));
+      await requestDelist(ctx, { ...valid(req), lang: res.locals.lang });
       res.redirect(303, '/delist/sent');
     },
   );

@@ -11,7 +11,7 @@ const DAY_MS = 24 * 3600 * 1000;
  * Step 1 of the public flow: record the request and mail a challenge. The caller answers the same neutral
  * page whatever happens here, so nothing reveals whether the IP is listed.
  */
-export async function requestDelist(ctx: Context, input: { email: string; ip: string }, now = new Date()): Promise<void> {
+export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date()): Promise<void> {
   const fresh = await ctx.challenges.startCooldown(input.email, input.ip, ctx.policy.challenge.resendCooldownSeconds);
   if (!fresh) return; // a challenge went out less than a minute ago: do not mail-bomb the address
 
@@ -24,6 +24,7 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
     challengeId: newId(16),
+    ...(input.lang && { lang: input.lang }),
   };
   const tx = ctx.redis.multi();
   ctx.requests.createIn(tx, request, 'Request received; a confirmation link was sent by email.');

@@ -28,10 +28,19 @@ export function exportEtag(format: ExportFormat, snapshot: ExportSnapshot, now: 
   return `"v${snapshot.version}${expired ? `-e${expired}` : ''}-${format}${gzip ? '-gzip' : ''}"`;
 }
 
-/** Writes chunks to a stream, waiting for 'drain' whenever it asks to (stdout, a file, a socket). */
+/** Writes chunks to a stream, waiting for 'drain' whenever it asks to (stdout, a file, a socket); rejects on its first error. */
 export async function writeChunks(chunks: Iterable<string>, out: Writable): Promise<void> {
-  for (const chunk of chunks) {
-    if (!out.write(chunk)) await once(out, 'drain');
+  const state: { error: Error | null } = { error: null };
+  const onError = (err: Error) => (state.error ??= err);
+  out.on('error', onError);
+  try {
+    for (const chunk of chunks) {
+      if (state.error) throw state.error;
+      if (!out.write(chunk)) await once(out, 'drain');
+    }
+    if (state.error) throw state.error;
+  } finally {
+    out.off('error', onError);
   }
 }
 

@@ -37,7 +37,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     else if (!file?.length && !raw.trim()) errors.sample = 'Upload the message as a .eml file, or paste its full source with the headers.';
     if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
     try {
-      const draftId = await createDraft(ctx, { email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
+      const draftId = await createDraft(ctx, { lang: res.locals.lang, email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
       res.redirect(303, `/report/preview/${draftId}`);
     } catch (err) {
       if (err instanceof AppError && err.code === 'NotOurMail') return res.status(422).render('report/not-ours', { title: 'This message did not leave through our service', error: err });

@@ -46,6 +46,7 @@ export async function understand(ctx: Context, raw: Buffer): Promise<ReportSumma
 }
 
 export interface DraftInput {
+  lang?: string;
   email: string;
   category: string;
   comment: string;
@@ -59,7 +60,7 @@ export async function createDraft(ctx: Context, input: DraftInput): Promise<stri
   const key = ctx.keys.reportDraft(id);
   await ctx.redis
     .multi()
-    .hset(key, { email: input.email, category: input.category, comment: input.comment, summary: JSON.stringify(summary) })
+    .hset(key, { email: input.email, category: input.category, comment: input.comment, lang: input.lang ?? 'en', summary: JSON.stringify(summary) })
     .hset(key, 'sample', input.sample)
     .expire(key, DRAFT_TTL_SECONDS)
     .exec();
@@ -68,6 +69,7 @@ export async function createDraft(ctx: Context, input: DraftInput): Promise<stri
 
 export interface Draft {
   id: string;
+  lang: string;
   email: string;
   category: string;
   comment: string;
@@ -76,9 +78,9 @@ export interface Draft {
 
 export async function getDraft(ctx: Context, id: string): Promise<Draft> {
   if (!/^[A-Za-z0-9_-]{16}$/.test(id)) throw new NotFoundError('This preview does not exist.');
-  const [email, category, comment, summary] = await ctx.redis.hmget(ctx.keys.reportDraft(id), 'email', 'category', 'comment', 'summary');
+  const [email, category, comment, summary, lang] = await ctx.redis.hmget(ctx.keys.reportDraft(id), 'email', 'category', 'comment', 'summary', 'lang');
   if (!email || !summary) throw new GoneError('DRAFT_GONE', 'This preview has expired (previews are kept for an hour). Please submit the message again.');
-  return { id, email, category: category ?? 'spam', comment: comment ?? '', summary: JSON.parse(summary) as ReportSummary };
+  return { id, email, category: category ?? 'spam', comment: comment ?? '', lang: lang ?? 'en', summary: JSON.parse(summary) as ReportSummary };
 }
 
 /** Step 2: the reporter confirmed the preview; the draft becomes a request and a challenge mail goes out. */
@@ -86,7 +88,7 @@ export async function submitDraft(ctx: Context, draftId: string, now = new Date(
   const draft = await getDraft(ctx, draftId);
   const sample = await ctx.redis.hgetBuffer(ctx.keys.reportDraft(draftId), 'sample');
   if (!sample) throw new GoneError('DRAFT_GONE', 'This preview has expired. Please submit the message again.');
-  const request = reportRequest(draft.summary, { email: draft.email, channel: 'web', reporter: draft.email, category: draft.category, comment: draft.comment, state: 'awaiting_confirmation' }, now);
+  const request = { ...reportRequest(draft.summary, { email: draft.email, channel: 'web', reporter: draft.email, category: draft.category, comment: draft.comment, state: 'awaiting_confirmation' }, now), lang: draft.lang };
   const tx = ctx.redis.multi();
   ctx.requests.createIn(tx, request, 'Report prepared; a confirmation link was sent by email.');
   ctx.requests.storeSampleIn(tx, request.id, sample, EVIDENCE_TTL_SECONDS);

@@ -86,7 +86,7 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
   const verdict = await ctx.blocklist.lookup(addr, now);
   const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
   const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
-  const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason }, now);
+  const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
   if (changes) {
     await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
   }
@@ -98,7 +98,7 @@ export async function refuseDelist(ctx: Context, id: string, why: string, a: Act
   const ticket = await load(ctx, id, 'delist-review');
   mustBeOpen(ticket);
   const reason = why.trim() || 'Our support staff reviewed your request and cannot remove the listing now.';
-  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason }, a.now));
+  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now));
   await ctx.jobs.sendMail('delist-result', ticket.requestId!, 'refused');
 }
 
@@ -153,7 +153,7 @@ export async function approveUnblock(ctx: Context, id: string, a: Actor): Promis
   const restricted = await getRestriction(ctx, ticket.tenant!);
   if (restricted) await liftToProbation(ctx, ticket.tenant!, `unblock approved on ${ticket.id}`, a.user.email, a.now);
   const reason = `Approved: tenant ${ticket.tenant} may send again, on probation for ${ctx.policy.unblock.probationDays} days.`;
-  await close(ctx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)', (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'approved', reason, { reason }, a.now));
+  await close(ctx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)', (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'approved', reason, { reason, reasonCode: 'unblock-approved', reasonParams: JSON.stringify({ tenant: ticket.tenant, days: ctx.policy.unblock.probationDays }) }, a.now));
   await reply(ctx, ticket.id, 'resolved', reason, a);
 }
 
@@ -161,7 +161,7 @@ export async function refuseUnblock(ctx: Context, id: string, why: string, a: Ac
   const ticket = await load(ctx, id, 'tenant-unblock');
   mustBeOpen(ticket);
   const reason = why.trim() || 'The evidence does not show yet that the environment is secured.';
-  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason }, a.now));
+  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now));
   await reply(ctx, ticket.id, 'resolved', `We cannot unblock the tenant yet: ${reason}`, a);
 }
 

@@ -13,3 +13,13 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
   closed: { label: 'Closed', next: 'Our staff closed this case. Thank you.' },
   duplicate: { label: 'Already reported', next: 'We already had this message; it counts once. Thank you for reporting it.' },
 };
+
+/** A request's reason in the reader's language when it has a message key, else as stored (English, or a staff member's words). */
+export function reasonText(t: ((key: string, opts?: Record<string, unknown>) => string) | undefined, request: { reason?: string; reasonCode?: string; reasonParams?: string }): string {
+  if (t && request.reasonCode) {
+    const key = `reason.${request.reasonCode}`;
+    const text = t(key, { ...(request.reasonParams ? (JSON.parse(request.reasonParams) as Record<string, unknown>) : {}), defaultValue: '' });
+    if (text && text !== key) return text;
+  }
+  return request.reason ?? '';
+}

@@ -29,7 +29,7 @@ export function unblockRoutes(ctx: Context): Router {
   r.post('/unblock', limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), async (req, res) => {
     const parsed = parseForm(unblockForm, req.body);
     if (!parsed.ok) return render(res, 400, echo(req.body, FIELDS), parsed.fields);
-    await requestUnblock(ctx, { tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
+    await requestUnblock(ctx, { lang: res.locals.lang, tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
     res.redirect(303, '/unblock/sent');
   });
   r.get('/unblock/sent', (_req, res) => res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));

@@ -36,6 +36,7 @@ export async function liftToProbation(ctx: Context, tenant: string, reason: stri
 }
 
 export interface UnblockInput {
+  lang?: string;
   tenant: string;
   email: string;
   evidence: string;
@@ -47,7 +48,7 @@ export async function requestUnblock(ctx: Context, input: UnblockInput, now = ne
   if (!fresh) return;
   const request: PortalRequest = {
     id: newId(), type: 'unblock', state: 'awaiting_confirmation', email: input.email, ip: '', tenant: input.tenant, comment: input.evidence,
-    createdAt: now.toISOString(), updatedAt: now.toISOString(), challengeId: newId(16),
+    createdAt: now.toISOString(), updatedAt: now.toISOString(), challengeId: newId(16), ...(input.lang && { lang: input.lang }),
   };
   const tx = ctx.redis.multi();
   ctx.requests.createIn(tx, request, 'Unblock request received; a confirmation link was sent by email.');

@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import type { RequestHandler } from 'express';
+import i18next, { type TFunction } from 'i18next';
+
+export const LANGUAGES = ['en', 'ko', 'zh-TW'] as const;
+export type Language = (typeof LANGUAGES)[number];
+export const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', ko: '한국어', 'zh-TW': '繁體中文' };
+const COOKIE = 'pm_lang';
+
+const load = (lng: Language) => JSON.parse(readFileSync(new URL(`./locales/${lng}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
+
+/** One i18next instance for the process, loaded synchronously from the bundled JSON files. */
+const instance = i18next.createInstance();
+await instance.init({
+  resources: Object.fromEntries(LANGUAGES.map((l) => [l, { translation: load(l) }])),
+  fallbackLng: 'en',
+  supportedLngs: [...LANGUAGES],
+  interpolation: { escapeValue: false },
+  returnNull: false,
+  initAsync: false,
+});
+
+export const isLanguage = (v: unknown): v is Language => typeof v === 'string' && (LANGUAGES as readonly string[]).includes(v);
+
+/** A translator for one language (the views escape its output like any other value). */
+export function translator(lng: Language): TFunction {
+  return instance.getFixedT(lng);
+}
+
+/** Accept-Language → the best of our languages (q-values honoured; zh, zh-Hant, zh-HK map to zh-TW). */
+export function fromAcceptLanguage(header: string | undefined): Language {
+  const ranked = (header ?? '')
+    .split(',')
+    .map((part) => {
+      const [tag, ...params] = part.trim().split(';');
+      const q = Number(params.find((p) => p.trim().startsWith('q='))?.trim().slice(2) ?? 1);
+      return { tag: (tag ?? '').toLowerCase(), q: Number.isFinite(q) ? q : 0 };
+    })
+    .filter((x) => x.tag && x.q > 0)
+    .sort((a, b) => b.q - a.q);
+  for (const { tag } of ranked) {
+    if (tag.startsWith('ko')) return 'ko';
+    if (tag.startsWith('zh')) return 'zh-TW';
+    if (tag.startsWith('en')) return 'en';
+  }
+  return 'en';
+}
+
+/**
+ * Picks the language of a public page: `?lang=` from the switcher (kept in a cookie), else the cookie, else
+ * Accept-Language. Views get `t`, `lang` and the switcher's links.
+ */
+export function languageMiddleware(https: boolean): RequestHandler {
+  return (req, res, next) => {
+    const asked = req.query.lang;
+    let lang: Language;
+    if (isLanguage(asked)) {
+      lang = asked;
+      res.cookie(COOKIE, lang, { httpOnly: true, sameSite: 'lax', secure: https, path: '/', maxAge: 365 * 86_400_000 });
+    } else if (isLanguage(req.cookies?.[COOKIE])) lang = req.cookies[COOKIE] as Language;
+    else lang = fromAcceptLanguage(req.get('accept-language'));
+    res.locals.lang = lang;
+    res.locals.t = translator(lang);
+    res.locals.languages = LANGUAGES.map((l) => ({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }));
+    res.vary('Accept-Language');
+    next();
+  };
+}
