@@ -17,6 +17,7 @@ const envShape = z.object({
     POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
     ABUSE_SMTP_PORT: port.optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
+    WORKER_LOCK_MS: z.string().regex(/^\d{3,7}$/, 'milliseconds').transform(Number).default(30000).describe('How long a worker holds a job before another may take it over if the first died (BullMQ lockDuration).'),
     TRUST_PROXY: z.string().default('loopback').describe('express "trust proxy" setting, so rate limits see the real client IP behind a proxy.'),
 });
 
@@ -43,6 +44,7 @@ export interface Config {
   abuseSmtpPort: number | undefined;
   logLevel: Env['LOG_LEVEL'];
   trustProxy: string;
+  workerLockMs: number;
 }
 
 /** A fixed development secret, so separately started dev roles agree on challenge links; refused in production. */
@@ -76,6 +78,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     abuseSmtpPort: e.ABUSE_SMTP_PORT,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
+    workerLockMs: e.WORKER_LOCK_MS,
   };
 }
 

@@ -18,7 +18,8 @@ function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
 
 /** Starts one BullMQ worker per queue on a waiting (maxRetriesPerRequest: null) connection. */
 export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): Worker[] {
-  const opts = { connection, prefix: ctx.keys.bullPrefix };
+  // A job whose worker died (kill -9) is taken over once its lock lapses: lockDuration, checked every half of it.
+  const opts = { connection, prefix: ctx.keys.bullPrefix, lockDuration: ctx.config.workerLockMs, stalledInterval: Math.max(500, Math.floor(ctx.config.workerLockMs / 2)), maxStalledCount: 5 };
   const workers = [
     new Worker<DelistJob>(
       QUEUES.requests,

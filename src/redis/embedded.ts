@@ -31,7 +31,8 @@ export function isListening(host: string, port: number, timeoutMs = 500): Promis
 
 /**
  * The embedded default: use REDIS_URL when set; else 127.0.0.1:6379 if something answers there;
- * else start `redis-server` from PATH with AOF under ./var/redis, or fail with a message saying how to install it.
+ * else start `redis-server` from PATH with AOF under ./var/redis (fsync on every write: whatever a user was told is
+ * stored survives a crash), or fail with a message saying how to install it.
  */
 export async function ensureRedis(redisUrl: string | undefined, dataDir = path.resolve('var/redis')): Promise<RedisHandle> {
   if (redisUrl) return { url: redisUrl, stop: async () => {} };
@@ -46,7 +47,7 @@ export async function ensureRedis(redisUrl: string | undefined, dataDir = path.r
   mkdirSync(dataDir, { recursive: true });
   const child = spawn(
     'redis-server',
-    ['--bind', '127.0.0.1', '--port', '6379', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--daemonize', 'no', '--logfile', path.join(dataDir, 'redis.log')],
+    ['--bind', '127.0.0.1', '--port', '6379', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--daemonize', 'no', '--logfile', path.join(dataDir, 'redis.log')],
     { stdio: 'ignore' },
   );
   await waitUntilListening(child);

@@ -18,7 +18,7 @@ export function testContext(opts: { env?: Record<string, string>; policy?: (p: P
   const prefix = `pm-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({ NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix, PUBLIC_URL: 'http://portal.test', ...opts.env });
   const policy = (opts.policy ?? ((p) => p))(loadPolicy());
-  const ctx = createContext(config, policy, createRedis(REDIS_URL, opts.role ?? 'web'), createLogger(process.env.LOG_LEVEL ?? 'silent', 'test'));
+  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? REDIS_URL, opts.role ?? 'web'), createLogger(process.env.LOG_LEVEL ?? 'silent', 'test'));
   return Object.assign(ctx, {
     async cleanup() {
       await ctx.jobs.close();

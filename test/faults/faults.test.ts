@@ -1,0 +1,96 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import { createApp } from '../../src/app.js';
+import { addListing } from '../../src/features/blocklist/service.js';
+import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
+import { createRedis } from '../../src/redis/connection.js';
+import { testContext } from '../helpers/context.js';
+import { csrfOf } from '../helpers/forms.js';
+import { eventually } from '../helpers/portal.js';
+import { privateRedis, startRole } from '../helpers/processes.js';
+
+describe('faults', () => {
+  const cleanups: Array<() => Promise<unknown>> = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => {});
+  });
+
+  it('kill -9 of a worker in the middle of a batch: every request still ends, each effect exactly once', async () => {
+    const ctx = testContext({ env: { WORKER_LOCK_MS: '1500' } });
+    cleanups.push(() => ctx.cleanup());
+    const n = 60;
+    const ids: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const ip = `198.51.100.${i + 1}`;
+      await addListing(ctx, { target: ip, category: 'spam-source', source: 'test', by: 'test' });
+      const now = new Date(Date.now() + i);
+      await requestDelist(ctx, { email: `k${i}@example.org`, ip }, now);
+      const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+      ids.push(await confirmDelist(ctx, ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId)));
+    }
+    const versionBefore = await ctx.routing.version();
+    const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, WORKER_LOCK_MS: '1500' };
+    const first = startRole('worker/index.ts', env);
+    await first.waitFor(/worker started/);
+    await eventually(async () => (await ctx.routing.version()) > versionBefore + 5, 20_000);
+    await first.kill('SIGKILL');
+    const doneAtKill = (await Promise.all(ids.map((id) => ctx.requests.get(id)))).filter((r) => r?.state === 'delisted').length;
+    assert.ok(doneAtKill < n, `the kill came mid-batch (${doneAtKill}/${n} done)`);
+
+    const second = startRole('worker/index.ts', env);
+    cleanups.push(() => second.kill());
+    await second.waitFor(/worker started/);
+    await eventually(async () => (await Promise.all(ids.map((id) => ctx.requests.get(id)))).every((r) => r?.state === 'delisted'), 40_000);
+    assert.equal(await ctx.routing.version(), versionBefore + n, 'one routing change per request');
+    for (let i = 0; i < n; i++) assert.equal(await ctx.blocklist.selfDelistsEver(`198.51.100.${i + 1}`), 1);
+    const feed = await ctx.routing.feed(versionBefore, 1000);
+    assert.ok(!feed.gone);
+    const keys = feed.entries.flatMap((e) => e.changes.map((c) => c.key));
+    assert.equal(new Set(keys).size, n, 'no IP removed twice');
+  });
+
+  it('Redis (AOF) killed and restarted: every acknowledged request is still there', async () => {
+    const redis = await privateRedis();
+    cleanups.push(() => redis.kill());
+    const ctx = testContext({ env: { REDIS_URL: redis.url }, policy: (p) => ({ ...p, rateLimits: { ...p.rateLimits, delistPerClientIp: { max: 1000, windowMinutes: 1 } } }) });
+    const app = createApp(ctx);
+    const agent = request.agent(app);
+    const acknowledged: string[] = [];
+    for (let i = 0; i < 25; i++) {
+      const form = await agent.get('/delist');
+      const res = await agent.post('/delist').type('form').send({ _csrf: csrfOf(form), email: `aof${i}@example.org`, ip: `203.0.113.${200 + (i % 50)}` });
+      if (res.status === 303) acknowledged.push(`aof${i}@example.org`);
+    }
+    assert.equal(acknowledged.length, 25);
+    await redis.kill();
+    await ctx.jobs.close().catch(() => {});
+    ctx.redis.disconnect();
+    await redis.start();
+    const check = createRedis(redis.url, 'cli');
+    cleanups.push(async () => check.quit());
+    const ids = await check.zrange(ctx.keys.requestsByTime, 0, -1);
+    const emails = await Promise.all(ids.map((id) => check.hget(ctx.keys.request(id), 'email')));
+    for (const email of acknowledged) assert.ok(emails.includes(email), `${email} survived`);
+  });
+
+  it('Redis unreachable: public pages answer 503 with a readable page, and recover without a restart', async () => {
+    const redis = await privateRedis();
+    cleanups.push(() => redis.kill());
+    const ctx = testContext({ env: { REDIS_URL: redis.url } });
+    cleanups.push(async () => ctx.redis.disconnect());
+    const app = createApp(ctx);
+    await request(app).get('/lookup?ip=198.51.100.7').expect(200);
+    await redis.kill();
+    const down = await request(app).get('/lookup?ip=198.51.100.7');
+    assert.equal(down.status, 503);
+    assert.match(down.headers['content-type'] ?? '', /html/);
+    assert.match(down.text, /briefly unavailable|try again/i);
+    assert.ok(Number(down.headers['retry-after']) > 0);
+    const api = await request(app).get('/api/v1/blocklist/check/198.51.100.7');
+    assert.equal(api.status, 503);
+    assert.equal(api.body.code, 'UNAVAILABLE');
+    await redis.start();
+    await eventually(async () => (await request(app).get('/lookup?ip=198.51.100.7')).status === 200, 15_000);
+  });
+});
