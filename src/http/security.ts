@@ -1,7 +1,6 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import cookieParser from 'cookie-parser';
-import { doubleCsrf } from 'csrf-csrf';
 import helmet from 'helmet';
 import { ForbiddenError } from '../errors.js';
 
@@ -31,18 +30,26 @@ export function securityHeaders(https: boolean): RequestHandler {
 }
 
 /**
- * CSRF for every form (double-submit cookie, HMAC-bound to an anonymous visitor id, since public pages have no
- * session). `res.locals.csrf()` gives a form its token.
+ * CSRF for every form. Public pages have no session, so each visitor gets an anonymous id (an HttpOnly, SameSite
+ * cookie) and a form token is `random.HMAC(secret, visitorId.random)`: a token minted for one visitor is worth
+ * nothing to another. Written here rather than with csrf-csrf because that library compares its HMACs with `===`;
+ * this check is constant-time. `res.locals.csrf()` gives a form its token.
  */
 export function csrf(secret: string, https: boolean): { middleware: RequestHandler[]; afterUpload: RequestHandler } {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: https, path: '/' };
-  const { generateCsrfToken, doubleCsrfProtection } = doubleCsrf({
-    getSecret: () => secret,
-    getSessionIdentifier: (req) => (req as Request & { visitorId?: string }).visitorId ?? '',
-    cookieName: https ? '__Host-pm.csrf' : 'pm_csrf',
-    cookieOptions,
-    getCsrfTokenFromRequest: (req) => (typeof req.body?._csrf === 'string' ? req.body._csrf : req.get('x-csrf-token')),
-  });
+  const mac = (visitorId: string, random: string) => createHmac('sha256', secret).update(`csrf:${visitorId}.${random}`).digest('base64url');
+  const mint = (visitorId: string) => {
+    const random = randomBytes(16).toString('base64url');
+    return `${random}.${mac(visitorId, random)}`;
+  };
+  const valid = (visitorId: string | undefined, token: unknown): boolean => {
+    if (!visitorId || typeof token !== 'string' || token.length > 200) return false;
+    const [random, given] = token.split('.');
+    if (!random || !given) return false;
+    const expected = Buffer.from(mac(visitorId, random));
+    const actual = Buffer.from(given);
+    return expected.length === actual.length && timingSafeEqual(expected, actual);
+  };
   const visitor = (req: Request, res: Response, next: NextFunction) => {
     let id = req.cookies?.[VISITOR_COOKIE] as string | undefined;
     if (!id || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
@@ -50,14 +57,17 @@ export function csrf(secret: string, https: boolean): { middleware: RequestHandl
       res.cookie(VISITOR_COOKIE, id, { ...cookieOptions, maxAge: 30 * 24 * 3600 * 1000 });
     }
     (req as Request & { visitorId?: string }).visitorId = id;
-    res.locals.csrf = () => generateCsrfToken(req, res);
+    let token: string | undefined;
+    res.locals.csrf = () => (token ??= mint(id!));
     next();
   };
-  const protect = (req: Request, res: Response, next: NextFunction) =>
-    doubleCsrfProtection(req, res, (err?: unknown) =>
-      next(err ? new ForbiddenError('CSRF_INVALID', 'This form has expired or your browser did not send its cookie. Reload the page and try again.') : undefined),
-    );
-  // A multipart form's fields exist only after its route has read the upload: such a route runs `csrfAfterUpload`
+  const protect = (req: Request, _res: Response, next: NextFunction) => {
+    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
+    const token = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
+    if (valid((req as Request & { visitorId?: string }).visitorId, token)) return next();
+    next(new ForbiddenError('CSRF_INVALID', 'This form has expired or your browser did not send its cookie. Reload the page and try again.'));
+  };
+  // A multipart form's fields exist only after its route has read the upload: such a route runs `afterUpload`
   // itself, right after its upload middleware (see features/report/routes.ts).
   const globalProtect = (req: Request, res: Response, next: NextFunction) => (req.is('multipart/form-data') ? next() : protect(req, res, next));
   return { middleware: [cookieParser(), visitor, globalProtect], afterUpload: protect };

@@ -69,7 +69,7 @@ describe('faults', () => {
     await redis.start();
     const check = createRedis(redis.url, 'cli');
     cleanups.push(async () => check.quit());
-    const ids = await check.zrange(ctx.keys.requestsByTime, 0, -1);
+    const ids = await check.zrange(ctx.keys.requestsByTime, '0', '-1');
     const emails = await Promise.all(ids.map((id) => check.hget(ctx.keys.request(id), 'email')));
     for (const email of acknowledged) assert.ok(emails.includes(email), `${email} survived`);
   });
