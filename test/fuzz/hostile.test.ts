@@ -25,7 +25,7 @@ describe('hostile input never makes a 5xx, a crash or a half-stored request', ()
   let app: ReturnType<typeof createApp>;
   let token: string;
   before(async () => {
-    ctx = testContext({ policy: (p) => ({ ...p, rateLimits: Object.fromEntries(Object.keys(p.rateLimits).map((k) => [k, roomy])) as typeof p.rateLimits, challenge: { ...p.challenge, resendCooldownSeconds: 0 } }) });
+    ctx = testContext({ policy: (p) => ({ ...p, rateLimits: Object.fromEntries(Object.keys(p.rateLimits).map((k) => [k, roomy])) as typeof p.rateLimits, challenge: { ...p.challenge, resendCooldownSeconds: 0 }, staff: { ...p.staff, loginPerClientIp: roomy } }) });
     app = createApp(ctx);
     token = await ctx.apiTokens.create('fuzz');
   });
