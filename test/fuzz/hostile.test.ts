@@ -98,8 +98,8 @@ describe('hostile input never makes a 5xx, a crash or a half-stored request', ()
         const agent = request.agent(app);
         const csrf = csrfOf(await agent.get('/staff/login'));
         const res = await agent.post('/staff/login').type('form').send({ _csrf: csrf, email: 'redir@example.net', password: 'correct horse battery staple', next });
-        assert.ok([303, 400].includes(res.status), `status ${res.status}`);
-        if (res.status === 400) return;
+        assert.ok(res.status === 303 || (res.status >= 400 && res.status < 500), `status ${res.status}`);
+        if (res.status !== 303) return;
         assert.match(res.headers.location ?? '', /^\/staff(\/|$|\?)/);
         assert.doesNotMatch(res.headers.location ?? '', /\/\/|\.\./);
       }),
