@@ -39,7 +39,6 @@ export function createApp(ctx: Context): express.Express {
   const metrics = createMetrics(ctx);
   app.use(metrics.observe);
   app.use(securityHeaders(https));
-  app.use(express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
 
   // The machine API: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest as JSON.
   app.use(reportApiRoutes(ctx));
@@ -63,6 +62,8 @@ export function createApp(ctx: Context): express.Express {
   app.use(lookupRoutes(ctx));
   if (app.locals.devOutbox) app.use(devOutboxRoutes(ctx));
 
+  // Static files last, so no route pays for a file-system lookup.
+  app.use(express.static(path.join(root, 'public'), { maxAge: '1h', index: false }));
   app.use(notFound);
   app.use(errorHandler(ctx.logger));
   return app;

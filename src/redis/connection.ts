@@ -5,7 +5,8 @@ import { Redis, type RedisOptions } from 'ioredis';
  * worker connections wait and retry forever, as BullMQ workers require.
  */
 export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis {
-  const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write.
+  const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: role === 'web', connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) };
   const wait: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 5000) };
   return new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
 }

@@ -7,6 +7,7 @@ import { propagationBench } from './delist-propagation.js';
 import { ingestBench } from './report-ingest.js';
 import { staffQueueBench } from './staff-queue.js';
 import { exportBench } from './exports.js';
+import { loadBench } from './load.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
@@ -18,5 +19,6 @@ if (!only || only === 'delist') print(await propagationBench({ rounds, requests:
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
 if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
 if (!only || only === 'export') print(await exportBench(redis.url));
+if (!only || only === 'load') print(await loadBench(redis.url, { rounds: rounds, seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 4), rate: Number(process.env.BENCH_RATE ?? 200) }));
 await redis.stop();
 process.exit(0);

@@ -1,0 +1,133 @@
+import http from 'node:http';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createRedis, deleteByPattern } from '../../src/redis/connection.js';
+import { createKeys } from '../../src/redis/keys.js';
+import { DEFAULT_POLICY_FILE } from '../../src/policy.js';
+import { freePort, startRole } from '../helpers/processes.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
+
+interface Target {
+  port: number;
+  method: 'GET' | 'POST';
+  path: string;
+  headers: Record<string, string>;
+  body: (i: number) => string;
+}
+
+function send(agent: http.Agent, t: Target, i: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const body = t.body(i);
+    const req = http.request({ host: '127.0.0.1', port: t.port, method: t.method, path: t.path, agent, headers: { ...t.headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Closed loop: `concurrency` clients send back to back for `ms`; returns requests per second (2xx/3xx only). */
+async function throughput(t: Target, ms: number, concurrency = 32): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  let ok = 0;
+  let bad = 0;
+  let i = 0;
+  const end = Date.now() + ms;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (Date.now() < end) {
+        const status = await send(agent, t, i++);
+        if (status < 400) ok++;
+        else bad++;
+      }
+    }),
+  );
+  agent.destroy();
+  if (bad > ok / 100) throw new Error(`${bad} failed requests against ${ok}`);
+  return (ok / ms) * 1000;
+}
+
+/** Open loop at a fixed rate: latencies of every request. */
+async function atRate(t: Target, perSecond: number, ms: number): Promise<number[]> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const latencies: number[] = [];
+  const pending: Array<Promise<void>> = [];
+  const start = performance.now();
+  for (let i = 0; performance.now() - start < ms; i++) {
+    const due = start + (i * 1000) / perSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const t0 = performance.now();
+    pending.push(send(agent, t, 1_000_000 + i).then(() => void latencies.push(performance.now() - t0)));
+  }
+  await Promise.all(pending);
+  agent.destroy();
+  return latencies;
+}
+
+/** `POST /delist` through the real web role (own process, real Redis, rate limits lifted) against a bare express hello-world. */
+export async function loadBench(redisUrl: string, opts: { rounds: number; seconds: number; rate: number }): Promise<Array<[string, number, string]>> {
+  const prefix = `pm-bench-load-${randomBytes(4).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), 'pm-load-'));
+  const policy = JSON.parse(readFileSync(DEFAULT_POLICY_FILE, 'utf8'));
+  for (const k of Object.keys(policy.rateLimits)) policy.rateLimits[k] = { max: 100_000_000, windowMinutes: 1 };
+  writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(policy));
+
+  const helloPort = await freePort();
+  const hello = startRole('test/bench/hello-server.ts', { PORT: String(helloPort) });
+  const webPort = await freePort();
+  const web = startRole('src/server.ts', { PORT: String(webPort), HOST: '127.0.0.1', REDIS_URL: redisUrl, REDIS_PREFIX: prefix, POLICY_FILE: path.join(dir, 'policy.json'), LOG_LEVEL: 'warn' });
+  try {
+    await hello.waitFor(/hello listening/);
+    await web.waitFor(/web listening|"level":40/, 20_000).catch(async () => {
+      // the web role logs at info; with LOG_LEVEL=warn it says nothing: wait for the port instead
+    });
+    for (let i = 0; i < 100; i++) {
+      try {
+        const page = await fetch(`http://127.0.0.1:${webPort}/delist`);
+        if (page.ok) break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const page = await fetch(`http://127.0.0.1:${webPort}/delist`);
+    const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
+    const delist: Target = {
+      port: webPort,
+      method: 'POST',
+      path: '/delist',
+      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+      body: (i) => `_csrf=${encodeURIComponent(csrf)}&email=load${i}%40example.org&ip=198.51.${100 + ((i >> 8) % 100)}.${(i % 254) + 1}`,
+    };
+    const helloTarget: Target = { port: helloPort, method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: () => 'x=1' };
+
+    const ms = opts.seconds * 1000;
+    const portal: number[] = [];
+    const baseline: number[] = [];
+    for (let r = 0; r < opts.rounds; r++) {
+      baseline.push(await throughput(helloTarget, ms));
+      portal.push(await throughput(delist, ms));
+    }
+    const latencies = await atRate(delist, opts.rate, ms);
+    const p = median(portal);
+    const b = median(baseline);
+    return [
+      ['web.delist_submit_per_s', Math.round(p), 'req/s'],
+      ['baseline.express_hello_per_s', Math.round(b), 'req/s'],
+      ['web.delist_submit_vs_hello', Math.round((p / b) * 100) / 100, 'ratio'],
+      [`web.delist_submit_p99_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.99) * 100) / 100, 'ms'],
+      [`web.delist_submit_p50_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.5) * 100) / 100, 'ms'],
+    ];
+  } finally {
+    await Promise.all([hello.kill(), web.kill()]);
+    const redis = createRedis(redisUrl, 'cli');
+    await deleteByPattern(redis, createKeys(prefix).all);
+    await redis.quit();
+  }
+}
