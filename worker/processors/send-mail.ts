@@ -31,8 +31,17 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
   },
 };
 
+/** A request's outcome: English label and reason as stored, plus the state and reason key the templates translate. */
 function outcome(ctx: Context, r: PortalRequest): Data {
-  return { stateLabel: STATE_LABELS[r.state].label, reason: r.reason ?? STATE_LABELS[r.state].next, statusUrl: `${ctx.config.publicUrl}/status/${r.id}` };
+  return {
+    state: r.state,
+    stateLabel: STATE_LABELS[r.state].label,
+    reason: r.reason ?? STATE_LABELS[r.state].next,
+    hasReason: Boolean(r.reason),
+    reasonCode: r.reasonCode ?? '',
+    reasonParams: r.reasonParams ? (JSON.parse(r.reasonParams) as Record<string, unknown>) : {},
+    statusUrl: `${ctx.config.publicUrl}/status/${r.id}`,
+  };
 }
 
 /** Renders and sends one mail about a request; the job carries only the kind and the request id. */

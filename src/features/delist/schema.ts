@@ -1,19 +1,39 @@
 import { z } from 'zod';
-import { describeSpecialPurpose, IpInputError, parseAddress, specialPurpose } from '../../domain/ip.js';
+import { IpInputError, parseAddress, specialPurpose } from '../../domain/ip.js';
 import type { FieldErrors } from '../../errors.js';
 
-/** A public IP address a sender could be listed under: valid, and not a special-purpose one. */
-export const publicIp = z.string().trim().min(1, 'Enter the IP address from the bounce message.').max(100, 'This is too long for an IP address.').transform((value, ctx) => {
+/** The special-purpose ranges we have a message for (src/domain/ip.ts); any other name reads as `other`. */
+const SPECIAL_NAMES = new Set(['private', 'loopback', 'link-local', 'multicast', 'unspecified', 'shared', 'unique-local', 'broadcast', 'reserved']);
+
+/**
+ * The message key for an IP the parser refused: `errors.ip.<reason>`, with two common mistakes of the `invalid`
+ * kind named on their own. The views translate it (English in en.json, from src/domain/ip.ts's messages).
+ */
+export function ipErrorKey(err: unknown, input: string): string {
+  if (!(err instanceof IpInputError)) return 'errors.ip.invalid';
+  if (err.reason === 'invalid') {
+    const text = input.trim();
+    if (text.startsWith('[') || text.endsWith(']')) return 'errors.ip.brackets';
+    if (/^[\d.]+$/.test(text) && /(^|\.)0\d/.test(text)) return 'errors.ip.leading-zeros';
+  }
+  return `errors.ip.${err.reason}`;
+}
+
+/** The message key for a special-purpose address: `errors.ip.special.<name>` (describeSpecialPurpose in English). */
+export const specialPurposeKey = (name: string) => `errors.ip.special.${SPECIAL_NAMES.has(name) ? name : 'other'}`;
+
+/** A public IP address a sender could be listed under: valid, and not a special-purpose one. Messages are keys. */
+export const publicIp = z.string().trim().min(1, 'errors.ip.required').max(100, 'errors.ip.tooLong').transform((value, ctx) => {
   try {
     const addr = parseAddress(value);
     const special = specialPurpose(addr);
     if (special) {
-      ctx.addIssue({ code: 'custom', message: describeSpecialPurpose(special) });
+      ctx.addIssue({ code: 'custom', message: specialPurposeKey(special) });
       return z.NEVER;
     }
     return addr.text;
   } catch (err) {
-    ctx.addIssue({ code: 'custom', message: err instanceof IpInputError ? err.message : 'This is not a valid IP address.' });
+    ctx.addIssue({ code: 'custom', message: ipErrorKey(err, value) });
     return z.NEVER;
   }
 });
@@ -22,23 +42,23 @@ export const delistForm = z.object({
   email: z
     .string()
     .trim()
-    .min(1, 'Enter the email address that received the bounce message.')
-    .max(254, 'This is too long for an email address.')
-    .pipe(z.email({ message: 'Enter a valid email address, like postmaster@example.com.' }))
+    .min(1, 'errors.email.requiredBounce')
+    .max(254, 'errors.email.tooLong')
+    .pipe(z.email({ message: 'errors.email.invalidPostmaster' }))
     .transform((e) => e.toLowerCase()),
   ip: publicIp,
 });
 
 export type DelistForm = z.infer<typeof delistForm>;
 
-/** Parses a form body; on failure gives one readable message per field. */
+/** Parses a form body; on failure gives one message key per field (the views translate it with `t`). */
 export function parseForm<T extends z.ZodType>(schema: T, body: unknown): { ok: true; value: z.infer<T> } | { ok: false; fields: FieldErrors } {
   const parsed = schema.safeParse(body ?? {});
   if (parsed.success) return { ok: true, value: parsed.data };
   const fields: FieldErrors = {};
   for (const issue of parsed.error.issues) {
     const key = String(issue.path[0] ?? 'form');
-    fields[key] ??= issue.code === 'invalid_type' ? 'This field is required.' : issue.message;
+    fields[key] ??= issue.code === 'invalid_type' ? 'errors.required' : issue.message;
   }
   return { ok: false, fields };
 }

@@ -7,14 +7,15 @@ import { echo, parseForm } from '../delist/schema.js';
 import { assignmentsFor } from './service.js';
 
 const MAX_HEADERS = 256 * 1024;
-const triState = z.enum(['unknown', 'yes', 'no']).default('unknown').transform((v) => (v === 'unknown' ? null : v === 'yes'));
+const triState = z.enum(['unknown', 'yes', 'no'], { message: 'errors.choice.invalid' }).default('unknown').transform((v) => (v === 'unknown' ? null : v === 'yes'));
 
+/** Messages are keys the views translate (src/i18n/locales/*.json, `errors.*`). */
 const explainForm = z.object({
-  headers: z.string().min(1, 'Paste the headers of the message.').max(MAX_HEADERS, 'Paste only the headers (at most 256 kB).'),
+  headers: z.string().min(1, 'errors.headers.required').max(MAX_HEADERS, 'errors.headers.tooLong'),
   hasA: triState,
   hasMx: triState,
-  overLimits: z.literal('on').optional(),
-  acceptedDomains: z.string().max(2000).optional().default(''),
+  overLimits: z.literal('on', { message: 'errors.choice.invalid' }).optional(),
+  acceptedDomains: z.string().max(2000, 'errors.acceptedDomains.tooLong').optional().default(''),
 });
 
 const FIELDS = ['headers', 'hasA', 'hasMx', 'overLimits', 'acceptedDomains'];
@@ -33,7 +34,7 @@ export function poolExplainerRoutes(ctx: Context): Router {
     const block = parsed.value.headers.trimStart().replace(/\r?\n\r?\n[\s\S]*$/, '');
     const looksLikeHeaders = /^[\x21-\x39\x3b-\x7e]+:/.test(block);
     const message = looksLikeHeaders ? await PostalMime.parse(`${block}\r\n\r\n`, { maxNestingDepth: 2 }).catch(() => null) : null;
-    if (!message || message.headers.length === 0) return res.status(400).render('pools/explain', page(values, { headers: 'These do not look like mail headers ("Name: value" lines).' }, null));
+    if (!message || message.headers.length === 0) return res.status(400).render('pools/explain', page(values, { headers: 'errors.headers.notHeaders' }, null));
     const acceptedDomains = parsed.value.acceptedDomains.split(/[\s,]+/).filter(Boolean).slice(0, 100);
     const facts = {
       ...factsFromHeaders(message.headers, { tenantHeader: ctx.policy.network.tenantHeader, acceptedDomains }),

@@ -8,6 +8,14 @@ import { CATEGORIES, reportForm } from './schema.js';
 import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmation } from './service.js';
 
 const FIELDS = ['email', 'category', 'comment', 'raw'];
+/** Sample refusals we have a translated message for (SampleError codes, src/domain/samples.ts). */
+const SAMPLE_ERRORS = new Set(['BINARY', 'NOT_A_MESSAGE', 'TOO_DEEP']);
+
+/** A refused sample as a message key for the form (`errors.sample.<code>`), else its English message as it is. */
+function sampleErrorKey(err: ValidationError): string {
+  const code = err.fields.sample;
+  return code && SAMPLE_ERRORS.has(code) ? `errors.sample.${code}` : err.message;
+}
 
 /** The public report flow: form with upload → preview of what we parsed → email challenge → confirm → status. */
 export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Router {
@@ -33,15 +41,15 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     const file = req.file?.buffer;
     const raw = parsed.ok ? parsed.value.raw : values.raw!;
     const errors = parsed.ok ? {} : { ...parsed.fields };
-    if (file?.length && raw.trim()) errors.sample = 'Upload a file or paste the source, not both.';
-    else if (!file?.length && !raw.trim()) errors.sample = 'Upload the message as a .eml file, or paste its full source with the headers.';
+    if (file?.length && raw.trim()) errors.sample = 'errors.sample.both';
+    else if (!file?.length && !raw.trim()) errors.sample = 'errors.sample.missing';
     if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
     try {
       const draftId = await createDraft(ctx, { lang: res.locals.lang, email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
       res.redirect(303, `/report/preview/${draftId}`);
     } catch (err) {
       if (err instanceof AppError && err.code === 'NotOurMail') return res.status(422).render('report/not-ours', { title: 'This message did not leave through our service', error: err });
-      if (err instanceof ValidationError) return render(res, 400, values, { sample: err.message });
+      if (err instanceof ValidationError) return render(res, 400, values, { sample: sampleErrorKey(err) });
       throw err;
     }
   });

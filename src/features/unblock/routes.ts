@@ -8,13 +8,14 @@ import { confirmUnblock, requestUnblock, viewUnblockConfirmation } from './servi
 
 const checked = (message: string) => z.literal('on', { message });
 
+/** Messages are keys the views translate (src/i18n/locales/*.json, `errors.*`). */
 const unblockForm = z.object({
-  tenant: tenantId,
-  email: z.string().trim().min(1, 'Enter the email address of a tenant administrator.').max(254).pipe(z.email({ message: 'Enter a valid email address.' })).transform((e) => e.toLowerCase()),
-  domainsRegistered: checked('Register all your sending domains first (step 1).'),
-  connectorsReviewed: checked('Check your inbound connectors first (step 2).'),
-  serversLockedDown: checked('Lock down your on-premises servers first (step 3).'),
-  evidence: z.string().trim().min(20, 'Tell us what you found and what you changed (at least a few sentences).').max(5000, 'Keep it under 5000 characters.'),
+  tenant: z.string().min(1, 'errors.tenant.required').refine((v) => tenantId.safeParse(v).success, { message: 'errors.tenant.invalid' }),
+  email: z.string().trim().min(1, 'errors.email.requiredAdmin').max(254, 'errors.email.tooLong').pipe(z.email({ message: 'errors.email.invalid' })).transform((e) => e.toLowerCase()),
+  domainsRegistered: checked('errors.unblock.domainsRegistered'),
+  connectorsReviewed: checked('errors.unblock.connectorsReviewed'),
+  serversLockedDown: checked('errors.unblock.serversLockedDown'),
+  evidence: z.string().trim().min(20, 'errors.evidence.tooShort').max(5000, 'errors.evidence.tooLong'),
 });
 
 const FIELDS = ['tenant', 'email', 'domainsRegistered', 'connectorsReviewed', 'serversLockedDown', 'evidence'];

@@ -1,0 +1,45 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+export const ARTIFACTS = 'test-artifacts/screenshots';
+
+/** Debian's chromium driven by playwright-core (never a downloaded browser), headless, no network chatter. */
+export async function launch(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  return chromium.launch({
+    executablePath: CHROMIUM!,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Every visible form control has a label (a <label for>, a wrapping label, or aria-label/labelledby). */
+export async function unlabelledControls(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('input, select, textarea'))
+      .filter((el) => (el as HTMLInputElement).type !== 'hidden')
+      .filter((el) => !((el as HTMLInputElement).labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')))
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+/** Fields marked invalid point at a visible error message through aria-describedby. */
+export async function untiedErrors(page: Page): Promise<string[]> {
+  return page.evaluate(() =>
+    Array.from(document.querySelectorAll('[aria-invalid="true"]'))
+      .filter((el) => {
+        const ids = (el.getAttribute('aria-describedby') ?? '').split(/\s+/).filter(Boolean);
+        return !ids.some((id) => document.getElementById(id)?.classList.contains('field-error'));
+      })
+      .map((el) => el.outerHTML.slice(0, 120)),
+  );
+}
+
+/** Moves focus with Tab until the element matching `selector` has it (keyboard-only use). */
+export async function tabTo(page: Page, selector: string, maxTabs = 40): Promise<void> {
+  for (let i = 0; i < maxTabs; i++) {
+    await page.keyboard.press('Tab');
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  throw new Error(`could not reach ${selector} with the keyboard`);
+}
