@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { AppError, NotFoundError, PayloadTooLargeError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { fromAcceptLanguage, translator } from '../i18n/index.js';
+import { languageOf, translator } from '../i18n/index.js';
 
 /** The one 404: an HTML page, or JSON for the API and clients that ask for it. */
 export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
@@ -33,7 +33,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     res.status(e.status);
     // An error raised before the language was chosen (a body too large, say) still gets a translated page.
     if (!res.locals.t) {
-      res.locals.lang = fromAcceptLanguage(req.get('accept-language'));
+      res.locals.lang = languageOf(req.get('cookie'), req.get('accept-language'));
       res.locals.t = translator(res.locals.lang);
     }
     const json = () => res.json({ error: e.message, code: e.code, ...(e.details !== undefined && { details: e.details }) });

@@ -5,7 +5,8 @@ import i18next, { type TFunction } from 'i18next';
 export const LANGUAGES = ['en', 'ko', 'zh-TW'] as const;
 export type Language = (typeof LANGUAGES)[number];
 export const LANGUAGE_NAMES: Record<Language, string> = { en: 'English', ko: '한국어', 'zh-TW': '繁體中文' };
-const COOKIE = 'pm_lang';
+export const LANGUAGE_COOKIE = 'pm_lang';
+const COOKIE = LANGUAGE_COOKIE;
 
 const load = (lng: Language) => JSON.parse(readFileSync(new URL(`./locales/${lng}.json`, import.meta.url), 'utf8')) as Record<string, unknown>;
 
@@ -65,4 +66,11 @@ export function languageMiddleware(https: boolean): RequestHandler {
     res.vary('Accept-Language');
     next();
   };
+}
+
+/** The language of a request before the middleware ran (errors raised early): the cookie, else Accept-Language. */
+export function languageOf(cookieHeader: string | undefined, acceptLanguage: string | undefined): Language {
+  const fromCookie = /(?:^|;\s*)pm_lang=([^;]+)/.exec(cookieHeader ?? '')?.[1];
+  const decoded = fromCookie ? decodeURIComponent(fromCookie) : undefined;
+  return isLanguage(decoded) ? decoded : fromAcceptLanguage(acceptLanguage);
 }
