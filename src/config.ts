@@ -14,6 +14,7 @@ const envShape = z.object({
     SMTP_URL: z.string().url().optional().describe('Outgoing mail server (smtp:// or smtps://). Unset: mail goes to the dev outbox page /dev/outbox (never in production).'),
     MAIL_FROM: z.string().min(3).default('Postmaster Portal <postmaster@portal.example.net>').describe('From: header of outgoing mail.'),
     SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional().describe('Secret for CSRF tokens, challenge links and sessions. Required in production.'),
+    SNAPSHOT_SIGNING_KEY: z.string().optional().describe('Ed25519 key signing routing snapshots: PKCS#8 PEM or base64 32-byte seed. Default: derived from SESSION_SECRET.'),
     POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
     ABUSE_SMTP_PORT: port.optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
@@ -41,6 +42,7 @@ export interface Config {
   mailFrom: string;
   secret: string;
   policyFile: string | undefined;
+  snapshotSigningKey: string | undefined;
   abuseSmtpPort: number | undefined;
   logLevel: Env['LOG_LEVEL'];
   trustProxy: string;
@@ -75,6 +77,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     mailFrom: e.MAIL_FROM,
     secret: e.SESSION_SECRET ?? DEV_SECRET,
     policyFile: e.POLICY_FILE,
+    snapshotSigningKey: e.SNAPSHOT_SIGNING_KEY,
     abuseSmtpPort: e.ABUSE_SMTP_PORT,
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,

@@ -4,6 +4,7 @@ import type { Context } from '../../context.js';
 import { IpInputError, parseAddress } from '../../domain/ip.js';
 import { GoneError, ValidationError } from '../../errors.js';
 import { requireApiToken } from '../../http/api-auth.js';
+import { publicKeyPem, SIGNATURE_HEADER, signatureHeader, signingKeyFrom } from '../../domain/signing.js';
 import { limiter } from '../../http/rate-limit.js';
 
 const feedQuery = z.object({
@@ -18,6 +19,10 @@ export function routingApiRoutes(ctx: Context): Router {
   const r = Router();
   const auth = requireApiToken(ctx.apiTokens);
 
+  // The signed body of the latest version, built once per version: clients verify these exact bytes.
+  const key = signingKeyFrom({ snapshotSigningKey: ctx.config.snapshotSigningKey, secret: ctx.config.secret });
+  let signed: { version: number; body: Buffer; signature: string } | null = null;
+
   r.get('/api/v1/routing/snapshot', auth, async (req, res) => {
     res.set('Cache-Control', 'no-cache');
     const current = etagOf(await ctx.routing.version());
@@ -27,7 +32,15 @@ export function routingApiRoutes(ctx: Context): Router {
       return res.status(304).end();
     }
     const snapshot = await ctx.routing.snapshot();
-    res.set('ETag', etagOf(snapshot.version)).json(snapshot);
+    if (!signed || signed.version !== snapshot.version) {
+      const body = Buffer.from(JSON.stringify(snapshot));
+      signed = { version: snapshot.version, body, signature: signatureHeader(body, key) };
+    }
+    res.set({ ETag: etagOf(signed.version), [SIGNATURE_HEADER]: signed.signature, 'Content-Type': 'application/json; charset=utf-8' }).send(signed.body);
+  });
+
+  r.get('/api/v1/routing/public-key', (_req, res) => {
+    res.set({ 'Content-Type': 'application/x-pem-file', 'Cache-Control': 'public, max-age=300' }).send(publicKeyPem(key));
   });
 
   r.get('/api/v1/routing/feed', auth, async (req, res) => {
