@@ -3,25 +3,8 @@ import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '..
 import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
 
-/** What we show and keep of a parsed sample (the fields the API answers with, plus what the preview shows). */
-export interface ReportSummary {
-  kind: ParsedSample['kind'];
-  sourceIp: string;
-  pool: string;
-  ourHost: string | null;
-  tenant: string | null;
-  mailFrom: string | null;
-  from: string | null;
-  fromName: string | null;
-  messageId: string | null;
-  date: string | null;
-  subject: string | null;
-  feedbackType: string | null;
-  sampleHash: string;
-  handoffIndex: number;
-  hops: ParsedSample['hops'];
-  originalHeaders: string;
-}
+/** What we show and keep of a parsed sample: all of it but the ARF field block (its feedbackType stays). */
+export type ReportSummary = Omit<ParsedSample, 'arf'>;
 
 const DRAFT_TTL_SECONDS = 3600;
 const EVIDENCE_TTL_SECONDS = 180 * 24 * 3600;
@@ -32,12 +15,8 @@ export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: 
 /** Parses a sample at the edge: a bad one is refused with a 4xx before anything is stored. */
 export async function understand(ctx: Context, raw: Buffer): Promise<ReportSummary> {
   try {
-    const p = await parseSample(raw, ctx.policy.network, ctx.policy.samples);
-    return {
-      kind: p.kind, sourceIp: p.sourceIp, pool: p.pool, ourHost: p.ourHost, tenant: p.tenant, mailFrom: p.mailFrom, from: p.from, fromName: p.fromName,
-      messageId: p.messageId, date: p.date, subject: p.subject, feedbackType: p.feedbackType, sampleHash: p.sampleHash, handoffIndex: p.handoffIndex,
-      hops: p.hops, originalHeaders: p.originalHeaders.slice(0, 64 * 1024),
-    };
+    const { arf: _arf, ...summary } = await parseSample(raw, ctx.policy.network, ctx.policy.samples);
+    return { ...summary, originalHeaders: summary.originalHeaders.slice(0, 64 * 1024) };
   } catch (err) {
     if (err instanceof NotOurMailError) throw new AppError(422, 'NotOurMail', err.message, { hops: err.hops.map((h) => ({ index: h.index, fromIp: h.fromIp, fromHost: h.fromHost, byHost: h.byHost })) });
     if (err instanceof SampleError) throw err.code === 'TOO_LARGE' ? new PayloadTooLargeError(err.message) : new ValidationError(err.message, { sample: err.code });
