@@ -9,17 +9,20 @@
  * over full 128-bit boundaries (four words each, interleaved so a probe reads one cache line), so prefixes
  * longer than /64 need nothing special. A built matcher never changes; the client swaps whole matchers.
  */
-import { V6, isTrimmable, parseV4, parseV6 } from './ip-fast.js';
+import { V6, hasMappedPrefix, isTrimmable, parseV4, parseV6 } from './ip-fast.js';
 import { NetworkTable, type CidrEntry } from './network-table.js';
 
-/** Bits of the address that pick an IPv4 bucket (2^16 buckets: 256 KiB of index, a few probes a lookup). */
-const V4_BUCKET_BITS = 16;
-/** IPv6 buckets: up to 2^16 over the span of the first words present. */
-const V6_BUCKET_LIMIT = 65536;
+/** IPv6 buckets: one per ~8 boundaries, at most 2^16 (a 256 KiB index that stays in cache; bigger measured no faster). */
+const v6Buckets = (boundaries: number) => 2 ** Math.min(16, Math.max(4, Math.ceil(Math.log2(Math.max(1, boundaries / 8)))));
 
+/**
+ * IPv4: 2^16 buckets by the top 16 bits (the 256 KiB index stays in cache), and per boundary only its low 16 bits
+ * (the bucket gives the rest): 2 bytes a boundary, so a bucket's boundaries usually share one cache line.
+ */
 interface Family4 {
-  starts: Uint32Array;
+  lows: Uint16Array;
   firstListed: number;
+  /** index[b]: the first boundary in bucket b; index[65536] = the boundary count. */
   index: Uint32Array;
 }
 
@@ -68,6 +71,10 @@ export class BlocklistMatcher {
     if (typeof ip !== 'string') return false;
     const v4 = parseV4(ip, 0, ip.length);
     if (v4 >= 0) return this.lookup4(v4);
+    if (hasMappedPrefix(ip)) {
+      const mapped = parseV4(ip, 7, ip.length);
+      if (mapped >= 0) return this.lookup4(mapped);
+    }
     if (parseV6(ip, 0, ip.length)) return this.lookupParsed6();
     return this.slowPath(ip);
   }
@@ -79,16 +86,18 @@ export class BlocklistMatcher {
 
   get stats(): MatcherStats {
     return {
-      v4Ranges: this.f4.starts.length,
+      v4Ranges: this.f4.lows.length,
       v6Ranges: this.f6.n,
-      bytes: this.f4.starts.byteLength + this.f4.index.byteLength + this.f6.starts.byteLength + this.f6.index.byteLength,
+      bytes: this.f4.lows.byteLength + this.f4.index.byteLength + this.f6.starts.byteLength + this.f6.index.byteLength,
     };
   }
 
   /** The listed ranges, disjoint and sorted, [first, last] inclusive (for tests, baselines and exports). */
   listedRanges(): { v4: Array<[number, number]>; v6: Array<[bigint, bigint]> } {
     const v4: Array<[number, number]> = [];
-    const s4 = this.f4.starts;
+    const { lows, index } = this.f4;
+    const s4 = new Float64Array(lows.length);
+    for (let b = 0; b < 65536; b++) for (let i = index[b]!; i < index[b + 1]!; i++) s4[i] = b * 65536 + lows[i]!;
     for (let i = this.f4.firstListed === 1 ? 0 : 1; i < s4.length; i += 2) v4.push([s4[i]!, i + 1 < s4.length ? s4[i + 1]! - 1 : 0xffffffff]);
     const v6: Array<[bigint, bigint]> = [];
     const s6 = this.f6.starts;
@@ -114,13 +123,14 @@ export class BlocklistMatcher {
   }
 
   private lookup4(x: number): boolean {
-    const { starts, index } = this.f4;
-    const b = x >>> (32 - V4_BUCKET_BITS);
+    const { lows, index } = this.f4;
+    const b = x >>> 16;
+    const low = x & 0xffff;
     let lo = index[b]!;
     let hi = index[b + 1]!;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (starts[mid]! <= x) lo = mid + 1;
+      if (lows[mid]! <= low) lo = mid + 1;
       else hi = mid;
     }
     return ((lo - 1) & 1) !== this.f4.firstListed;
@@ -168,142 +178,138 @@ export function compile(table: NetworkTable, now: number): BlocklistMatcher {
   return new BlocklistMatcher(f4, f6, next.at);
 }
 
-/** Boundary list under construction: equal neighbours merge, a second boundary at one position replaces the first. */
-class Boundaries {
-  n = 0;
-  flags: Uint8Array;
-  constructor(capacity: number) {
-    this.flags = new Uint8Array(capacity);
-  }
-  /** Returns the slot written to, or -1 when the boundary changed nothing. */
-  emit(samePosition: boolean, flag: number): number {
-    const n = this.n;
-    if (n > 0 && samePosition) {
-      this.flags[n - 1] = flag;
-      if (n > 1 && this.flags[n - 2] === flag) this.n--;
-      return -1;
-    }
-    if (n > 0 && this.flags[n - 1] === flag) return -1;
-    this.flags[n] = flag;
-    this.n++;
-    return n;
-  }
-}
+/*
+ * The sweep: networks come sorted by start, wider first, and two networks are either nested or disjoint. A stack
+ * holds the networks containing the current position, innermost on top. Entering a network starts a range with
+ * its answer (listing: listed, exclusion: not listed; an exclusion of the same network comes after the listing
+ * and replaces it); leaving one starts a range with the answer of the network around it (or not listed).
+ */
 
 function flatten4(table: NetworkTable, now: number, next: { at: number }): Family4 {
-  const { n, keys, exp } = table.v4;
-  const out = new Float64Array(2 * n + 1);
-  const bounds = new Boundaries(2 * n + 1);
+  const { n, start, pk, exp } = table.v4;
+  // The answers alternate, so the boundary at k answers first ^ (k & 1): positions are all that is stored.
+  // emit(at, flag), written out twice below (a closure over count/first would keep them off registers):
+  //   same position as the last boundary: it takes the new answer (merging with the one before if equal);
+  //   else a boundary only when the answer changes.
+  const pos = new Uint32Array(2 * n + 1);
+  let count = 1; // the boundary at 0.0.0.0, not listed
+  let first = 0;
   const stackEnd = new Float64Array(70);
   const stackFlag = new Uint8Array(70);
   let sp = 0;
-  const emit = (pos: number, flag: number) => {
-    const slot = bounds.emit(bounds.n > 0 && out[bounds.n - 1] === pos, flag);
-    if (slot >= 0) out[slot] = pos;
-  };
-  const popTo = (limit: number) => {
-    while (sp > 0 && stackEnd[sp - 1]! < limit) {
-      const after = stackEnd[--sp]! + 1;
-      if (after <= 0xffffffff) emit(after, sp > 0 ? stackFlag[sp - 1]! : 0);
+  for (let i = 0; i <= n; i++) {
+    let s = Number.POSITIVE_INFINITY;
+    if (i < n) {
+      const e = exp[i]!;
+      if (!(e > now)) continue;
+      if (e < next.at) next.at = e;
+      s = start[i]!;
     }
-  };
-  emit(0, 0);
-  for (let i = 0; i < n; i++) {
-    const e = exp[i]!;
-    if (!(e > now)) continue;
-    if (e < next.at) next.at = e;
-    const key = keys[i]!;
-    const pk = key % 128;
-    const start = (key - pk) / 128;
-    const prefix = pk >> 1;
-    const flag = (pk & 1) === 0 ? 1 : 0;
-    popTo(start);
-    emit(start, flag);
-    stackEnd[sp] = start + 2 ** (32 - prefix) - 1;
+    while (sp > 0 && stackEnd[sp - 1]! < s) {
+      const at = stackEnd[--sp]! + 1;
+      if (at > 0xffffffff) continue;
+      const flag = sp > 0 ? stackFlag[sp - 1]! : 0;
+      if (pos[count - 1] === at) {
+        if (count === 1) first = flag;
+        else if ((first ^ ((count - 2) & 1)) === flag) count--;
+      } else if ((first ^ ((count - 1) & 1)) !== flag) pos[count++] = at;
+    }
+    if (i === n) break;
+    const flag = (pk[i]! & 1) === 0 ? 1 : 0;
+    if (pos[count - 1] === s) {
+      if (count === 1) first = flag;
+      else if ((first ^ ((count - 2) & 1)) === flag) count--;
+    } else if ((first ^ ((count - 1) & 1)) !== flag) pos[count++] = s;
+    stackEnd[sp] = s + 2 ** (32 - (pk[i]! >> 1)) - 1;
     stackFlag[sp++] = flag;
   }
-  popTo(Number.POSITIVE_INFINITY);
-  const starts = Uint32Array.from(out.subarray(0, bounds.n));
-  return { starts, firstListed: bounds.flags[0]!, index: bucketIndex4(starts) };
-}
-
-function bucketIndex4(starts: Uint32Array): Uint32Array {
-  const buckets = 2 ** V4_BUCKET_BITS;
-  const index = new Uint32Array(buckets + 1);
+  const lows = new Uint16Array(count);
+  const index = new Uint32Array(65537);
   let i = 0;
-  for (let b = 0; b <= buckets; b++) {
-    const from = b * 2 ** (32 - V4_BUCKET_BITS);
-    while (i < starts.length && starts[i]! < from) i++;
+  for (let b = 0; b <= 65536; b++) {
+    while (i < count && pos[i]! < b * 65536) lows[i] = pos[i++]! % 65536;
     index[b] = i;
   }
-  // Bucket 0 always holds the boundary at 0.0.0.0; start the search there so lo - 1 is never -1.
-  index[0] = 0;
-  return index;
+  return { lows, firstListed: first, index };
+}
+
+/** flatten6's boundary count and first answer, in an Int32Array so emit6 can be a plain function (no closure). */
+const COUNT = 0;
+const FIRST = 1;
+
+/** Adds the 128-bit boundary at[0..3] with answer `flag` (same rules as flatten4). */
+function emit6(pos: Uint32Array, st: Int32Array, at: Uint32Array, flag: number): void {
+  const count = st[COUNT]!;
+  const first = st[FIRST]!;
+  const k = (count - 1) * 4;
+  if (pos[k] === at[0] && pos[k + 1] === at[1] && pos[k + 2] === at[2] && pos[k + 3] === at[3]) {
+    if (count === 1) st[FIRST] = flag;
+    else if ((first ^ ((count - 2) & 1)) === flag) st[COUNT] = count - 1;
+  } else if ((first ^ ((count - 1) & 1)) !== flag) {
+    const j = count * 4;
+    pos[j] = at[0]!;
+    pos[j + 1] = at[1]!;
+    pos[j + 2] = at[2]!;
+    pos[j + 3] = at[3]!;
+    st[COUNT] = count + 1;
+  }
 }
 
 function flatten6(table: NetworkTable, now: number, next: { at: number }): Family6 {
   const { n, words, pk, exp } = table.v6;
-  const cap = 2 * n + 1;
-  const out = new Uint32Array(cap * 4);
-  const bounds = new Boundaries(cap);
+  // As flatten4, with 128-bit positions (four words each).
+  const pos = new Uint32Array((2 * n + 1) * 4);
+  const st = new Int32Array(2);
+  st[COUNT] = 1; // the boundary at ::, not listed
+  const at = new Uint32Array(4);
   const stackEnd = new Uint32Array(260 * 4);
   const stackFlag = new Uint8Array(260);
   let sp = 0;
-  const pos = new Uint32Array(4);
-
-  const emitPos = (flag: number) => {
-    const k = (bounds.n - 1) * 4;
-    const same = bounds.n > 0 && out[k] === pos[0] && out[k + 1] === pos[1] && out[k + 2] === pos[2] && out[k + 3] === pos[3];
-    const slot = bounds.emit(same, flag);
-    if (slot >= 0) out.set(pos, slot * 4);
-  };
-  /** Stack top's end < the 128-bit value at words[at*4…]; null `at` means +infinity. */
-  const topEndsBefore = (src: Uint32Array | null, at: number) => {
-    if (src === null) return true;
-    const k = (sp - 1) * 4;
-    for (let w = 0; w < 4; w++) {
-      const a = stackEnd[k + w]!;
-      const b = src[at * 4 + w]!;
-      if (a !== b) return a < b;
+  for (let i = 0; i <= n; i++) {
+    const k = i * 4;
+    if (i < n) {
+      const e = exp[i]!;
+      if (!(e > now)) continue;
+      if (e < next.at) next.at = e;
     }
-    return false;
-  };
-  const popTo = (src: Uint32Array | null, at: number) => {
-    while (sp > 0 && topEndsBefore(src, at)) {
-      sp--;
-      // pos = end + 1, unless end is the last address
-      let carry = 1;
-      for (let w = 3; w >= 0; w--) {
-        const v = stackEnd[sp * 4 + w]! + carry;
-        carry = v > 0xffffffff ? 1 : 0;
-        pos[w] = v;
+    // Leave every network that ends before this one starts (all of them after the last).
+    while (sp > 0) {
+      const t = (sp - 1) * 4;
+      if (i < n) {
+        const a0 = stackEnd[t]!;
+        const a1 = stackEnd[t + 1]!;
+        const a2 = stackEnd[t + 2]!;
+        const before =
+          a0 !== words[k] ? a0 < words[k]! : a1 !== words[k + 1] ? a1 < words[k + 1]! : a2 !== words[k + 2] ? a2 < words[k + 2]! : stackEnd[t + 3]! < words[k + 3]!;
+        if (!before) break;
       }
-      if (carry === 0) emitPos(sp > 0 ? stackFlag[sp - 1]! : 0);
+      sp--;
+      let carry = 1; // at = end + 1, unless end is the last address
+      for (let w = 3; w >= 0; w--) {
+        const v = stackEnd[t + w]! + carry;
+        carry = v > 0xffffffff ? 1 : 0;
+        at[w] = v;
+      }
+      if (carry === 0) emit6(pos, st, at, sp > 0 ? stackFlag[sp - 1]! : 0);
     }
-  };
-
-  pos.fill(0);
-  emitPos(0);
-  for (let i = 0; i < n; i++) {
-    const e = exp[i]!;
-    if (!(e > now)) continue;
-    if (e < next.at) next.at = e;
-    popTo(words, i);
+    if (i === n) break;
     const prefix = pk[i]! >> 1;
     const flag = (pk[i]! & 1) === 0 ? 1 : 0;
-    pos.set(words.subarray(i * 4, i * 4 + 4));
-    emitPos(flag);
+    at[0] = words[k]!;
+    at[1] = words[k + 1]!;
+    at[2] = words[k + 2]!;
+    at[3] = words[k + 3]!;
+    emit6(pos, st, at, flag);
+    const t = sp * 4;
     for (let w = 0; w < 4; w++) {
       const bits = prefix - w * 32;
-      const host = bits >= 32 ? 0 : bits <= 0 ? 0xffffffff : 2 ** (32 - bits) - 1;
-      stackEnd[sp * 4 + w] = words[i * 4 + w]! + host;
+      stackEnd[t + w] = words[k + w]! + (bits >= 32 ? 0 : bits <= 0 ? 0xffffffff : 2 ** (32 - bits) - 1);
     }
     stackFlag[sp++] = flag;
   }
-  popTo(null, 0);
-  const count = bounds.n;
-  const starts = out.slice(0, count * 4);
-  return { starts, n: count, firstListed: bounds.flags[0]!, ...bucketIndex6(starts, count) };
+  const count = st[COUNT]!;
+  const starts = pos.subarray(0, count * 4); // no copy: the slack is a few bytes a network
+  return { starts, n: count, firstListed: st[FIRST]!, ...bucketIndex6(starts, count) };
 }
 
 /** Buckets over the first word, spread across the span actually used (most listings sit inside 2000::/3). */
@@ -312,7 +318,8 @@ function bucketIndex6(starts: Uint32Array, n: number): { index: Uint32Array; min
   const min = starts[4]!;
   const span = starts[(n - 1) * 4]! - min;
   let shift = 0;
-  while (span / 2 ** shift >= V6_BUCKET_LIMIT) shift++;
+  const limit = v6Buckets(n);
+  while (span / 2 ** shift >= limit) shift++;
   const buckets = Math.floor(span / 2 ** shift) + 1;
   const index = new Uint32Array(buckets + 1);
   let i = 1;

@@ -3,12 +3,14 @@
  * (sorted listed ranges + binary search, addresses read by ipaddr.js), measured in the same run on the same data.
  *
  * Data: 1,000,000 entries, 70 % IPv4 / 30 % IPv6 (IPv6 inside 2000::/3), ~10 % exclusions nested in listings,
- * 80 % with an expiry; lookups: 2^20 string addresses, half inside a listed entry, half random, 70 % IPv4
- * (a fifth of them written v4-mapped, as a dual-stack socket reports them), 30 % IPv6.
+ * 80 % of listings with an expiry, shaped like the snapshot's entries; lookups: 2^20 string addresses, half inside
+ * a listed entry, half random, 70 % IPv4 (a fifth of them written v4-mapped, as a dual-stack socket reports them),
+ * 30 % IPv6. Every figure is the median of BENCH_ROUNDS (3) rounds.
  *
- * heap_mb is what the client keeps for the blocklist (its NetworkTable and the built matcher): V8 heap plus the
- * ArrayBuffers behind typed arrays, which heapUsed alone does not count. Forced GCs come from global.gc when node
- * runs with --expose-gc, else from a gc function exposed at run time through v8.setFlagsFromString.
+ * build_ms: parsed snapshot → NetworkTable → matcher, as the client builds it; snapshot_load_ms adds JSON.parse of
+ * the body. heap_mb is what the client keeps for the blocklist (its NetworkTable and the built matcher): V8 heap
+ * plus the ArrayBuffers behind typed arrays, which heapUsed alone does not count. Forced GCs (for heap_mb only)
+ * come from global.gc under --expose-gc, else from a gc function exposed at run time via v8.setFlagsFromString.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -110,11 +112,17 @@ export function generateDataset(total: number, seed = 7) {
   const listedNets: Net[] = [];
   const seen = new Set<string>();
   const expiry = () => (rng.chance(0.8) ? new Date(Date.UTC(2090, 0, 1) + rng.int(86_400_000) * 1000).toISOString() : null);
+  const listedAt = new Date(Date.UTC(2089, 11, 1)).toISOString();
+  // Entries shaped like the snapshot's (BlockEntry / Exclusion), so parsing and GC cost what they really cost.
   const add = (into: CidrEntry[], n: Net) => {
     const cidr = netText(n);
     if (seen.has(cidr)) return false;
     seen.add(cidr);
-    into.push({ cidr, expiresAt: expiry() });
+    into.push(
+      into === listings
+        ? ({ cidr, category: 'spam-source', reason: 'Sent spam to our customers.', source: 'trap', listedAt, expiresAt: expiry() } as CidrEntry)
+        : ({ cidr, reason: 'delisted by its owner', source: 'self-delist', createdAt: listedAt, expiresAt: null } as CidrEntry),
+    );
     return true;
   };
   const nListings = Math.round(total * 0.9);
@@ -146,10 +154,11 @@ export function generateDataset(total: number, seed = 7) {
   return { listings, exclusions, ips };
 }
 
-/** The baseline: listed ranges sorted, one binary search, addresses read with ipaddr.js. */
-function baselineMatcher(listings: CidrEntry[], exclusions: CidrEntry[], m: BlocklistMatcher) {
-  void listings;
-  void exclusions;
+/**
+ * The baseline: the same listed ranges, sorted, one binary search, addresses read with ipaddr.js (a generic
+ * parser). Built from the matcher's own ranges, so both must give the same answers (checked on every round).
+ */
+function baselineMatcher(m: BlocklistMatcher) {
   const { v4, v6 } = m.listedRanges();
   const s4 = Float64Array.from(v4.map((r) => r[0]));
   const e4 = Float64Array.from(v4.map((r) => r[1]));
@@ -193,31 +202,57 @@ function timeLookups(ips: string[], isBlocked: (ip: string) => boolean): { perSe
   return { perSecond: ips.length / seconds, hits };
 }
 
+/** V8 heap plus the ArrayBuffers behind typed arrays (heapUsed alone leaves those out). */
+const retained = () => {
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+};
+
 export async function lookupBench(): Promise<Array<[string, number, string]>> {
   const gc = collectGarbage();
-  const { listings, exclusions, ips } = generateDataset(ENTRIES);
-  // Flat strings, as a socket's remoteAddress is (the generator built some by concatenation).
-  for (const ip of ips) ip.charCodeAt(0);
+  const settle = async () => {
+    gc();
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  };
+  const data = generateDataset(ENTRIES);
+  // The client's input: a snapshot body. Addresses as flat strings, as a socket's remoteAddress is (the
+  // generator's concatenated strings would cost an extra indirection on every read).
+  const body = JSON.stringify({ version: 1, generatedAt: new Date().toISOString(), blocklist: data.listings, exclusions: data.exclusions, assignments: [] });
+  const ips = JSON.parse(JSON.stringify(data.ips)) as string[];
+  data.listings.length = data.exclusions.length = data.ips.length = 0;
+
+  // A build is what the client does with a parsed snapshot (routing-state.ts, buildView): read the two datasets
+  // into a NetworkTable, let the parsed JSON go, compile the matcher. JSON.parse itself is timed apart.
+  const parsedSnapshot = () => JSON.parse(body) as { blocklist: CidrEntry[]; exclusions: CidrEntry[] };
+  const build = (snapshot: { blocklist: CidrEntry[]; exclusions: CidrEntry[] } | null) => {
+    const table = NetworkTable.from(snapshot!.blocklist, snapshot!.exclusions);
+    snapshot = null;
+    return { table, matcher: compile(table, Date.now()) };
+  };
+
+  // What the client keeps for the blocklist once built: the table (for feed updates) and the matcher.
+  let snapshot: ReturnType<typeof parsedSnapshot> | null = parsedSnapshot();
+  await settle();
+  const before = retained();
+  let built = build(snapshot);
+  await settle();
+  const heapBytes = retained() - before;
+  const m = built.matcher;
+  const baseline = baselineMatcher(m);
+  snapshot = null;
 
   const builds: number[] = [];
-  let table = NetworkTable.EMPTY;
-  let matcher: BlocklistMatcher | undefined;
-  let heapBytes = 0;
+  const loads: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    table = NetworkTable.EMPTY;
-    matcher = undefined;
-    gc();
-    const before = process.memoryUsage();
     const t0 = performance.now();
-    table = NetworkTable.from(listings, exclusions);
-    matcher = compile(table, Date.now());
-    builds.push(performance.now() - t0);
-    gc();
-    const after = process.memoryUsage();
-    heapBytes = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers);
+    const s = parsedSnapshot();
+    const t1 = performance.now();
+    built = build(s);
+    const t2 = performance.now();
+    builds.push(t2 - t1);
+    loads.push(t2 - t0);
   }
-  const m = matcher!;
-  const baseline = baselineMatcher(listings, exclusions, m);
 
   const ours: number[] = [];
   const base: number[] = [];
@@ -234,6 +269,7 @@ export async function lookupBench(): Promise<Array<[string, number, string]>> {
     ['lookup.per_s', Math.round(perSecond), 'lookups/s'],
     ['lookup.build_ms', round(median(builds)), 'ms'],
     ['lookup.heap_mb', round(heapBytes / 2 ** 20), 'MB'],
+    ['lookup.snapshot_load_ms', round(median(loads)), 'ms'],
     ['baseline.binary_search_ranges_per_s', Math.round(basePerSecond), 'lookups/s'],
     ['lookup.vs_baseline', round(perSecond / basePerSecond), 'x'],
   ];

@@ -8,6 +8,7 @@ import { ingestBench } from './report-ingest.js';
 import { staffQueueBench } from './staff-queue.js';
 import { exportBench } from './exports.js';
 import { loadBench } from './load.js';
+import { lookupBench } from './lookup.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
@@ -15,6 +16,7 @@ const redis = await ensureRedis(process.env.REDIS_URL);
 process.env.REDIS_URL = redis.url;
 const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, value, unit]) => process.stdout.write(`BENCH ${name} ${value} ${unit}\n`));
 
+if (!only || only === 'lookup') print(await lookupBench());
 if (!only || only === 'delist') print(await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) }));
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
 if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
