@@ -201,8 +201,10 @@ function setV4(value: number, prefix: number): void {
 
 function parseCidrGeneral(text: string): boolean {
   const end = text.length;
-  let slash = text.indexOf('/');
-  if (slash < 0) slash = end;
+  // A prefix has at most three digits, so a slash can only be among the last four characters (one anywhere else
+  // reaches the address parsers below, which refuse it).
+  let slash = end;
+  for (let i = Math.max(0, end - 4); i < end; i++) if (text.charCodeAt(i) === 47) slash = i;
   const prefix = slash < end ? prefixAt(text, slash + 1) : -2;
   if (prefix === -1) return false;
   if (text.indexOf(':') < 0) {

@@ -317,7 +317,12 @@ function mergeV6(base: V6Part, delta: V6Part): V6Part {
       at = j++;
       if (Number.isNaN(delta.exp[at]!)) continue;
     }
-    out.words.set(src.words.subarray(at * 4, at * 4 + 4), m * 4);
+    const from = at * 4;
+    const to = m * 4;
+    out.words[to] = src.words[from]!;
+    out.words[to + 1] = src.words[from + 1]!;
+    out.words[to + 2] = src.words[from + 2]!;
+    out.words[to + 3] = src.words[from + 3]!;
     out.pk[m] = src.pk[at]!;
     out.exp[m++] = src.exp[at]!;
   }
@@ -338,9 +343,10 @@ export class NetworkTable {
 
   /** Parses and sorts whole datasets (a snapshot); an entry's expiry comes from its expiresAt. */
   static from(listings: Iterable<CidrEntry>, exclusions: Iterable<CidrEntry> = []): NetworkTable {
-    // Sized for all-IPv4; the IPv6 arrays grow (touching a million snapshot objects twice costs more than a copy).
+    // Sized without a counting pass (touching a million snapshot objects twice costs more than a spare array):
+    // room for all of them as IPv4, half as IPv6; the IPv6 arrays grow beyond that.
     const total = (Array.isArray(listings) ? listings.length : 1024) + (Array.isArray(exclusions) ? exclusions.length : 0);
-    const c = Collector.sizedFor(total, Math.max(16, total >>> 2));
+    const c = Collector.sizedFor(total, Math.max(16, total >>> 1));
     for (const e of listings) {
       readExpiry(e.expiresAt);
       c.add(e.cidr, 0);

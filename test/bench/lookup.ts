@@ -7,10 +7,11 @@
  * a listed entry, half random, 70 % IPv4 (a fifth of them written v4-mapped, as a dual-stack socket reports them),
  * 30 % IPv6. Every figure is the median of BENCH_ROUNDS (3) rounds.
  *
- * build_ms: parsed snapshot → NetworkTable → matcher, as the client builds it; snapshot_load_ms adds JSON.parse of
- * the body. heap_mb is what the client keeps for the blocklist (its NetworkTable and the built matcher): V8 heap
- * plus the ArrayBuffers behind typed arrays, which heapUsed alone does not count. Forced GCs (for heap_mb only)
- * come from global.gc under --expose-gc, else from a gc function exposed at run time via v8.setFlagsFromString.
+ * build_ms: parsed snapshot → NetworkTable → matcher, as the client builds it; snapshot_load_ms adds JSON.parse
+ * of the body; feed_update_ms is one feed change merged into the table and the matcher rebuilt. heap_mb is what
+ * the client keeps for the blocklist (its NetworkTable and the built matcher): V8 heap plus the ArrayBuffers
+ * behind typed arrays, which heapUsed alone does not count. Forced GCs (for heap_mb only) come from global.gc
+ * under --expose-gc, else from a gc function exposed at run time via v8.setFlagsFromString: no launch flag needed.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -254,6 +255,14 @@ export async function lookupBench(): Promise<Array<[string, number, string]>> {
     loads.push(t2 - t0);
   }
 
+  // A feed entry at this size: one change merged into the table, the matcher rebuilt (what a delist costs the client).
+  const updates: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const t0 = performance.now();
+    compile(built.table.apply([{ cidr: `192.0.2.${r}`, kind: 'listing', expires: null }]), Date.now());
+    updates.push(performance.now() - t0);
+  }
+
   const ours: number[] = [];
   const base: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
@@ -270,6 +279,7 @@ export async function lookupBench(): Promise<Array<[string, number, string]>> {
     ['lookup.build_ms', round(median(builds)), 'ms'],
     ['lookup.heap_mb', round(heapBytes / 2 ** 20), 'MB'],
     ['lookup.snapshot_load_ms', round(median(loads)), 'ms'],
+    ['lookup.feed_update_ms', round(median(updates)), 'ms'],
     ['baseline.binary_search_ranges_per_s', Math.round(basePerSecond), 'lookups/s'],
     ['lookup.vs_baseline', round(perSecond / basePerSecond), 'x'],
   ];
