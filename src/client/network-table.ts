@@ -236,7 +236,16 @@ function sortV6(p: V6Part): V6Part {
     const top = keys[2 * r - 2]! >>> INDEX_BITS;
     let end = r;
     while (end < n && keys[2 * end + 1] === hi && keys[2 * end]! >>> INDEX_BITS === top) end++;
-    if (end > r) order.set(Array.from(order.subarray(r - 1, end)).sort(full), r - 1);
+    if (end - r >= 16) order.set(Array.from(order.subarray(r - 1, end)).sort(full), r - 1);
+    else {
+      // Mostly pairs (an exclusion inside its listing): insertion sort in place.
+      for (let x = r; x < end; x++) {
+        const v = order[x]!;
+        let y = x - 1;
+        for (; y >= r - 1 && full(order[y]!, v) > 0; y--) order[y + 1] = order[y]!;
+        order[y + 1] = v;
+      }
+    }
     r = end + 1;
   }
   const out = v6Part(n);

@@ -191,6 +191,31 @@ describe('blocklist matcher', () => {
     assert.equal(compile(table, 0).isBlocked('198.51.100.1'), true);
   });
 
+  it('builds the same matcher whatever the input order, with thousands of networks crowded into one /39', () => {
+    // xorshift32, so the test is the same on every run
+    let seed = 12345;
+    const next = () => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), seed >>> 0);
+    const nets: Entry[] = [];
+    for (let i = 0; i < 6000; i++) {
+      const v6 = (0x20010db8n << 96n) | (BigInt(next() & 0x1ff) << 80n) | (BigInt(next()) << 32n) | BigInt(next());
+      nets.push({ cidr: networkOf({ version: 6, value: v6, text: '' }, [48, 56, 64, 96, 127, 128][next() % 6]!).text, expiresAt: null });
+      nets.push({ cidr: networkOf({ version: 4, value: BigInt(0xc6330000 + (next() & 0xffff)), text: '' }, [16, 20, 24, 28, 32][next() % 5]!).text, expiresAt: null });
+    }
+    const unique = [...new Map(nets.map((e) => [e.cidr, e])).values()];
+    const listings = unique.filter((_, i) => i % 5 !== 0);
+    const exclusions = unique.filter((_, i) => i % 5 === 0);
+    const shuffled = <T,>(xs: T[]) => xs.map((x) => [next(), x] as const).sort((a, b) => a[0] - b[0]).map(([, x]) => x);
+    const a = buildMatcher(listings, exclusions, { now: NOW });
+    const b = buildMatcher(shuffled(listings), shuffled(exclusions), { now: NOW });
+    assert.deepEqual(b.listedRanges(), a.listedRanges());
+    const reference = referenceOf(listings, exclusions);
+    for (const e of unique.slice(0, 400)) {
+      const n = parseNetwork(e.cidr);
+      const ip = n.version === 4 ? v4Text(n.base) : networkOf({ version: 6, value: n.base, text: '' }, 128).text;
+      assert.equal(a.isBlocked(ip), reference(ip), ip);
+    }
+  });
+
   it('gives the same matcher from a table changed step by step as from the final datasets', () => {
     const cidr = fc.oneof(
       fc.tuple(fc.constantFrom(0xc6336400n, 0xc6336480n, 0xcb007100n), fc.integer({ min: 20, max: 32 })).map(([v, p]) => networkOf({ version: 4, value: v, text: '' }, p).text),
