@@ -73,8 +73,6 @@ export function domainAndParents(domain: string): string[] {
 export const isLive = (a: { expiresAt: string | null }, now: Date): boolean =>
   a.expiresAt === null || Date.parse(a.expiresAt) > now.getTime();
 
-const RANK: Record<PoolName, number> = { normal: 0, relay: 1, 'high-risk': 2 };
-
 interface Match {
   assignment: PoolAssignment;
   /** The domain key that matched (domain assignments only). */

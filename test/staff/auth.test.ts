@@ -101,5 +101,6 @@ describe('staff sign-in', () => {
     await agent.get('/staff').expect(303);
     const actions = (await ctx.audit.recent(50)).filter((e) => e.actor === 'leaver@example.net').map((e) => e.action);
     assert.ok(actions.includes('staff.login'));
+    assert.ok(actions.includes('staff.logout'));
   });
 });

@@ -90,8 +90,10 @@ export function loginRoutes(ctx: Context): { page: RequestHandler; submit: Reque
       req.session.destroy((err) => {
         if (err) return next(err);
         res.clearCookie(SESSION_COOKIE, { path: '/staff' });
-        if (who) ctx.redis.multi().xadd(ctx.keys.audit, '*', 'entry', JSON.stringify({ at: new Date().toISOString(), actor: who, action: 'staff.logout', target: who, reason: 'signed out' })).exec().catch(() => {});
-        res.redirect(303, '/staff/login');
+        if (!who) return res.redirect(303, '/staff/login');
+        const tx = ctx.redis.multi();
+        ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor: who, action: 'staff.logout', target: who, reason: 'signed out' });
+        tx.exec().then(() => res.redirect(303, '/staff/login'), next);
       });
     },
   };

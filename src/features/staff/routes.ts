@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { NotFoundError, ValidationError } from '../../errors.js';
 import type { Role } from '../../stores/staff.js';
-import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField, type Ticket } from '../../stores/tickets.js';
+import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField } from '../../stores/tickets.js';
 import { STATE_LABELS } from '../status/labels.js';
 import type { ReportSummary } from '../report/service.js';
 import * as actions from './actions.js';
@@ -123,4 +123,3 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
   return r;
 }
 
-export type { Ticket };
