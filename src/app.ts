@@ -40,24 +40,28 @@ export function createApp(ctx: Context): express.Express {
   app.use(metrics.observe);
   app.use(securityHeaders(https));
 
-  // The machine API: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest as JSON.
-  app.use(reportApiRoutes(ctx));
+  // The machine API under /api/: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest
+  // as JSON. One prefix test keeps every other request from walking the API's routes.
+  const api = express.Router();
+  api.use(reportApiRoutes(ctx));
+  api.use(express.json({ limit: '64kb' }));
+  api.use(routingApiRoutes(ctx));
+  api.use(exportRoutes(ctx));
+  app.use((req, res, next) => (req.path.startsWith('/api/') ? api(req, res, next) : next()));
   app.get('/metrics', requireApiToken(ctx.apiTokens), metrics.expose);
-  app.use(express.json({ limit: '64kb' }));
-  app.use(routingApiRoutes(ctx));
-  app.use(exportRoutes(ctx));
 
   // Public pages: small urlencoded forms, CSRF on every POST.
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
   const csrfGuard = csrf(ctx.config.secret, https);
   app.use(csrfGuard.middleware);
   app.use(languageMiddleware(https));
+  // The delist form first: it is the busiest public route, and each router passed costs a match per route.
+  app.use(delistRoutes(ctx));
   app.use(homeRoutes(ctx));
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));
   app.use(poolExplainerRoutes(ctx));
   app.use(unblockRoutes(ctx));
   app.use(staffRoutes(ctx, { queuesDashboard: jobDashboard(ctx) }));
-  app.use(delistRoutes(ctx));
   app.use(statusRoutes(ctx));
   app.use(lookupRoutes(ctx));
   if (app.locals.devOutbox) app.use(devOutboxRoutes(ctx));

@@ -9,6 +9,7 @@ import { ApiTokenStore } from './stores/api-tokens.js';
 import { AuditStore } from './stores/audit.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
+import { DelistIntake } from './stores/delist-intake.js';
 import { ReportCounter } from './stores/report-counter.js';
 import { RequestStore } from './stores/requests.js';
 import { RoutingStore } from './stores/routing.js';
@@ -26,6 +27,7 @@ export interface Context {
   blocklist: BlocklistStore;
   requests: RequestStore;
   challenges: ChallengeStore;
+  delistIntake: DelistIntake;
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
   audit: AuditStore;
@@ -39,6 +41,7 @@ export interface Context {
 export function createContext(config: Config, policy: Policy, redis: Redis, logger: Logger): Context {
   const keys = createKeys(config.redisPrefix);
   const routing = new RoutingStore(redis, keys, policy.routing.feedMaxLength);
+  const challenges = new ChallengeStore(redis, keys, config.secret);
   const ownNetworks: Network[] = Object.values(policy.network.pools).flat().map((cidr) => parseNetwork(cidr));
   return {
     config,
@@ -49,7 +52,8 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     routing,
     blocklist: new BlocklistStore(redis, keys, routing),
     requests: new RequestStore(redis, keys),
-    challenges: new ChallengeStore(redis, keys, config.secret),
+    challenges,
+    delistIntake: new DelistIntake(redis, keys, challenges),
     tickets: new TicketStore(redis, keys, policy.sla),
     apiTokens: new ApiTokenStore(redis, keys),
     audit: new AuditStore(redis, keys),

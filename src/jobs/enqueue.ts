@@ -18,8 +18,18 @@ export class JobProducer {
   readonly mail: Queue<SendMailJob>;
   readonly maintenance: Queue<ExpireEntryJob>;
 
-  constructor(connection: Redis, keys: Keys) {
-    const opts = { connection, prefix: keys.bullPrefix, defaultJobOptions: DEFAULTS };
+  /**
+   * BullMQ gets its own connection: it defines its scripts (about a hundred) on the connection it is given, and
+   * ioredis copies every defined script onto each `multi()`/`pipeline()` it builds, which tripled the cost of every
+   * transaction of the stores that share the main connection.
+   */
+  private readonly connection: Redis;
+
+  constructor(redis: Redis, keys: Keys) {
+    this.connection = redis.duplicate();
+    // Connection errors reach the caller of each add; the event itself only needs a listener (ioredis logs it otherwise).
+    this.connection.on('error', () => {});
+    const opts = { connection: this.connection, prefix: keys.bullPrefix, defaultJobOptions: DEFAULTS };
     this.requests = new Queue<DelistJob>(QUEUES.requests, opts);
     this.mail = new Queue<SendMailJob>(QUEUES.mail, opts);
     this.maintenance = new Queue<ExpireEntryJob>(QUEUES.maintenance, opts);
@@ -45,6 +55,10 @@ export class JobProducer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.requests.close(), this.mail.close(), this.maintenance.close()]);
+    try {
+      await Promise.all([this.requests.close(), this.mail.close(), this.maintenance.close()]);
+    } finally {
+      this.connection.disconnect();
+    }
   }
 }

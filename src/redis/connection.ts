@@ -8,7 +8,11 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis 
   // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write.
   const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: role === 'web', connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) };
   const wait: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 5000) };
-  return new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
+  const redis = new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
+  // A lost connection surfaces where it matters: each command fails (web answers 503, jobs retry). Without a
+  // listener ioredis would also print every reconnect attempt as an "unhandled error event".
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Removes every key matching a glob by SCAN (maintenance and tests only). */

@@ -9,7 +9,7 @@ export type ChallengeCheck =
   | { status: 'unknown' };
 
 /** How long a used or expired challenge is remembered, so its link gets a clear page rather than "unknown". */
-const TOMBSTONE_SECONDS = 7 * 24 * 3600;
+export const TOMBSTONE_SECONDS = 7 * 24 * 3600;
 
 /** Marks the challenge used only if it is still valid; returns [status, requestId]. */
 const CONSUME = `
@@ -42,9 +42,14 @@ export class ChallengeStore {
     return this.keys.challenge(createHash('sha256').update(token).digest('hex'));
   }
 
+  /** The key of the challenge behind `challengeId` (for scripts that create one with other writes). */
+  keyFor(challengeId: string): string {
+    return this.keyOf(this.tokenFor(challengeId));
+  }
+
   /** Queues the challenge's creation on a transaction. */
   createIn(tx: ChainableCommander, challengeId: string, requestId: string, ttlMinutes: number, now = new Date()): void {
-    const key = this.keyOf(this.tokenFor(challengeId));
+    const key = this.keyFor(challengeId);
     const expiresAtMs = now.getTime() + ttlMinutes * 60_000;
     tx.hset(key, { requestId, expiresAtMs: String(expiresAtMs) });
     tx.expire(key, ttlMinutes * 60 + TOMBSTONE_SECONDS);

@@ -78,7 +78,10 @@ describe('faults', () => {
     const redis = await privateRedis();
     cleanups.push(() => redis.kill());
     const ctx = testContext({ env: { REDIS_URL: redis.url } });
-    cleanups.push(async () => ctx.redis.disconnect());
+    cleanups.push(async () => {
+      await ctx.jobs.close().catch(() => {});
+      ctx.redis.disconnect();
+    });
     const app = createApp(ctx);
     await request(app).get('/lookup?ip=198.51.100.7').expect(200);
     await redis.kill();

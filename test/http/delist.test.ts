@@ -150,3 +150,29 @@ describe('delist rate limits', () => {
     assert.equal(res.status, 429);
   });
 });
+
+describe('delist rate limit per client address', () => {
+  let ctx: TestContext;
+  let app: ReturnType<typeof createApp>;
+  before(() => {
+    ctx = testContext({ policy: (p) => ({ ...p, rateLimits: { ...p.rateLimits, delistPerClientIp: { max: 3, windowMinutes: 60 }, delistPerEmail: roomy, delistPerTargetIp: roomy } }) });
+    app = createApp(ctx);
+  });
+  after(() => ctx.cleanup());
+
+  it('counts forms that did not validate, then refuses even a valid one, storing nothing and counting no other limit', async () => {
+    const agent = request.agent(app);
+    const token = csrfOf(await agent.get('/delist'));
+    const post = (fields: Record<string, string>) => agent.post('/delist').type('form').send({ _csrf: token, ...fields });
+    assert.equal((await post({ email: 'not-an-address', ip: '198.51.100.8' })).status, 400);
+    assert.equal((await post({ email: 'ok@example.com', ip: '10.0.0.1' })).status, 400);
+    assert.equal((await post({ email: 'ok@example.com', ip: '198.51.100.8' })).status, 303);
+    const refused = await post({ email: 'other@example.com', ip: '198.51.100.9' });
+    assert.equal(refused.status, 429);
+    assert.ok(Number(refused.headers['retry-after']) > 3000, 'the hour window is nearly whole');
+    assert.match(refused.text, /Too many requests/);
+    assert.equal(await ctx.redis.zcard(ctx.keys.requestsByTime), 1, 'only the one accepted request is stored');
+    assert.equal(await ctx.redis.exists(ctx.keys.rateLimit('delist-email') + 'other@example.com'), 0, 'a refused request counts against no other limit');
+    assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting'), 1);
+  });
+});

@@ -1,10 +1,9 @@
-import { Router, type Request } from 'express';
+import { Router } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import type { Context } from '../../context.js';
 import { limiter } from '../../http/rate-limit.js';
-import { confirmDelist, requestDelist, viewConfirmation } from './service.js';
-import { delistForm, echo, parseForm, type DelistForm } from './schema.js';
-
-const valid = (req: Request) => (req as Request & { delist: DelistForm }).delist;
+import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } from './service.js';
+import { delistForm, echo, parseForm } from './schema.js';
 
 /** The public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
 export function delistRoutes(ctx: Context): Router {
@@ -16,24 +15,18 @@ export function delistRoutes(ctx: Context): Router {
     res.render('delist/form', { title: 'Remove an IP address from our blocked-senders list', values: echo(req.query, ['email', 'ip']), errors: {} });
   });
 
-  r.post(
-    '/delist',
-    limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
-    (req, res, next) => {
-      const parsed = parseForm(delistForm, req.body);
-      if (!parsed.ok) {
-        return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
-      }
-      (req as Request & { delist: DelistForm }).delist = parsed.value;
-      next();
-    },
-    limiter(redis, keys, 'delist-email', limits.delistPerEmail, (req) => valid(req).email),
-    limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (req) => valid(req).ip),
-    async (req, res) => {
-      await requestDelist(ctx, { ...valid(req), lang: res.locals.lang });
-      res.redirect(303, '/delist/sent');
-    },
-  );
+  // The busiest public form: its rate limits, cool-down and records take one Redis script (stores/delist-intake.ts).
+  r.post('/delist', async (req, res) => {
+    const client = ipKeyGenerator(req.ip ?? '');
+    const parsed = parseForm(delistForm, req.body);
+    if (!parsed.ok) {
+      await countInvalidDelist(ctx, client);
+      return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
+    }
+    await requestDelist(ctx, { ...parsed.value, lang: res.locals.lang }, new Date(), client);
+    // A bare 303: express's res.redirect() negotiates a body no browser shows.
+    res.status(303).location('/delist/sent').end();
+  });
 
   r.get('/delist/sent', (_req, res) => {
     res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes });

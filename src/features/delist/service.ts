@@ -2,19 +2,21 @@ import type { Context } from '../../context.js';
 import { parseAddress } from '../../domain/ip.js';
 import { selfDelistsLeft } from '../../domain/delist-policy.js';
 import type { Verdict } from '../../domain/listing.js';
-import { GoneError, NotFoundError } from '../../errors.js';
-import { newId, type PortalRequest } from '../../stores/requests.js';
+import { GoneError, NotFoundError, RateLimitedError } from '../../errors.js';
+import { TOMBSTONE_SECONDS } from '../../stores/challenges.js';
+import type { Hit } from '../../stores/delist-intake.js';
+import { newId, type PortalRequest, type RequestEvent } from '../../stores/requests.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
  * Step 1 of the public flow: record the request and mail a challenge. The caller answers the same neutral
  * page whatever happens here, so nothing reveals whether the IP is listed.
+ *
+ * With `client` (the rate-limit key of the sender's address, from the web form), the three public rate limits
+ * are counted in the same Redis script that creates the request: per client, per email, per target IP.
  */
-export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date()): Promise<void> {
-  const fresh = await ctx.challenges.startCooldown(input.email, input.ip, ctx.policy.challenge.resendCooldownSeconds);
-  if (!fresh) return; // a challenge went out less than a minute ago: do not mail-bomb the address
-
+export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date(), client?: string): Promise<void> {
   const request: PortalRequest = {
     id: newId(),
     type: 'delist',
@@ -26,12 +28,32 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     challengeId: newId(16),
     ...(input.lang && { lang: input.lang }),
   };
-  const tx = ctx.redis.multi();
-  ctx.requests.createIn(tx, request, 'Request received; a confirmation link was sent by email.');
-  ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
-  await tx.exec();
+  const event: RequestEvent = { at: request.createdAt, state: request.state, message: 'Request received; a confirmation link was sent by email.' };
+  const hits = client === undefined ? [] : delistHits(ctx, client, input);
+  const outcome = await ctx.delistIntake.submit(hits, request, event, {
+    ttlMinutes: ctx.policy.challenge.ttlMinutes,
+    cooldownSeconds: ctx.policy.challenge.resendCooldownSeconds,
+    tombstoneSeconds: TOMBSTONE_SECONDS,
+  });
+  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
+  if (outcome.status === 'cooldown') return; // a challenge went out less than a minute ago: do not mail-bomb the address
   await ctx.jobs.sendMail('delist-challenge', request.id);
   ctx.logger.info({ requestId: request.id }, 'delist requested');
+}
+
+/** A delist form that did not validate still counts against its sender (throws RateLimitedError when over). */
+export async function countInvalidDelist(ctx: Context, client: string): Promise<void> {
+  const outcome = await ctx.delistIntake.count(delistHits(ctx, client));
+  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
+}
+
+/** The public limits of the delist form, in the order they are counted (same keys as the other limiters). */
+function delistHits(ctx: Context, client: string, input?: { email: string; ip: string }): Hit[] {
+  const limits = ctx.policy.rateLimits;
+  const hit = (name: string, key: string, w: { max: number; windowMinutes: number }): Hit => ({ key: ctx.keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 });
+  const hits = [hit('delist-client', client, limits.delistPerClientIp)];
+  if (input) hits.push(hit('delist-email', input.email, limits.delistPerEmail), hit('delist-target', input.ip, limits.delistPerTargetIp));
+  return hits;
 }
 
 export interface ConfirmView {
