@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Context } from '../src/context.js';
 import { JOBS, QUEUES, type DelistJob, type ExpireEntryJob, type SendMailJob } from '../src/jobs/contract.js';
 import type { Mailer } from '../src/mail/mailer.js';
+import { OutboxRelay } from '../src/jobs/outbox.js';
 import { PermanentJobError, processDelist } from './processors/delist.js';
 import { processSendMail } from './processors/send-mail.js';
 import { processIngestReport } from './processors/ingest-report.js';
@@ -16,8 +17,11 @@ function permanentToUnrecoverable<T>(fn: () => Promise<T>): Promise<T> {
   });
 }
 
-/** Starts one BullMQ worker per queue on a waiting (maxRetriesPerRequest: null) connection. */
-export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): Worker[] {
+/** What the worker role runs: a BullMQ worker per queue and the job outbox's relay; each stops with `close()`. */
+export type Runner = Pick<Worker, 'name' | 'close'>;
+
+/** Starts one BullMQ worker per queue on a waiting (maxRetriesPerRequest: null) connection, and the outbox relay. */
+export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): Runner[] {
   // A job whose worker died (kill -9) is taken over once its lock lapses: lockDuration, checked every half of it.
   const opts = { connection, prefix: ctx.keys.bullPrefix, lockDuration: ctx.config.workerLockMs, stalledInterval: Math.max(500, Math.floor(ctx.config.workerLockMs / 2)), maxStalledCount: 5 };
   const workers = [
@@ -33,5 +37,5 @@ export function startWorkers(ctx: Context, connection: Redis, mailer: Mailer): W
     w.on('failed', (job, err) => ctx.logger.warn({ queue: w.name, jobId: job?.id, attempts: job?.attemptsMade, err: err.message }, 'job failed'));
     w.on('error', (err) => ctx.logger.error({ queue: w.name, err: err.message }, 'worker error'));
   }
-  return workers;
+  return [...workers, new OutboxRelay(ctx, connection).start()];
 }

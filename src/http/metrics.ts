@@ -21,6 +21,14 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
     },
   });
   new Gauge({
+    name: 'portal_job_outbox_entries',
+    help: 'Jobs written to the job outbox and not yet relayed into their queue by a worker',
+    registers: [registry],
+    async collect() {
+      this.set(await ctx.redis.xlen(ctx.keys.jobOutbox));
+    },
+  });
+  new Gauge({
     name: 'portal_routing_version',
     help: 'Current version of the routing datasets',
     registers: [registry],

@@ -1,8 +1,9 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import cookieParser from 'cookie-parser';
 import helmet from 'helmet';
 import { ForbiddenError } from '../errors.js';
+import { randomId } from '../domain/random.js';
 
 const VISITOR_COOKIE = 'pm_vid';
 
@@ -39,7 +40,7 @@ export function csrf(secret: string, https: boolean): { middleware: RequestHandl
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: https, path: '/' };
   const mac = (visitorId: string, random: string) => createHmac('sha256', secret).update(`csrf:${visitorId}.${random}`).digest('base64url');
   const mint = (visitorId: string) => {
-    const random = randomBytes(16).toString('base64url');
+    const random = randomId(16);
     return `${random}.${mac(visitorId, random)}`;
   };
   const valid = (visitorId: string | undefined, token: unknown): boolean => {
@@ -53,7 +54,7 @@ export function csrf(secret: string, https: boolean): { middleware: RequestHandl
   const visitor = (req: Request, res: Response, next: NextFunction) => {
     let id = req.cookies?.[VISITOR_COOKIE] as string | undefined;
     if (!id || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
-      id = randomBytes(16).toString('base64url');
+      id = randomId(16);
       res.cookie(VISITOR_COOKIE, id, { ...cookieOptions, maxAge: 30 * 24 * 3600 * 1000 });
     }
     (req as Request & { visitorId?: string }).visitorId = id;

@@ -3,6 +3,7 @@ import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { JOBS, QUEUES, type DelistJob, type ExpireEntryJob, type MailKind, type SendMailJob } from './contract.js';
+import type { JobIntent } from './outbox.js';
 
 /** Retries with backoff, and enough retention for staff to see why a job failed. */
 const DEFAULTS: JobsOptions = {
@@ -45,7 +46,20 @@ export class JobProducer {
 
   /** One mail per (kind, request, ref): `ref` tells apart two mails of one kind (a result after a review, each reply). */
   async sendMail(kind: MailKind, requestId: string, ref?: string): Promise<void> {
-    await this.mail.add(JOBS.sendMail, { kind, requestId, ...(ref && { ref }) }, { jobId: `${kind}-${requestId}${ref ? `-${ref}` : ''}` });
+    await this.addIntent(this.mailIntent(kind, requestId, ref));
+  }
+
+  /** The same mail job as an outbox entry, for a script that writes it together with its request. */
+  mailIntent(kind: MailKind, requestId: string, ref?: string): JobIntent {
+    const data: SendMailJob = { kind, requestId, ...(ref && { ref }) };
+    return { queue: QUEUES.mail, name: JOBS.sendMail, jobId: `${kind}-${requestId}${ref ? `-${ref}` : ''}`, data: JSON.stringify(data) };
+  }
+
+  /** Adds the job an outbox entry describes (the relay); its fixed id makes a second add a no-op. */
+  async addIntent(intent: JobIntent): Promise<void> {
+    const queue = [this.requests, this.mail, this.maintenance].find((q) => q.name === intent.queue);
+    if (!queue) throw new Error(`unknown queue ${intent.queue}`);
+    await (queue as Queue).add(intent.name, JSON.parse(intent.data), { jobId: intent.jobId });
   }
 
   /** A delayed job that removes a routing entry when it expires (published to the feed like any change). */

@@ -11,6 +11,8 @@ export function createKeys(prefix: string) {
     /** Glob matching every key of this prefix (maintenance and test clean-up only: SCAN, never on a request path). */
     all: `${p}:*`,
     bullPrefix: `${p}:q`,
+    /** Jobs to enqueue, written with the change that calls for them and relayed into BullMQ (src/jobs/outbox.ts). */
+    jobOutbox: `${p}:job-outbox`,
 
     routingVersion: `${p}:routing:version`,
     routingFeed: `${p}:routing:feed`,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomId } from '../domain/random.js';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 
@@ -42,7 +42,7 @@ export interface PortalRequest {
 }
 
 /** Request ids are random and unguessable: a status URL is a capability, not a counter. */
-export const newId = (bytes = 12) => randomBytes(bytes).toString('base64url');
+export const newId = (bytes = 12) => randomId(bytes);
 export const isRequestId = (s: string) => /^[A-Za-z0-9_-]{16}$/.test(s);
 
 /** Requests made through the portal (delist now; reports and unblocks later) and their timelines. */

@@ -1,9 +1,10 @@
-import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createApp } from '../../src/app.js';
 import { createMailer, type Mailer } from '../../src/mail/mailer.js';
 import { createRedis } from '../../src/redis/connection.js';
-import { startWorkers } from '../../worker/workers.js';
+import { startWorkers, type Runner } from '../../worker/workers.js';
+import { OutboxRelay } from '../../src/jobs/outbox.js';
+import type { Context } from '../../src/context.js';
 import { REDIS_URL, testContext, type TestContext } from './context.js';
 import { startSmtpSink } from './smtp.js';
 import type { Policy } from '../../src/policy.js';
@@ -14,7 +15,7 @@ export async function startPortal(opts: { policy?: (p: Policy) => Policy } = {})
   const ctx: TestContext = testContext({ env: { SMTP_URL: smtp.url }, ...(opts.policy && { policy: opts.policy }) });
   const workerConnection: Redis = createRedis(REDIS_URL, 'worker');
   const mailer: Mailer = createMailer({ smtpUrl: smtp.url, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
-  const workers: Worker[] = startWorkers(ctx, workerConnection, mailer);
+  const workers: Runner[] = startWorkers(ctx, workerConnection, mailer);
   const app = createApp(ctx);
   return {
     ctx,
@@ -38,5 +39,15 @@ export async function eventually<T>(check: () => Promise<T | undefined | null | 
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Relays what the job outbox holds into BullMQ, as a worker's relay would (for tests that run no worker). */
+export async function relayOutbox(ctx: Context): Promise<number> {
+  const relay = new OutboxRelay(ctx, ctx.redis);
+  try {
+    return await relay.drain();
+  } finally {
+    await relay.close();
   }
 }

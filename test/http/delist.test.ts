@@ -5,6 +5,7 @@ import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
+import { relayOutbox } from '../helpers/portal.js';
 
 const roomy = { max: 1000, windowMinutes: 10 };
 
@@ -27,7 +28,10 @@ describe('POST /delist', () => {
     return agent.post('/delist').type('form').send({ _csrf: csrfOf(form), ...fields });
   }
   const stored = () => ctx.redis.zcard(ctx.keys.requestsByTime);
-  const mailJobs = async () => (await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed'));
+  const mailJobs = async () => {
+    await relayOutbox(ctx);
+    return ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed');
+  };
 
   it('shows a form whose every field has a label and a hint', async () => {
     const res = await request(app).get('/delist').expect(200).expect('content-type', /html/);
@@ -173,6 +177,7 @@ describe('delist rate limit per client address', () => {
     assert.match(refused.text, /Too many requests/);
     assert.equal(await ctx.redis.zcard(ctx.keys.requestsByTime), 1, 'only the one accepted request is stored');
     assert.equal(await ctx.redis.exists(ctx.keys.rateLimit('delist-email') + 'other@example.com'), 0, 'a refused request counts against no other limit');
+    assert.equal(await relayOutbox(ctx), 1);
     assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting'), 1);
   });
 });

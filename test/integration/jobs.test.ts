@@ -5,6 +5,7 @@ import { confirmDelist, requestDelist } from '../../src/features/delist/service.
 import { processDelist } from '../../worker/processors/delist.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
+import { relayOutbox } from '../helpers/portal.js';
 
 describe('worker jobs', () => {
   let ctx: TestContext;
@@ -31,6 +32,7 @@ describe('worker jobs', () => {
     assert.equal(await ctx.blocklist.selfDelistsEver('198.51.100.9'), 1);
     const events = await ctx.requests.events(id);
     assert.equal(events.filter((e) => e.state === 'delisted').length, 1);
+    assert.equal(await relayOutbox(ctx), 1, 'the challenge mail came through the job outbox');
     assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed'), 2);
   });
 

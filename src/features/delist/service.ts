@@ -34,10 +34,10 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     ttlMinutes: ctx.policy.challenge.ttlMinutes,
     cooldownSeconds: ctx.policy.challenge.resendCooldownSeconds,
     tombstoneSeconds: TOMBSTONE_SECONDS,
-  });
+  }, ctx.jobs.mailIntent('delist-challenge', request.id));
   if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
   if (outcome.status === 'cooldown') return; // a challenge went out less than a minute ago: do not mail-bomb the address
-  await ctx.jobs.sendMail('delist-challenge', request.id);
+  // The challenge mail's job went to the job outbox with the request; the worker's relay queues it (jobs/outbox.ts).
   ctx.logger.info({ requestId: request.id }, 'delist requested');
 }
 
