@@ -52,7 +52,7 @@ export function createApp(ctx: Context): express.Express {
 
   // Public pages: small urlencoded forms, CSRF on every POST.
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
-  const csrfGuard = csrf(ctx.config.secret, https);
+  const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
   app.use(csrfGuard.middleware);
   app.use(languageMiddleware(https));
   // The delist form first: it is the busiest public route, and each router passed costs a match per route.

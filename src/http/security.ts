@@ -6,6 +6,8 @@ import { ForbiddenError } from '../errors.js';
 import { randomId } from '../domain/random.js';
 
 const VISITOR_COOKIE = 'pm_vid';
+/** A multipart body (media types are case-insensitive; parameters may follow). */
+const MULTIPART = /^\s*multipart\/form-data\s*(;|$)/i;
 
 /** Helmet with a strict CSP: no inline script or style anywhere, forms post only to us, never framed. */
 export function securityHeaders(https: boolean): RequestHandler {
@@ -36,7 +38,7 @@ export function securityHeaders(https: boolean): RequestHandler {
  * nothing to another. Written here rather than with csrf-csrf because that library compares its HMACs with `===`;
  * this check is constant-time. `res.locals.csrf()` gives a form its token.
  */
-export function csrf(secret: string, https: boolean): { middleware: RequestHandler[]; afterUpload: RequestHandler } {
+export function csrf(secret: string, https: boolean, uploadPaths: readonly string[] = []): { middleware: RequestHandler[]; afterUpload: RequestHandler } {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: https, path: '/' };
   const mac = (visitorId: string, random: string) => createHmac('sha256', secret).update(`csrf:${visitorId}.${random}`).digest('base64url');
   const mint = (visitorId: string) => {
@@ -68,8 +70,10 @@ export function csrf(secret: string, https: boolean): { middleware: RequestHandl
     if (valid((req as Request & { visitorId?: string }).visitorId, token)) return next();
     next(new ForbiddenError('CSRF_INVALID', 'This form has expired or your browser did not send its cookie. Reload the page and try again.'));
   };
-  // A multipart form's fields exist only after its route has read the upload: such a route runs `afterUpload`
-  // itself, right after its upload middleware (see features/report/routes.ts).
-  const globalProtect = (req: Request, res: Response, next: NextFunction) => (req.is('multipart/form-data') ? next() : protect(req, res, next));
+  // A multipart form's fields exist only after its route has read the upload: such a route (one of `uploadPaths`)
+  // runs `afterUpload` itself, right after its upload middleware (see features/report/routes.ts). Anywhere else a
+  // multipart body is checked here like any other, so the content type is no way around the check.
+  const uploads = new Set(uploadPaths);
+  const globalProtect = (req: Request, res: Response, next: NextFunction) => (uploads.has(req.path) && MULTIPART.test(req.headers['content-type'] ?? '') ? next() : protect(req, res, next));
   return { middleware: [cookieParser(), visitor, globalProtect], afterUpload: protect };
 }

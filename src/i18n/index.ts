@@ -52,6 +52,10 @@ export function fromAcceptLanguage(header: string | undefined): Language {
  * Accept-Language. Views get `t`, `lang` and the switcher's links.
  */
 export function languageMiddleware(https: boolean): RequestHandler {
+  // What the views get for each language, made once: a fixed translator and the switcher's entries.
+  const locals = Object.fromEntries(
+    LANGUAGES.map((lang) => [lang, { t: translator(lang), languages: Object.freeze(LANGUAGES.map((l) => Object.freeze({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }))) }]),
+  ) as Record<Language, { t: TFunction; languages: ReadonlyArray<{ code: Language; name: string; current: boolean }> }>;
   return (req, res, next) => {
     const asked = req.query.lang;
     let lang: Language;
@@ -61,8 +65,8 @@ export function languageMiddleware(https: boolean): RequestHandler {
     } else if (isLanguage(req.cookies?.[COOKIE])) lang = req.cookies[COOKIE] as Language;
     else lang = fromAcceptLanguage(req.get('accept-language'));
     res.locals.lang = lang;
-    res.locals.t = translator(lang);
-    res.locals.languages = LANGUAGES.map((l) => ({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }));
+    res.locals.t = locals[lang].t;
+    res.locals.languages = locals[lang].languages;
     res.vary('Accept-Language');
     next();
   };

@@ -24,8 +24,8 @@ export type IntakeOutcome =
  * mail, all at once.
  *
  * KEYS: hit keys (n), then cool-down, request, events, by-time, challenge, job outbox.
- * ARGV: n, (max, windowMs) × n, create (0|1), cool-down seconds, request fields as JSON, event JSON, createdAtMs,
- * requestId, challenge requestId, expiresAtMs, challenge TTL seconds, then the outbox entry's fields.
+ * ARGV: n, (max, windowMs) × n, create (0|1), cool-down seconds, m, the request's fields and values (m items),
+ * event JSON, createdAtMs, requestId, expiresAtMs, challenge TTL seconds, then the outbox entry's fields.
  */
 const INTAKE = `
 local n = tonumber(ARGV[1])
@@ -44,18 +44,14 @@ local a = 2 * n + 2
 if ARGV[a] ~= '1' then return {'counted', 0, 0} end
 local cooldown = tonumber(ARGV[a + 1])
 if cooldown > 0 and not redis.call('SET', KEYS[n + 1], '1', 'EX', cooldown, 'NX') then return {'cooldown', 0, 0} end
-local fields = cjson.decode(ARGV[a + 2])
-local flat = {}
-for k, v in pairs(fields) do
-  flat[#flat + 1] = k
-  flat[#flat + 1] = v
-end
-redis.call('HSET', KEYS[n + 2], unpack(flat))
-redis.call('RPUSH', KEYS[n + 3], ARGV[a + 3])
-redis.call('ZADD', KEYS[n + 4], ARGV[a + 4], ARGV[a + 5])
-redis.call('HSET', KEYS[n + 5], 'requestId', ARGV[a + 6], 'expiresAtMs', ARGV[a + 7])
-redis.call('EXPIRE', KEYS[n + 5], ARGV[a + 8])
-redis.call('XADD', KEYS[n + 6], '*', unpack(ARGV, a + 9))
+local m = tonumber(ARGV[a + 2])
+redis.call('HSET', KEYS[n + 2], unpack(ARGV, a + 3, a + 2 + m))
+local b = a + 3 + m
+redis.call('RPUSH', KEYS[n + 3], ARGV[b])
+redis.call('ZADD', KEYS[n + 4], ARGV[b + 1], ARGV[b + 2])
+redis.call('HSET', KEYS[n + 5], 'requestId', ARGV[b + 2], 'expiresAtMs', ARGV[b + 3])
+redis.call('EXPIRE', KEYS[n + 5], ARGV[b + 4])
+redis.call('XADD', KEYS[n + 6], '*', unpack(ARGV, b + 5))
 return {'created', 0, 0}
 `;
 
@@ -93,7 +89,8 @@ export class DelistIntake {
   async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, challenge: { ttlMinutes: number; cooldownSeconds: number; tombstoneSeconds: number }, mail: JobIntent): Promise<IntakeOutcome> {
     const createdAtMs = Date.parse(request.createdAt);
     const expiresAtMs = createdAtMs + challenge.ttlMinutes * 60_000;
-    const fields = Object.fromEntries(Object.entries(request).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]));
+    const fields: string[] = [];
+    for (const [k, v] of Object.entries(request)) if (v !== undefined) fields.push(k, String(v));
     const [status, limit, resetMs] = await this.run(
       [
         ...hits.map((h) => h.key),
@@ -109,10 +106,10 @@ export class DelistIntake {
         ...hits.flatMap((h) => [h.max, h.windowMs]),
         '1',
         challenge.cooldownSeconds,
-        JSON.stringify(fields),
+        fields.length,
+        ...fields,
         JSON.stringify(event),
         createdAtMs,
-        request.id,
         request.id,
         expiresAtMs,
         challenge.ttlMinutes * 60 + challenge.tombstoneSeconds,

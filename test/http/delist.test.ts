@@ -107,6 +107,16 @@ describe('POST /delist', () => {
     assert.equal(await stored(), before);
   });
 
+  it('checks the CSRF token of a multipart body too: only the upload form reads its token after the upload', async () => {
+    const agent = request.agent(app);
+    await agent.get('/delist');
+    for (const url of ['/delist', '/delist/confirm/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', '/unblock']) {
+      const res = await agent.post(url).field('email', 'a@example.com').field('ip', '198.51.100.5');
+      assert.equal(res.status, 403, url);
+      assert.match(res.text, /Reload the page/);
+    }
+  });
+
   it('refuses an oversized body with 413 and keeps nothing', async () => {
     const agent = request.agent(app);
     const token = csrfOf(await agent.get('/delist'));
