@@ -37,7 +37,12 @@ export class JobProducer {
   }
 
   async delist(requestId: string): Promise<void> {
-    await this.requests.add(JOBS.delist, { requestId }, { jobId: `delist-${requestId}` });
+    await this.addIntent(this.delistIntent(requestId));
+  }
+
+  /** The delist job as an outbox entry (the confirm step writes it with the state change). */
+  delistIntent(requestId: string): JobIntent {
+    return { queue: QUEUES.requests, name: JOBS.delist, jobId: `delist-${requestId}`, data: JSON.stringify({ requestId } satisfies DelistJob) };
   }
 
   async ingestReport(requestId: string): Promise<void> {

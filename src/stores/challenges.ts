@@ -21,6 +21,23 @@ redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
 return {'valid', id}
 `;
 
+/**
+ * CONSUME, and in the same step the request behind the challenge moves on and its job is written to the job
+ * outbox: a confirmed request always has its job. KEYS: challenge, request, events, job outbox. ARGV: nowMs,
+ * nowIso, the request id the caller read (anything else is 'unknown'), new state, event JSON, outbox fields.
+ */
+const CONSUME_AND_QUEUE = `
+local id = redis.call('HGET', KEYS[1], 'requestId')
+if not id or id ~= ARGV[3] then return {'unknown', ''} end
+if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
+if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
+redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
+redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
+return {'valid', id}
+`;
+
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 /**
@@ -71,6 +88,20 @@ export class ChallengeStore {
     const [status, requestId] = (await this.redis.eval(CONSUME, 1, this.keyOf(token), now.getTime(), now.toISOString())) as [string, string];
     if (status === 'valid') return { status, requestId, expiresAt: '' };
     if (status === 'used' || status === 'expired') return { status, requestId };
+    return { status: 'unknown' };
+  }
+
+  /**
+   * Uses the challenge up, moves its request to `state` with `message` on its timeline and writes the job
+   * outbox entry `job`, all or nothing. `requestId` is the one a `check()` just read; exactly one caller gets 'valid'.
+   */
+  async consumeAndQueue(token: string, requestId: string, state: string, message: string, job: string[], now = new Date()): Promise<ChallengeCheck> {
+    if (!isTokenShaped(token)) return { status: 'unknown' };
+    const at = now.toISOString();
+    const keys = [this.keyOf(token), this.keys.request(requestId), this.keys.requestEvents(requestId), this.keys.jobOutbox];
+    const [status, id] = (await this.redis.eval(CONSUME_AND_QUEUE, keys.length, ...keys, now.getTime(), at, requestId, state, JSON.stringify({ at, state, message }), ...job)) as [string, string];
+    if (status === 'valid') return { status, requestId: id, expiresAt: '' };
+    if (status === 'used' || status === 'expired') return { status, requestId: id };
     return { status: 'unknown' };
   }
 

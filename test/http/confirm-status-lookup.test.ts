@@ -6,6 +6,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
+import { relayOutbox } from '../helpers/portal.js';
 
 describe('confirmation link, status and lookup pages', () => {
   let ctx: TestContext;
@@ -44,6 +45,8 @@ describe('confirmation link, status and lookup pages', () => {
     assert.equal(res.status, 303);
     assert.equal(res.headers.location, `/status/${id}`);
     assert.equal((await ctx.requests.get(id))!.state, 'queued');
+    await relayOutbox(ctx);
+    assert.ok(await ctx.jobs.requests.getJob(`delist-${id}`), 'the delist job was written with the state change');
     assert.equal(await ctx.jobs.requests.getJobCountByTypes('waiting'), 1);
 
     const reused = await agent.post(`/delist/confirm/${token}`).type('form').send({ _csrf: csrfOf(page) });
@@ -51,6 +54,7 @@ describe('confirmation link, status and lookup pages', () => {
     assert.match(reused.text, /already been used/);
     assert.match(reused.text, new RegExp(`href="/status/${id}"`));
     assert.equal((await agent.get(`/delist/confirm/${token}`)).status, 410);
+    assert.equal(await relayOutbox(ctx), 0, 'a used link queues nothing more');
     assert.equal(await ctx.jobs.requests.getJobCountByTypes('waiting'), 1);
   });
 

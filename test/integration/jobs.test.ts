@@ -32,8 +32,24 @@ describe('worker jobs', () => {
     assert.equal(await ctx.blocklist.selfDelistsEver('198.51.100.9'), 1);
     const events = await ctx.requests.events(id);
     assert.equal(events.filter((e) => e.state === 'delisted').length, 1);
-    assert.equal(await relayOutbox(ctx), 1, 'the challenge mail came through the job outbox');
+    assert.equal(await relayOutbox(ctx), 2, 'the challenge mail and the delist job came through the job outbox');
     assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed'), 2);
+  });
+
+  it('confirms a link once when two confirms race, and writes one delist job with the state change', async () => {
+    const now = new Date();
+    await requestDelist(ctx, { email: 'race@example.com', ip: '198.51.100.77' }, now);
+    await relayOutbox(ctx);
+    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+    const results = await Promise.allSettled([confirmDelist(ctx, token), confirmDelist(ctx, token), confirmDelist(ctx, token)]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /already been used/);
+    assert.equal((await ctx.requests.get(id))!.state, 'queued');
+    assert.equal((await ctx.requests.events(id)).filter((e) => e.state === 'queued').length, 1);
+    assert.equal(await ctx.redis.xlen(ctx.keys.jobOutbox), 1, 'the job is there before any worker ran');
+    assert.equal(await relayOutbox(ctx), 1);
+    assert.ok(await ctx.jobs.requests.getJob(`delist-${id}`));
   });
 
   it('fails a job for an unknown request permanently, with a reason', async () => {

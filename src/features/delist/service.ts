@@ -5,6 +5,7 @@ import type { Verdict } from '../../domain/listing.js';
 import { GoneError, NotFoundError, RateLimitedError } from '../../errors.js';
 import { TOMBSTONE_SECONDS } from '../../stores/challenges.js';
 import type { Hit } from '../../stores/delist-intake.js';
+import { intentFields } from '../../jobs/outbox.js';
 import { newId, type PortalRequest, type RequestEvent } from '../../stores/requests.js';
 
 const DAY_MS = 24 * 3600 * 1000;
@@ -86,12 +87,15 @@ export async function viewConfirmation(ctx: Context, token: string, now = new Da
   };
 }
 
-/** "Delist IP" pressed: use the challenge up, queue the job; returns the request id for the status page. */
+/**
+ * "Delist IP" pressed: use the challenge up, move the request to queued and write its job to the job outbox, in
+ * one script (no confirmed request without its job, whatever crashes); returns the request id for the status page.
+ */
 export async function confirmDelist(ctx: Context, token: string, now = new Date()): Promise<string> {
-  const check = await ctx.challenges.consume(token, now);
+  const check = await ctx.challenges.check(token, now);
   if (check.status !== 'valid') throw unusable(check.status, await requestBehind(ctx, check));
-  await ctx.requests.transition(check.requestId, 'queued', 'Email address confirmed; the request is queued.');
-  await ctx.jobs.delist(check.requestId);
+  const used = await ctx.challenges.consumeAndQueue(token, check.requestId, 'queued', 'Email address confirmed; the request is queued.', intentFields(ctx.jobs.delistIntent(check.requestId)), now);
+  if (used.status !== 'valid') throw unusable(used.status, await requestBehind(ctx, used));
   return check.requestId;
 }
 
