@@ -60,7 +60,8 @@ describe('in a real browser (Debian chromium)', { skip: CHROMIUM ? false : 'chro
       await tabTo(page, '#ip');
       await page.keyboard.type('10.0.0.1');
       await page.keyboard.press('Enter');
-      await page.waitForLoadState();
+      // The refused form comes back as a new page: wait for it, not for the load state of the one being left.
+      await page.locator('#ip[aria-invalid="true"]').waitFor({ timeout: 10_000 });
       assert.equal(await page.getAttribute('#ip', 'aria-invalid'), 'true');
       await accessible(page, 'the refused form');
       await shot(page, `delist-errors-${lang}`);
@@ -114,7 +115,7 @@ describe('in a real browser (Debian chromium)', { skip: CHROMIUM ? false : 'chro
     const page = await pageIn('en');
     await page.goto(`${base}/unblock`);
     await page.click('a[hreflang="ko"]');
-    await page.waitForLoadState();
+    await page.locator('html[lang="ko"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.getAttribute('html', 'lang'), 'ko');
     await page.goto(`${base}/unblock`);
     assert.equal(await page.getAttribute('html', 'lang'), 'ko', 'the choice is kept');
@@ -145,7 +146,7 @@ describe('in a real browser (Debian chromium)', { skip: CHROMIUM ? false : 'chro
     await page.waitForURL(/\/staff\/tickets\//);
     await shot(page, 'staff-ticket');
     await page.click('form:has(input[value="approve-unblock"]) button');
-    await page.waitForLoadState();
+    await page.locator('main', { hasText: /closed/ }).waitFor({ timeout: 10_000 });
     assert.match((await page.textContent('main')) ?? '', /closed/);
     const restriction = (await portal.ctx.routing.snapshot()).restrictions.find((r) => r.tenant === 'e2e-blocked');
     assert.equal(restriction?.state, 'probation');
