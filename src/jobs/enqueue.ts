@@ -36,10 +36,6 @@ export class JobProducer {
     this.maintenance = new Queue<ExpireEntryJob>(QUEUES.maintenance, opts);
   }
 
-  async delist(requestId: string): Promise<void> {
-    await this.addIntent(this.delistIntent(requestId));
-  }
-
   /** The delist job as an outbox entry (the confirm step writes it with the state change). */
   delistIntent(requestId: string): JobIntent {
     return { queue: QUEUES.requests, name: JOBS.delist, jobId: `delist-${requestId}`, data: JSON.stringify({ requestId } satisfies DelistJob) };

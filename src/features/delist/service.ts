@@ -36,7 +36,7 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     cooldownSeconds: ctx.policy.challenge.resendCooldownSeconds,
     tombstoneSeconds: TOMBSTONE_SECONDS,
   }, ctx.jobs.mailIntent('delist-challenge', request.id));
-  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
+  if (outcome.status === 'limited') throw rateLimited(outcome.resetMs);
   if (outcome.status === 'cooldown') return; // a challenge went out less than a minute ago: do not mail-bomb the address
   // The challenge mail's job went to the job outbox with the request; the worker's relay queues it (jobs/outbox.ts).
   ctx.logger.info({ requestId: request.id }, 'delist requested');
@@ -45,8 +45,10 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
 /** A delist form that did not validate still counts against its sender (throws RateLimitedError when over). */
 export async function countInvalidDelist(ctx: Context, client: string): Promise<void> {
   const outcome = await ctx.delistIntake.count(delistHits(ctx, client));
-  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
+  if (outcome.status === 'limited') throw rateLimited(outcome.resetMs);
 }
+
+const rateLimited = (resetMs: number) => new RateLimitedError(Math.max(1, Math.ceil(resetMs / 1000)));
 
 /** The public limits of the delist form, in the order they are counted (same keys as the other limiters). */
 function delistHits(ctx: Context, client: string, input?: { email: string; ip: string }): Hit[] {
