@@ -21,6 +21,7 @@ import { exportRoutes } from './features/exports/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound } from './http/errors.js';
 import { csrf, securityHeaders } from './http/security.js';
+import { formBody } from './http/form-body.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -51,7 +52,7 @@ export function createApp(ctx: Context): express.Express {
   app.get('/metrics', requireApiToken(ctx.apiTokens), metrics.expose);
 
   // Public pages: small urlencoded forms, CSRF on every POST.
-  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }));
+  app.use(formBody({ limit: 16 * 1024, parameterLimit: 20 }));
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
   app.use(csrfGuard.middleware);
   app.use(languageMiddleware(https));
