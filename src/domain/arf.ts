@@ -23,6 +23,17 @@ export interface Field {
   value: string;
 }
 
+/** The lines of a text, split at LF with a CR before it dropped (CRLF or LF mail text). */
+export function* textLines(text: string): Generator<string> {
+  let pos = 0;
+  while (pos < text.length) {
+    let nl = text.indexOf('\n', pos);
+    if (nl === -1) nl = text.length;
+    yield nl > pos && text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
+    pos = nl + 1;
+  }
+}
+
 /**
  * Reads a block of `Name: value` lines (CRLF or LF, folded continuation lines) up to the first empty line.
  * Lines that are neither a field nor a continuation are skipped. Never throws.
@@ -36,12 +47,7 @@ export function parseFieldBlock(text: string): Field[] {
     name = null;
     value = '';
   };
-  let pos = 0;
-  while (pos < text.length) {
-    let nl = text.indexOf('\n', pos);
-    if (nl === -1) nl = text.length;
-    const line = nl > pos && text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
-    pos = nl + 1;
+  for (const line of textLines(text)) {
     if (line === '') break;
     const first = line.charCodeAt(0);
     if (first === 32 || first === 9) {

@@ -21,6 +21,7 @@ import {
   parseFieldBlock,
   parseXarfJson,
   parseXarfYaml,
+  textLines,
   type ArfReport,
   type Field,
   type XarfReport,
@@ -189,12 +190,7 @@ function isMessageHeaderBlock(text: string): boolean {
   if (text.length === 0) return false;
   let known = false;
   let first = true;
-  let pos = 0;
-  while (pos < text.length) {
-    let nl = text.indexOf('\n', pos);
-    if (nl === -1) nl = text.length;
-    const line = nl > pos && text.charCodeAt(nl - 1) === 13 ? text.slice(pos, nl - 1) : text.slice(pos, nl);
-    pos = nl + 1;
+  for (const line of textLines(text)) {
     const c = line.charCodeAt(0);
     if (c === 32 || c === 9) {
       if (first) return false;

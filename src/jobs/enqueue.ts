@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
-import { JOBS, QUEUES, type DelistJob, type ExpireEntryJob, type MailKind, type SendMailJob } from './contract.js';
+import { JOBS, QUEUES, type DelistJob, type IngestReportJob, type ExpireEntryJob, type MailKind, type SendMailJob } from './contract.js';
 import type { JobIntent } from './outbox.js';
 
 /** Retries with backoff, and enough retention for staff to see why a job failed. */
@@ -42,7 +42,12 @@ export class JobProducer {
   }
 
   async ingestReport(requestId: string): Promise<void> {
-    await this.requests.add(JOBS.ingestReport, { requestId }, { jobId: `report-${requestId}` });
+    await this.addIntent(this.ingestReportIntent(requestId));
+  }
+
+  /** The ingest job as an outbox entry (the web report's confirm step writes it with the state change). */
+  ingestReportIntent(requestId: string): JobIntent {
+    return { queue: QUEUES.requests, name: JOBS.ingestReport, jobId: `report-${requestId}`, data: JSON.stringify({ requestId } satisfies IngestReportJob) };
   }
 
   /** One mail per (kind, request, ref): `ref` tells apart two mails of one kind (a result after a review, each reply). */

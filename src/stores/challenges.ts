@@ -11,32 +11,31 @@ export type ChallengeCheck =
 /** How long a used or expired challenge is remembered, so its link gets a clear page rather than "unknown". */
 export const TOMBSTONE_SECONDS = 7 * 24 * 3600;
 
-/** Marks the challenge used only if it is still valid; returns [status, requestId]. */
+/**
+ * Marks the challenge used only if it is still valid; returns [status, requestId]. KEYS: the challenge, and for
+ * `consumeAndQueue` also the request, its events and the job outbox. ARGV: nowMs, nowIso, then (with the three
+ * keys) the request id the caller read (anything else is 'unknown'), new state, event JSON, outbox fields: in the
+ * same step the request moves on and its job is written, so a confirmed request always has its job.
+ */
 const CONSUME = `
 local id = redis.call('HGET', KEYS[1], 'requestId')
-if not id then return {'unknown', ''} end
+if not id or (#KEYS > 1 and id ~= ARGV[3]) then return {'unknown', ''} end
 if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
 if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
 redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
+if #KEYS > 1 then
+  redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
+  redis.call('RPUSH', KEYS[3], ARGV[5])
+  redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
+end
 return {'valid', id}
 `;
 
-/**
- * CONSUME, and in the same step the request behind the challenge moves on and its job is written to the job
- * outbox: a confirmed request always has its job. KEYS: challenge, request, events, job outbox. ARGV: nowMs,
- * nowIso, the request id the caller read (anything else is 'unknown'), new state, event JSON, outbox fields.
- */
-const CONSUME_AND_QUEUE = `
-local id = redis.call('HGET', KEYS[1], 'requestId')
-if not id or id ~= ARGV[3] then return {'unknown', ''} end
-if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
-if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
-redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
-redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[5])
-redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
-return {'valid', id}
-`;
+function checkOf([status, requestId]: [string, string]): ChallengeCheck {
+  if (status === 'valid') return { status, requestId, expiresAt: '' };
+  if (status === 'used' || status === 'expired') return { status, requestId };
+  return { status: 'unknown' };
+}
 
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
@@ -85,10 +84,7 @@ export class ChallengeStore {
   /** Uses the challenge up atomically: exactly one caller ever gets 'valid'. */
   async consume(token: string, now = new Date()): Promise<ChallengeCheck> {
     if (!isTokenShaped(token)) return { status: 'unknown' };
-    const [status, requestId] = (await this.redis.eval(CONSUME, 1, this.keyOf(token), now.getTime(), now.toISOString())) as [string, string];
-    if (status === 'valid') return { status, requestId, expiresAt: '' };
-    if (status === 'used' || status === 'expired') return { status, requestId };
-    return { status: 'unknown' };
+    return checkOf((await this.redis.eval(CONSUME, 1, this.keyOf(token), now.getTime(), now.toISOString())) as [string, string]);
   }
 
   /**
@@ -99,10 +95,7 @@ export class ChallengeStore {
     if (!isTokenShaped(token)) return { status: 'unknown' };
     const at = now.toISOString();
     const keys = [this.keyOf(token), this.keys.request(requestId), this.keys.requestEvents(requestId), this.keys.jobOutbox];
-    const [status, id] = (await this.redis.eval(CONSUME_AND_QUEUE, keys.length, ...keys, now.getTime(), at, requestId, state, JSON.stringify({ at, state, message }), ...job)) as [string, string];
-    if (status === 'valid') return { status, requestId: id, expiresAt: '' };
-    if (status === 'used' || status === 'expired') return { status, requestId: id };
-    return { status: 'unknown' };
+    return checkOf((await this.redis.eval(CONSUME, keys.length, ...keys, now.getTime(), at, requestId, state, JSON.stringify({ at, state, message }), ...job)) as [string, string]);
   }
 
   /** Sets the resend cool-down; false when one is already running for this email and IP. */

@@ -65,12 +65,6 @@ export class RequestStore {
     tx.rpush(this.keys.requestEvents(id), JSON.stringify({ at: at.toISOString(), state, message } satisfies RequestEvent));
   }
 
-  async transition(id: string, state: RequestState, message: string, extra: Partial<PortalRequest> = {}): Promise<void> {
-    const tx = this.redis.multi();
-    this.transitionIn(tx, id, state, message, extra);
-    await tx.exec();
-  }
-
   /** Queues the sample of a report (kept as evidence) on a transaction. */
   storeSampleIn(tx: ChainableCommander, id: string, raw: Buffer, ttlSeconds: number): void {
     tx.set(this.keys.requestSample(id), raw, 'EX', ttlSeconds);

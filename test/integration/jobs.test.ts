@@ -6,6 +6,8 @@ import { processDelist } from '../../worker/processors/delist.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { relayOutbox } from '../helpers/portal.js';
+import { confirmReport, createDraft, submitDraft } from '../../src/features/report/service.js';
+import { messageFromTenant } from '../helpers/messages.js';
 
 describe('worker jobs', () => {
   let ctx: TestContext;
@@ -50,6 +52,21 @@ describe('worker jobs', () => {
     assert.equal(await ctx.redis.xlen(ctx.keys.jobOutbox), 1, 'the job is there before any worker ran');
     assert.equal(await relayOutbox(ctx), 1);
     assert.ok(await ctx.jobs.requests.getJob(`delist-${id}`));
+  });
+
+  it('queues a confirmed web report with its ingest job in one step, once', async () => {
+    const draft = await createDraft(ctx, { email: 'reporter@example.org', category: 'spam', comment: '', sample: Buffer.from(messageFromTenant({ tenant: 'tenant-jobs', messageId: '<jobs-1@shop.example.com>' })) });
+    const now = new Date();
+    await submitDraft(ctx, draft, now);
+    await relayOutbox(ctx);
+    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+    assert.equal(await confirmReport(ctx, token), id);
+    await assert.rejects(confirmReport(ctx, token), /already been used/);
+    assert.equal((await ctx.requests.get(id))!.state, 'queued');
+    assert.equal(await ctx.redis.xlen(ctx.keys.jobOutbox), 1, 'one ingest job, written with the state change');
+    assert.equal(await relayOutbox(ctx), 1);
+    assert.ok(await ctx.jobs.requests.getJob(`report-${id}`));
   });
 
   it('fails a job for an unknown request permanently, with a reason', async () => {

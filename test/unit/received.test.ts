@@ -10,20 +10,9 @@ import {
   poolOf,
   validateNetwork,
   type Hop,
-  type NetworkPolicy,
   type PoolName,
 } from '../../src/domain/received.js';
-
-/** Our documented network (DESIGN.md, policy.json). */
-const network: NetworkPolicy = {
-  pools: {
-    normal: ['203.0.113.0/26', '2001:db8:25::/48'],
-    'high-risk': ['203.0.113.64/26'],
-    relay: ['203.0.113.128/26'],
-  },
-  hostSuffix: '.outbound.example.net',
-  tenantHeader: 'X-Tenant-Id',
-};
+import { network } from '../helpers/network.js';
 
 const hopsOf = (...lines: string[]): Hop[] => buildHops(lines, network.hostSuffix);
 

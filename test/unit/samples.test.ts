@@ -8,21 +8,11 @@ import {
   SampleError,
   parseSample,
   sampleHashOf,
-  type NetworkPolicy,
   type ParsedSample,
   type SampleLimits,
 } from '../../src/domain/samples.js';
+import { network } from '../helpers/network.js';
 
-/** Our documented network (DESIGN.md, policy.json). */
-const network: NetworkPolicy = {
-  pools: {
-    normal: ['203.0.113.0/26', '2001:db8:25::/48'],
-    'high-risk': ['203.0.113.64/26'],
-    relay: ['203.0.113.128/26'],
-  },
-  hostSuffix: '.outbound.example.net',
-  tenantHeader: 'X-Tenant-Id',
-};
 const limits: SampleLimits = { maxBytes: 10 * 1024 * 1024, maxMimeDepth: 10 };
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../fixtures/samples/${name}`, import.meta.url));

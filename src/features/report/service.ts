@@ -1,4 +1,5 @@
 import type { Context } from '../../context.js';
+import { intentFields } from '../../jobs/outbox.js';
 import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '../../domain/samples.js';
 import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
@@ -87,14 +88,15 @@ export async function viewReportConfirmation(ctx: Context, token: string, now = 
   return { request, summary: JSON.parse(request.parsed ?? '{}') as ReportSummary };
 }
 
-/** Step 3: the email is verified; the report is queued for the worker. Returns the request id. */
+/**
+ * Step 3: the email is verified; the report is queued for the worker, its ingest job written with the state
+ * change (through the job outbox). Returns the request id.
+ */
 export async function confirmReport(ctx: Context, token: string, now = new Date()): Promise<string> {
-  await viewReportConfirmation(ctx, token, now);
-  const check = await ctx.challenges.consume(token, now);
-  if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', 'requestId' in check ? { statusId: check.requestId } : {});
-  await ctx.requests.transition(check.requestId, 'queued', 'Email address confirmed; the report is queued.');
-  await ctx.jobs.ingestReport(check.requestId);
-  return check.requestId;
+  const { request } = await viewReportConfirmation(ctx, token, now);
+  const check = await ctx.challenges.consumeAndQueue(token, request.id, 'queued', 'Email address confirmed; the report is queued.', intentFields(ctx.jobs.ingestReportIntent(request.id)), now);
+  if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', { statusId: request.id });
+  return request.id;
 }
 
 /** Machine intake (API and SMTP): parse, keep, queue, in one step; the sender is already authenticated. */
