@@ -24,15 +24,17 @@ export function formBody(opts: { limit: number; parameterLimit: number }): Reque
     if (encoding !== undefined && encoding !== 'identity') return refuse(req, next, new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.'));
     if (Number(req.headers['content-length'] ?? 0) > opts.limit) return refuse(req, next, new PayloadTooLargeError());
 
-    const chunks: Buffer[] = [];
+    // One body usually arrives in one chunk; later events after `settle` find it settled and do nothing (the
+    // listeners go with the request).
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
     let size = 0;
     let settled = false;
-    const settle = (err?: Error) => {
+    const settle = (err?: () => Error) => {
       if (settled) return;
       settled = true;
-      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
-      if (err) return refuse(req, next, err);
-      const text = Buffer.concat(chunks, size).toString('utf8');
+      if (err) return refuse(req, next, err());
+      const text = more ? Buffer.concat(more, size).toString('utf8') : (first?.toString('utf8') ?? '');
       let fields = 0;
       const body: Record<string, string | string[]> = Object.create(null);
       for (const [name, value] of new URLSearchParams(text)) {
@@ -44,15 +46,16 @@ export function formBody(opts: { limit: number; parameterLimit: number }): Reque
       (req as { _body?: boolean })._body = true;
       next();
     };
-    const onData = (chunk: Buffer) => {
+    req.on('data', (chunk: Buffer) => {
+      if (settled) return;
       size += chunk.length;
-      if (size > opts.limit) return settle(new PayloadTooLargeError());
-      chunks.push(chunk);
-    };
-    const onEnd = () => settle();
-    const onError = () => settle(new ValidationError('The request body could not be read.'));
-    const onClose = () => settle(new ValidationError('The request body broke off.'));
-    req.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+      if (size > opts.limit) return settle(() => new PayloadTooLargeError());
+      if (first === undefined) first = chunk;
+      else (more ??= [first]).push(chunk);
+    });
+    req.on('end', () => settle());
+    req.on('error', () => settle(() => new ValidationError('The request body could not be read.')));
+    req.on('close', () => settle(() => new ValidationError('The request body broke off.')));
     if (req.readableEnded) settle(); // read to its end already (nothing more will come)
   };
 }

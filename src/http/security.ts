@@ -1,11 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import cookieParser from 'cookie-parser';
+import { parse as parseCookies } from 'cookie';
 import helmet from 'helmet';
 import { ForbiddenError } from '../errors.js';
 import { randomId } from '../domain/random.js';
 
 const VISITOR_COOKIE = 'pm_vid';
+const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/;
 /** A multipart body (media types are case-insensitive; parameters may follow). */
 const MULTIPART = /^\s*multipart\/form-data\s*(;|$)/i;
 
@@ -38,34 +39,23 @@ export function securityHeaders(https: boolean): RequestHandler {
  * nothing to another. Written here rather than with csrf-csrf because that library compares its HMACs with `===`;
  * this check is constant-time. `res.locals.csrf()` gives a form its token.
  */
-export function csrf(secret: string, https: boolean, uploadPaths: readonly string[] = []): { middleware: RequestHandler[]; afterUpload: RequestHandler } {
+export function csrf(secret: string, https: boolean, uploadPaths: readonly string[] = []): { middleware: RequestHandler; afterUpload: RequestHandler } {
   const cookieOptions = { httpOnly: true, sameSite: 'lax' as const, secure: https, path: '/' };
-  const mac = (visitorId: string, random: string) => createHmac('sha256', secret).update(`csrf:${visitorId}.${random}`).digest('base64url');
+  const key = createSecretKey(Buffer.from(secret)); // imported once, not on every HMAC
+  const mac = (visitorId: string, random: string) => createHmac('sha256', key).update(`csrf:${visitorId}.${random}`).digest('base64url');
   const mint = (visitorId: string) => {
     const random = randomId(16);
     return `${random}.${mac(visitorId, random)}`;
   };
   const valid = (visitorId: string | undefined, token: unknown): boolean => {
     if (!visitorId || typeof token !== 'string' || token.length > 200) return false;
-    const [random, given] = token.split('.');
-    if (!random || !given) return false;
-    const expected = Buffer.from(mac(visitorId, random));
-    const actual = Buffer.from(given);
+    const dot = token.indexOf('.');
+    if (dot < 1 || dot === token.length - 1) return false;
+    const expected = Buffer.from(mac(visitorId, token.slice(0, dot)));
+    const actual = Buffer.from(token.slice(dot + 1));
     return expected.length === actual.length && timingSafeEqual(expected, actual);
   };
-  const visitor = (req: Request, res: Response, next: NextFunction) => {
-    let id = req.cookies?.[VISITOR_COOKIE] as string | undefined;
-    if (!id || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
-      id = randomId(16);
-      res.cookie(VISITOR_COOKIE, id, { ...cookieOptions, maxAge: 30 * 24 * 3600 * 1000 });
-    }
-    (req as Request & { visitorId?: string }).visitorId = id;
-    let token: string | undefined;
-    res.locals.csrf = () => (token ??= mint(id!));
-    next();
-  };
   const protect = (req: Request, _res: Response, next: NextFunction) => {
-    if (['GET', 'HEAD', 'OPTIONS'].includes(req.method)) return next();
     const token = (req.body as Record<string, unknown> | undefined)?._csrf ?? req.get('x-csrf-token');
     if (valid((req as Request & { visitorId?: string }).visitorId, token)) return next();
     next(new ForbiddenError('CSRF_INVALID', 'This form has expired or your browser did not send its cookie. Reload the page and try again.'));
@@ -74,6 +64,24 @@ export function csrf(secret: string, https: boolean, uploadPaths: readonly strin
   // runs `afterUpload` itself, right after its upload middleware (see features/report/routes.ts). Anywhere else a
   // multipart body is checked here like any other, so the content type is no way around the check.
   const uploads = new Set(uploadPaths);
-  const globalProtect = (req: Request, res: Response, next: NextFunction) => (uploads.has(req.path) && MULTIPART.test(req.headers['content-type'] ?? '') ? next() : protect(req, res, next));
-  return { middleware: [cookieParser(), visitor, globalProtect], afterUpload: protect };
+  /** Cookies (`req.cookies`), the visitor id (set when missing), `res.locals.csrf`, and the check of every unsafe method. */
+  const middleware = (req: Request, res: Response, next: NextFunction) => {
+    const header = req.headers.cookie;
+    const cookies: Record<string, string | undefined> = header ? parseCookies(header) : {};
+    req.cookies = cookies;
+    let id = cookies[VISITOR_COOKIE];
+    if (!id || !VISITOR_ID.test(id)) {
+      id = randomId(16);
+      res.cookie(VISITOR_COOKIE, id, { ...cookieOptions, maxAge: 30 * 24 * 3600 * 1000 });
+    }
+    (req as Request & { visitorId?: string }).visitorId = id;
+    let token: string | undefined;
+    const visitorId = id;
+    res.locals.csrf = () => (token ??= mint(visitorId));
+    const method = req.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
+    if (uploads.has(req.path) && MULTIPART.test(req.headers['content-type'] ?? '')) return next();
+    protect(req, res, next);
+  };
+  return { middleware, afterUpload: protect };
 }

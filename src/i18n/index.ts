@@ -57,7 +57,8 @@ export function languageMiddleware(https: boolean): RequestHandler {
     LANGUAGES.map((lang) => [lang, { t: translator(lang), languages: Object.freeze(LANGUAGES.map((l) => Object.freeze({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }))) }]),
   ) as Record<Language, { t: TFunction; languages: ReadonlyArray<{ code: Language; name: string; current: boolean }> }>;
   return (req, res, next) => {
-    const asked = req.query.lang;
+    // The switcher's links are the only URLs with `lang=`: others skip parsing the query string.
+    const asked = req.url.includes('lang=') ? req.query.lang : undefined;
     let lang: Language;
     if (isLanguage(asked)) {
       lang = asked;
@@ -67,7 +68,9 @@ export function languageMiddleware(https: boolean): RequestHandler {
     res.locals.lang = lang;
     res.locals.t = locals[lang].t;
     res.locals.languages = locals[lang].languages;
-    res.vary('Accept-Language');
+    const vary = res.getHeader('Vary');
+    if (vary === undefined) res.setHeader('Vary', 'Accept-Language');
+    else res.vary('Accept-Language');
     next();
   };
 }

@@ -1,4 +1,4 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 
@@ -44,14 +44,18 @@ export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token
  * the worker derives the token; Redis keeps only the token's SHA-256.
  */
 export class ChallengeStore {
+  private readonly key: KeyObject;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly secret: string,
-  ) {}
+    secret: string,
+  ) {
+    this.key = createSecretKey(Buffer.from(secret));
+  }
 
   tokenFor(challengeId: string): string {
-    return createHmac('sha256', this.secret).update(`challenge:${challengeId}`).digest('base64url');
+    return createHmac('sha256', this.key).update(`challenge:${challengeId}`).digest('base64url');
   }
 
   private keyOf(token: string): string {

@@ -25,7 +25,9 @@ export function delistRoutes(ctx: Context): Router {
     }
     await requestDelist(ctx, { ...parsed.value, lang: res.locals.lang }, new Date(), client);
     // A bare 303: express's res.redirect() negotiates a body no browser shows.
-    res.status(303).location('/delist/sent').end();
+    res.statusCode = 303;
+    res.setHeader('Location', '/delist/sent');
+    res.end();
   });
 
   r.get('/delist/sent', (_req, res) => {
