@@ -24,8 +24,9 @@ export type IntakeOutcome =
  * mail, all at once.
  *
  * KEYS: hit keys (n), then cool-down, request, events, by-time, challenge, job outbox.
- * ARGV: n, (max, windowMs) × n, create (0|1), cool-down seconds, m, the request's fields and values (m items),
- * event JSON, createdAtMs, requestId, expiresAtMs, challenge TTL seconds, then the outbox entry's fields.
+ * ARGV: n, (max, windowMs) × n, create (0|1), cool-down seconds, the request's fields and values (a JSON array),
+ * event JSON, createdAtMs, requestId, expiresAtMs, challenge TTL seconds, the outbox entry's fields (a JSON array).
+ * The two lists travel as JSON: the client's cost grows with the number of arguments, the script's hardly.
  */
 const INTAKE = `
 local n = tonumber(ARGV[1])
@@ -44,14 +45,13 @@ local a = 2 * n + 2
 if ARGV[a] ~= '1' then return {'counted', 0, 0} end
 local cooldown = tonumber(ARGV[a + 1])
 if cooldown > 0 and not redis.call('SET', KEYS[n + 1], '1', 'EX', cooldown, 'NX') then return {'cooldown', 0, 0} end
-local m = tonumber(ARGV[a + 2])
-redis.call('HSET', KEYS[n + 2], unpack(ARGV, a + 3, a + 2 + m))
-local b = a + 3 + m
+redis.call('HSET', KEYS[n + 2], unpack(cjson.decode(ARGV[a + 2])))
+local b = a + 3
 redis.call('RPUSH', KEYS[n + 3], ARGV[b])
 redis.call('ZADD', KEYS[n + 4], ARGV[b + 1], ARGV[b + 2])
 redis.call('HSET', KEYS[n + 5], 'requestId', ARGV[b + 2], 'expiresAtMs', ARGV[b + 3])
 redis.call('EXPIRE', KEYS[n + 5], ARGV[b + 4])
-redis.call('XADD', KEYS[n + 6], '*', unpack(ARGV, b + 5))
+redis.call('XADD', KEYS[n + 6], '*', unpack(cjson.decode(ARGV[b + 5])))
 return {'created', 0, 0}
 `;
 
@@ -106,14 +106,13 @@ export class DelistIntake {
         ...hits.flatMap((h) => [h.max, h.windowMs]),
         '1',
         challenge.cooldownSeconds,
-        fields.length,
-        ...fields,
+        JSON.stringify(fields),
         JSON.stringify(event),
         createdAtMs,
         request.id,
         expiresAtMs,
         challenge.ttlMinutes * 60 + challenge.tombstoneSeconds,
-        ...intentFields(mail),
+        JSON.stringify(intentFields(mail)),
       ],
     );
     if (status === 'limited') return { status, limit: Number(limit), resetMs: Number(resetMs) };
