@@ -37,6 +37,13 @@ function checkOf([status, requestId]: [string, string]): ChallengeCheck {
   return { status: 'unknown' };
 }
 
+function checkOfHash(h: Record<string, string>, now: Date): ChallengeCheck {
+  if (!h.requestId) return { status: 'unknown' };
+  if (h.usedAt) return { status: 'used', requestId: h.requestId };
+  if (Number(h.expiresAtMs) <= now.getTime()) return { status: 'expired', requestId: h.requestId };
+  return { status: 'valid', requestId: h.requestId, expiresAt: new Date(Number(h.expiresAtMs)).toISOString() };
+}
+
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 /**
@@ -78,17 +85,32 @@ export class ChallengeStore {
   /** Reads a challenge without using it up (the confirm page). */
   async check(token: string, now = new Date()): Promise<ChallengeCheck> {
     if (!isTokenShaped(token)) return { status: 'unknown' };
-    const h = await this.redis.hgetall(this.keyOf(token));
-    if (!h.requestId) return { status: 'unknown' };
-    if (h.usedAt) return { status: 'used', requestId: h.requestId };
-    if (Number(h.expiresAtMs) <= now.getTime()) return { status: 'expired', requestId: h.requestId };
-    return { status: 'valid', requestId: h.requestId, expiresAt: new Date(Number(h.expiresAtMs)).toISOString() };
+    return checkOfHash(await this.redis.hgetall(this.keyOf(token)), now);
   }
 
-  /** Uses the challenge up atomically: exactly one caller ever gets 'valid'. */
-  async consume(token: string, now = new Date()): Promise<ChallengeCheck> {
+  /**
+   * Uses the challenge up together with the writes `also` queues, in one MULTI: the writes happen only while the
+   * challenge is still valid, and a used challenge always comes with them (no crash can leave one without the
+   * other). The WATCH needs a connection of its own, since the shared one serves other requests meanwhile; that
+   * costs a connection per call, so this is for the rare confirmations (tenant unblock), not the delist form.
+   * Exactly one of several racing callers gets 'valid'.
+   */
+  async consumeWith(token: string, also: (tx: ChainableCommander, requestId: string) => void, now = new Date()): Promise<ChallengeCheck> {
     if (!isTokenShaped(token)) return { status: 'unknown' };
-    return checkOf((await this.redis.eval(CONSUME, 1, this.keyOf(token), now.getTime(), now.toISOString())) as [string, string]);
+    const key = this.keyOf(token);
+    const conn = this.redis.duplicate();
+    conn.on('error', () => {}); // each command fails on its own (see redis/connection.ts)
+    try {
+      await conn.watch(key);
+      const check = checkOfHash(await conn.hgetall(key), now);
+      if (check.status !== 'valid') return check;
+      const tx = conn.multi().hset(key, 'usedAt', now.toISOString());
+      also(tx, check.requestId);
+      // null: the challenge changed after the WATCH, i.e. another caller used it first
+      return (await tx.exec()) === null ? { status: 'used', requestId: check.requestId } : check;
+    } finally {
+      conn.disconnect();
+    }
   }
 
   /**

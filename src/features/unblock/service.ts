@@ -66,19 +66,25 @@ export async function viewUnblockConfirmation(ctx: Context, token: string, now =
   return request;
 }
 
-/** Confirmed: the request becomes a ticket for staff (needs_review) in one transaction. */
+/**
+ * Confirmed: the challenge is used up and the request becomes a ticket for staff (needs_review) in one
+ * transaction, so a used link always has its ticket, whatever crashes.
+ */
 export async function confirmUnblock(ctx: Context, token: string, now = new Date()): Promise<string> {
   const request = await viewUnblockConfirmation(ctx, token, now);
-  const check = await ctx.challenges.consume(token, now);
-  if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', { statusId: request.id });
   const restriction = await getRestriction(ctx, request.tenant!);
-  const tx = ctx.redis.multi();
-  const ticket = ctx.tickets.openIn(
-    tx,
-    { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record' },
+  const used = await ctx.challenges.consumeWith(
+    token,
+    (tx) => {
+      const ticket = ctx.tickets.openIn(
+        tx,
+        { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record' },
+        now,
+      );
+      ctx.requests.transitionIn(tx, request.id, 'needs_review', 'Email address confirmed; our support staff will review the request.', { ticketId: ticket.id }, now);
+    },
     now,
   );
-  ctx.requests.transitionIn(tx, request.id, 'needs_review', 'Email address confirmed; our support staff will review the request.', { ticketId: ticket.id }, now);
-  await tx.exec();
+  if (used.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', { statusId: request.id });
   return request.id;
 }

@@ -1,0 +1,58 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { confirmUnblock, requestUnblock } from '../../src/features/unblock/service.js';
+import { GoneError } from '../../src/errors.js';
+import { testContext, type TestContext } from '../helpers/context.js';
+
+describe('tenant unblock confirmation (real Redis)', () => {
+  let ctx: TestContext;
+  before(() => {
+    ctx = testContext();
+  });
+  after(() => ctx.cleanup());
+
+  /** An unblock request awaiting confirmation, and the token its mail carries. */
+  async function pending(tenant: string): Promise<{ requestId: string; token: string }> {
+    await requestUnblock(ctx, { tenant, email: `admin@${tenant}.example`, evidence: 'Rogue connector removed, servers patched, every domain registered.' });
+    const [requestId] = await ctx.redis.zrevrange(ctx.keys.requestsByTime, 0, 0);
+    const request = (await ctx.requests.get(requestId!))!;
+    assert.equal(request.tenant, tenant);
+    return { requestId: requestId!, token: ctx.challenges.tokenFor(request.challengeId!) };
+  }
+
+  it('opens exactly one ticket when the link is confirmed five times at once; the others are told it was used', async () => {
+    const { requestId, token } = await pending('racing-tenant');
+    const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => confirmUnblock(ctx, token)));
+    assert.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1);
+    for (const o of outcomes.filter((o) => o.status === 'rejected')) {
+      assert.ok(o.reason instanceof GoneError);
+      assert.equal(o.reason.code, 'LINK_USED');
+    }
+    const request = await ctx.requests.get(requestId);
+    assert.equal(request?.state, 'needs_review');
+    assert.equal(request?.ticketId, `t-${requestId}`);
+    assert.equal((await ctx.tickets.get(`t-${requestId}`))?.kind, 'tenant-unblock');
+    const events = (await ctx.requests.events(requestId)).filter((e) => e.state === 'needs_review');
+    assert.equal(events.length, 1);
+    assert.equal((await ctx.challenges.check(token)).status, 'used');
+  });
+
+  it('leaves the link unused when the ticket writes cannot be queued (nothing half-done)', async () => {
+    const { requestId, token } = await pending('failing-tenant');
+    await assert.rejects(
+      ctx.challenges.consumeWith(token, () => {
+        throw new Error('ticket writes failed');
+      }),
+      /ticket writes failed/,
+    );
+    assert.equal((await ctx.challenges.check(token)).status, 'valid');
+    assert.equal((await ctx.requests.get(requestId))?.state, 'awaiting_confirmation');
+    // and the link still works afterwards
+    assert.equal(await confirmUnblock(ctx, token), requestId);
+    assert.equal((await ctx.requests.get(requestId))?.state, 'needs_review');
+  });
+
+  it('refuses an unknown token without opening a connection or a ticket', async () => {
+    assert.deepEqual(await ctx.challenges.consumeWith('not-a-token', () => assert.fail('no writes for an unknown token')), { status: 'unknown' });
+  });
+});
