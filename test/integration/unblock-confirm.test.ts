@@ -20,6 +20,13 @@ describe('tenant unblock confirmation (real Redis)', () => {
     return { requestId: requestId!, token: ctx.challenges.tokenFor(request.challengeId!) };
   }
 
+  it('writes the challenge mail to the job outbox together with the request', async () => {
+    const { requestId } = await pending('outbox-tenant');
+    const entries = await ctx.redis.xrange(ctx.keys.jobOutbox, '-', '+');
+    const jobIds = entries.map(([, fields]) => fields[fields.indexOf('jobId') + 1]);
+    assert.ok(jobIds.includes(`unblock-challenge-${requestId}`), `outbox holds ${jobIds.join(', ')}`);
+  });
+
   it('opens exactly one ticket when the link is confirmed five times at once; the others are told it was used', async () => {
     const { requestId, token } = await pending('racing-tenant');
     const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => confirmUnblock(ctx, token)));
