@@ -1,8 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import express from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
+import { securityHeaders } from '../../src/http/security.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { relayOutbox } from '../helpers/portal.js';
@@ -54,6 +56,29 @@ describe('POST /delist', () => {
     assert.equal(await mailJobs(), 2);
     const page = await request(app).get('/delist/sent').expect(200);
     assert.match(page.text, /Check your email/);
+  });
+
+  it('sends every security header on the redirect and the form, as helmet itself would set them', async () => {
+    const names = ['content-security-policy', 'cross-origin-opener-policy', 'cross-origin-resource-policy', 'origin-agent-cluster', 'referrer-policy', 'x-content-type-options', 'x-dns-prefetch-control', 'x-download-options', 'x-frame-options', 'x-permitted-cross-domain-policies', 'x-xss-protection'];
+    const redirect = await submit({ email: 'headers@example.com', ip: '198.51.100.77' });
+    const form = await request(app).get('/delist').expect(200);
+    for (const res of [redirect, form]) {
+      for (const name of names) assert.ok(res.headers[name], `${name} missing on ${res.status}`);
+      assert.match(res.headers['content-security-policy']!, /script-src 'self'/);
+      assert.doesNotMatch(res.headers['content-security-policy']!, /unsafe-inline/);
+      assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
+      assert.equal(res.headers['x-powered-by'], undefined);
+      assert.equal(res.headers['strict-transport-security'], undefined); // plain http in tests: no HSTS
+    }
+  });
+
+  it('adds HSTS and upgrade-insecure-requests when the portal is served over https', async () => {
+    const secure = express();
+    secure.use(securityHeaders(true));
+    secure.get('/', (_req, res) => res.send('x'));
+    const res = await request(secure).get('/').expect(200);
+    assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
+    assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
   });
 
   it('sends no second challenge for the same email and IP within the cool-down, with the same answer', async () => {
