@@ -19,6 +19,9 @@ interface Target {
   body: (i: number) => string;
   /** How many requests this target accepted (2xx/3xx) in the whole run. */
   accepted?: number;
+  /** The server's process, and its CPU µs per accepted request in each measured round. */
+  pid?: number;
+  cpuPerRequest?: number[];
 }
 
 function send(agent: http.Agent, t: Target, i: number): Promise<number> {
@@ -33,11 +36,26 @@ function send(agent: http.Agent, t: Target, i: number): Promise<number> {
   });
 }
 
+/**
+ * CPU seconds a process has used so far (user + system, from /proc; Linux only, else NaN). CPU per request is
+ * steadier than throughput on a shared machine: it does not move when another process takes the other core.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** Numbers every request of the run, so no two delist submissions share an email and IP (that would hit the cool-down, a cheaper path). */
 let sequence = 0;
 
 /** Closed loop: `concurrency` clients send back to back for `ms`; returns requests per second (2xx/3xx only). */
 async function throughput(t: Target, ms: number, concurrency = 32): Promise<number> {
+  const cpu0 = cpuSeconds(t.pid);
+  const ok0 = t.accepted ?? 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   let ok = 0;
   let bad = 0;
@@ -55,6 +73,7 @@ async function throughput(t: Target, ms: number, concurrency = 32): Promise<numb
   );
   agent.destroy();
   if (bad > ok / 100) throw new Error(`${bad} failed requests against ${ok}`);
+  (t.cpuPerRequest ??= []).push(((cpuSeconds(t.pid) - cpu0) / ((t.accepted ?? 0) - ok0)) * 1e6);
   return (ok / ms) * 1000;
 }
 
@@ -106,12 +125,13 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
     const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
     const delist: Target = {
       port: webPort,
+      pid: web.child.pid,
       method: 'POST',
       path: '/delist',
       headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
       body: (i) => `_csrf=${encodeURIComponent(csrf)}&email=load${i}%40example.org&ip=198.51.${100 + ((i >> 8) % 100)}.${(i % 254) + 1}`,
     };
-    const helloTarget: Target = { port: helloPort, method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: () => 'x=1' };
+    const helloTarget: Target = { port: helloPort, pid: hello.child.pid, method: 'POST', path: '/', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: () => 'x=1' };
 
     const ms = opts.seconds * 1000;
     // Both servers run their code hot before anything counts (V8 takes a few thousand requests to optimise
@@ -120,6 +140,8 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
     await throughput(delist, opts.warmupSeconds * 1000);
     const portal: number[] = [];
     const baseline: number[] = [];
+    delist.cpuPerRequest = [];
+    helloTarget.cpuPerRequest = [];
     for (let r = 0; r < opts.rounds; r++) {
       baseline.push(await throughput(helloTarget, ms));
       portal.push(await throughput(delist, ms));
@@ -136,6 +158,9 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
       ['web.delist_submit_per_s', Math.round(p), 'req/s'],
       ['baseline.express_hello_per_s', Math.round(b), 'req/s'],
       ['web.delist_submit_vs_hello', Math.round((p / b) * 100) / 100, 'ratio'],
+      ['web.delist_submit_cpu_us_per_req', Math.round(median(delist.cpuPerRequest)), 'us'],
+      ['baseline.express_hello_cpu_us_per_req', Math.round(median(helloTarget.cpuPerRequest)), 'us'],
+      ['web.delist_submit_cpu_vs_hello', Math.round((median(delist.cpuPerRequest) / median(helloTarget.cpuPerRequest)) * 100) / 100, 'ratio'],
       [`web.delist_submit_p99_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.99) * 100) / 100, 'ms'],
       [`web.delist_submit_p50_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.5) * 100) / 100, 'ms'],
     ];
