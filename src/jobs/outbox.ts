@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Redis } from 'ioredis';
+import type { ChainableCommander, Redis } from 'ioredis';
 import type { Context } from '../context.js';
 import { QUEUES } from './contract.js';
 
@@ -25,6 +25,11 @@ export const OUTBOX_GROUP = 'relay';
 
 /** The XADD field list of an intent (scripts append it to the outbox stream). */
 export const intentFields = (i: JobIntent): string[] => ['queue', i.queue, 'name', i.name, 'jobId', i.jobId, 'data', i.data];
+
+/** Queues the outbox entry of `intent` on a transaction, so the job is written with the state change that calls for it. */
+export function outboxIn(tx: ChainableCommander, outboxKey: string, intent: JobIntent): void {
+  tx.xadd(outboxKey, '*', ...intentFields(intent));
+}
 
 type Entry = [id: string, fields: string[] | null];
 

@@ -12,22 +12,20 @@ export type ChallengeCheck =
 export const TOMBSTONE_SECONDS = 7 * 24 * 3600;
 
 /**
- * Marks the challenge used only if it is still valid; returns [status, requestId]. KEYS: the challenge, and for
- * `consumeAndQueue` also the request, its events and the job outbox. ARGV: nowMs, nowIso, then (with the three
- * keys) the request id the caller read (anything else is 'unknown'), new state, event JSON, outbox fields: in the
- * same step the request moves on and its job is written, so a confirmed request always has its job.
+ * Marks the challenge used only if it is still valid, and in the same step moves its request on and writes its
+ * job, so a confirmed request always has its job; returns [status, requestId]. KEYS: the challenge, the request,
+ * its events, the job outbox. ARGV: nowMs, nowIso, the request id the caller read (anything else is 'unknown'),
+ * new state, event JSON, outbox fields.
  */
 const CONSUME = `
 local id = redis.call('HGET', KEYS[1], 'requestId')
-if not id or (#KEYS > 1 and id ~= ARGV[3]) then return {'unknown', ''} end
+if not id or id ~= ARGV[3] then return {'unknown', ''} end
 if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
 if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
 redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
-if #KEYS > 1 then
-  redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
-  redis.call('RPUSH', KEYS[3], ARGV[5])
-  redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
-end
+redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
+redis.call('RPUSH', KEYS[3], ARGV[5])
+redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
 return {'valid', id}
 `;
 

@@ -58,8 +58,9 @@ describe('worker jobs', () => {
     const draft = await createDraft(ctx, { email: 'reporter@example.org', category: 'spam', comment: '', sample: Buffer.from(messageFromTenant({ tenant: 'tenant-jobs', messageId: '<jobs-1@shop.example.com>' })) });
     const now = new Date();
     await submitDraft(ctx, draft, now);
-    await relayOutbox(ctx);
+    assert.equal(await relayOutbox(ctx), 1, 'the challenge mail was written to the outbox with the request');
     const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    assert.ok(await ctx.jobs.mail.getJob(`report-challenge-${id}`));
     const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
     assert.equal(await confirmReport(ctx, token), id);
     await assert.rejects(confirmReport(ctx, token), /already been used/);

@@ -59,7 +59,7 @@ describe('tenant unblock confirmation (real Redis)', () => {
     assert.equal((await ctx.requests.get(requestId))?.state, 'needs_review');
   });
 
-  it('refuses an unknown token without opening a connection or a ticket', async () => {
+  it('refuses an unknown token without any writes', async () => {
     assert.deepEqual(await ctx.challenges.consumeWith('not-a-token', () => assert.fail('no writes for an unknown token')), { status: 'unknown' });
   });
 });

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { intentFields } from '../../jobs/outbox.js';
+import { intentFields, outboxIn } from '../../jobs/outbox.js';
 import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '../../domain/samples.js';
 import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
@@ -74,8 +74,8 @@ export async function submitDraft(ctx: Context, draftId: string, now = new Date(
   ctx.requests.storeSampleIn(tx, request.id, sample, EVIDENCE_TTL_SECONDS);
   ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
   tx.del(ctx.keys.reportDraft(draftId));
+  outboxIn(tx, ctx.keys.jobOutbox, ctx.jobs.mailIntent('report-challenge', request.id)); // no request without its mail
   await tx.exec();
-  await ctx.jobs.sendMail('report-challenge', request.id);
 }
 
 /** The emailed link, read without using it up. */

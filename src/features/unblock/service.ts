@@ -2,7 +2,7 @@ import type { Context } from '../../context.js';
 import type { Restriction } from '../../domain/datasets.js';
 import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
 import { tenantId } from '../pools/service.js';
-import { intentFields } from '../../jobs/outbox.js';
+import { outboxIn } from '../../jobs/outbox.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
 
 const restrictionKey = (tenant: string) => `tenant:${tenant}`;
@@ -54,8 +54,7 @@ export async function requestUnblock(ctx: Context, input: UnblockInput, now = ne
   const tx = ctx.redis.multi();
   ctx.requests.createIn(tx, request, 'Unblock request received; a confirmation link was sent by email.');
   ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
-  // The challenge mail's job goes to the job outbox in the same transaction (jobs/outbox.ts): no request without its mail.
-  tx.xadd(ctx.keys.jobOutbox, '*', ...intentFields(ctx.jobs.mailIntent('unblock-challenge', request.id)));
+  outboxIn(tx, ctx.keys.jobOutbox, ctx.jobs.mailIntent('unblock-challenge', request.id)); // no request without its mail
   await tx.exec();
 }
 
