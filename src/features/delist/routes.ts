@@ -1,22 +1,16 @@
-import { Router } from 'express';
+import { Router, type RequestHandler } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { Context } from '../../context.js';
 import { limiter } from '../../http/rate-limit.js';
 import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } from './service.js';
 import { delistForm, echo, parseForm } from './schema.js';
 
-/** The public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
-export function delistRoutes(ctx: Context): Router {
-  const r = Router();
-  const limits = ctx.policy.rateLimits;
-  const { redis, keys } = ctx;
-
-  r.get('/delist', (req, res) => {
-    res.render('delist/form', { title: 'Remove an IP address from our blocked-senders list', values: echo(req.query, ['email', 'ip']), errors: {} });
-  });
-
-  // The busiest public form: its rate limits, cool-down and records take one Redis script (stores/delist-intake.ts).
-  r.post('/delist', async (req, res) => {
+/**
+ * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
+ * (stores/delist-intake.ts). The app routes it ahead of every other layer (see app.ts).
+ */
+export function submitDelist(ctx: Context): RequestHandler {
+  return async (req, res) => {
     const client = ipKeyGenerator(req.ip ?? '');
     const parsed = parseForm(delistForm, req.body);
     if (!parsed.ok) {
@@ -28,6 +22,17 @@ export function delistRoutes(ctx: Context): Router {
     res.statusCode = 303;
     res.setHeader('Location', '/delist/sent');
     res.end();
+  };
+}
+
+/** The rest of the public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
+export function delistRoutes(ctx: Context): Router {
+  const r = Router();
+  const limits = ctx.policy.rateLimits;
+  const { redis, keys } = ctx;
+
+  r.get('/delist', (req, res) => {
+    res.render('delist/form', { title: 'Remove an IP address from our blocked-senders list', values: echo(req.query, ['email', 'ip']), errors: {} });
   });
 
   r.get('/delist/sent', (_req, res) => {
