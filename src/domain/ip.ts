@@ -48,6 +48,10 @@ function toIpaddr(version: IpVersion, value: bigint): ipaddr.IPv4 | ipaddr.IPv6 
 }
 
 function formatValue(version: IpVersion, value: bigint): string {
+  if (version === 4) {
+    const n = Number(value); // dotted quad straight from the 32-bit value (as ipaddr's IPv4.toString joins it)
+    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+  }
   const ip = toIpaddr(version, value);
   return ip instanceof ipaddr.IPv6 ? ip.toRFC5952String() : ip.toString();
 }

@@ -1,4 +1,4 @@
-import { createHash, createHmac, createSecretKey, type KeyObject } from 'node:crypto';
+import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 
@@ -64,7 +64,7 @@ export class ChallengeStore {
   }
 
   private keyOf(token: string): string {
-    return this.keys.challenge(createHash('sha256').update(token).digest('hex'));
+    return this.keys.challenge(hash('sha256', token, 'hex')); // one-shot: no Hash object per call
   }
 
   /** The key of the challenge behind `challengeId` (for scripts that create one with other writes). */

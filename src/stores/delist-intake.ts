@@ -24,15 +24,18 @@ export type IntakeOutcome =
  * mail, all at once.
  *
  * KEYS: hit keys (n), then cool-down, request, events, by-time, challenge, job outbox.
- * ARGV: n, (max, windowMs) × n, create (0|1), cool-down seconds, the request's fields and values (a JSON array),
- * event JSON, createdAtMs, requestId, expiresAtMs, challenge TTL seconds, the outbox entry's fields (a JSON array).
- * The two lists travel as JSON: the client's cost grows with the number of arguments, the script's hardly.
+ * ARGV[1]: one JSON object: `limits` (max, windowMs) × n; and to create a request, `cooldown` (seconds),
+ * `request` (its fields and values), `event` (JSON), `createdAtMs`, `requestId`, `expiresAtMs`, `challengeTtl`
+ * (seconds) and `outbox` (the outbox entry's fields). Times travel as strings (Lua prints big numbers in %.14g).
+ * One argument: the client's cost grows with the number of arguments, the script's hardly.
  */
 const INTAKE = `
-local n = tonumber(ARGV[1])
+local a = cjson.decode(ARGV[1])
+local limits = a.limits
+local n = #limits / 2
 for i = 1, n do
-  local max = tonumber(ARGV[2 * i])
-  local window = tonumber(ARGV[2 * i + 1])
+  local max = limits[2 * i - 1]
+  local window = limits[2 * i]
   local hits = redis.call('INCR', KEYS[i])
   local ttl = redis.call('PTTL', KEYS[i])
   if hits == 1 or ttl < 0 then
@@ -41,17 +44,14 @@ for i = 1, n do
   end
   if hits > max then return {'limited', i - 1, ttl} end
 end
-local a = 2 * n + 2
-if ARGV[a] ~= '1' then return {'counted', 0, 0} end
-local cooldown = tonumber(ARGV[a + 1])
-if cooldown > 0 and not redis.call('SET', KEYS[n + 1], '1', 'EX', cooldown, 'NX') then return {'cooldown', 0, 0} end
-redis.call('HSET', KEYS[n + 2], unpack(cjson.decode(ARGV[a + 2])))
-local b = a + 3
-redis.call('RPUSH', KEYS[n + 3], ARGV[b])
-redis.call('ZADD', KEYS[n + 4], ARGV[b + 1], ARGV[b + 2])
-redis.call('HSET', KEYS[n + 5], 'requestId', ARGV[b + 2], 'expiresAtMs', ARGV[b + 3])
-redis.call('EXPIRE', KEYS[n + 5], ARGV[b + 4])
-redis.call('XADD', KEYS[n + 6], '*', unpack(cjson.decode(ARGV[b + 5])))
+if a.request == nil then return {'counted', 0, 0} end
+if a.cooldown > 0 and not redis.call('SET', KEYS[n + 1], '1', 'EX', a.cooldown, 'NX') then return {'cooldown', 0, 0} end
+redis.call('HSET', KEYS[n + 2], unpack(a.request))
+redis.call('RPUSH', KEYS[n + 3], a.event)
+redis.call('ZADD', KEYS[n + 4], a.createdAtMs, a.requestId)
+redis.call('HSET', KEYS[n + 5], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
+redis.call('EXPIRE', KEYS[n + 5], a.challengeTtl)
+redis.call('XADD', KEYS[n + 6], '*', unpack(a.outbox))
 return {'created', 0, 0}
 `;
 
@@ -72,49 +72,50 @@ export class DelistIntake {
     if (!('pmDelistIntake' in redis)) redis.defineCommand('pmDelistIntake', { lua: INTAKE });
   }
 
-  private run(keys: string[], args: Array<string | number>): Promise<IntakeReply> {
-    return (this.redis as unknown as { pmDelistIntake(numKeys: number, ...a: Array<string | number>): Promise<IntakeReply> }).pmDelistIntake(keys.length, ...keys, ...args);
+  private run(keys: string[], arg: string): Promise<IntakeReply> {
+    return (this.redis as unknown as { pmDelistIntake(numKeys: number, ...a: string[]): Promise<IntakeReply> }).pmDelistIntake(keys.length, ...keys, arg);
   }
 
   /** Counts hits only (a form that did not validate still counts against its sender's address). */
   async count(hits: Hit[]): Promise<IntakeOutcome> {
-    const [status, limit, resetMs] = await this.run(
-      hits.map((h) => h.key),
-      [hits.length, ...hits.flatMap((h) => [h.max, h.windowMs]), '0'],
-    );
+    const keys: string[] = [];
+    const limits: number[] = [];
+    for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
+    const [status, limit, resetMs] = await this.run(keys, JSON.stringify({ limits }));
     return status === 'limited' ? { status, limit: Number(limit), resetMs: Number(resetMs) } : { status: 'created' };
   }
 
   /** Counts hits, then creates the request and its challenge unless a cool-down for this email and IP is running. */
   async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, challenge: { ttlMinutes: number; cooldownSeconds: number; tombstoneSeconds: number }, mail: JobIntent): Promise<IntakeOutcome> {
     const createdAtMs = Date.parse(request.createdAt);
-    const expiresAtMs = createdAtMs + challenge.ttlMinutes * 60_000;
-    const fields: string[] = [];
-    for (const [k, v] of Object.entries(request)) if (v !== undefined) fields.push(k, String(v));
-    const [status, limit, resetMs] = await this.run(
-      [
-        ...hits.map((h) => h.key),
-        this.keys.challengeCooldown(request.email, request.ip),
-        this.keys.request(request.id),
-        this.keys.requestEvents(request.id),
-        this.keys.requestsByTime,
-        this.challenges.keyFor(request.challengeId),
-        this.keys.jobOutbox,
-      ],
-      [
-        hits.length,
-        ...hits.flatMap((h) => [h.max, h.windowMs]),
-        '1',
-        challenge.cooldownSeconds,
-        JSON.stringify(fields),
-        JSON.stringify(event),
-        createdAtMs,
-        request.id,
-        expiresAtMs,
-        challenge.ttlMinutes * 60 + challenge.tombstoneSeconds,
-        JSON.stringify(intentFields(mail)),
-      ],
+    const keys: string[] = [];
+    const limits: number[] = [];
+    for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
+    keys.push(
+      this.keys.challengeCooldown(request.email, request.ip),
+      this.keys.request(request.id),
+      this.keys.requestEvents(request.id),
+      this.keys.requestsByTime,
+      this.challenges.keyFor(request.challengeId),
+      this.keys.jobOutbox,
     );
+    const fields: string[] = [];
+    for (const k in request) {
+      const v = request[k as keyof PortalRequest];
+      if (v !== undefined) fields.push(k, String(v));
+    }
+    const arg = JSON.stringify({
+      limits,
+      cooldown: challenge.cooldownSeconds,
+      request: fields,
+      event: JSON.stringify(event),
+      createdAtMs: String(createdAtMs),
+      requestId: request.id,
+      expiresAtMs: String(createdAtMs + challenge.ttlMinutes * 60_000),
+      challengeTtl: challenge.ttlMinutes * 60 + challenge.tombstoneSeconds,
+      outbox: intentFields(mail),
+    });
+    const [status, limit, resetMs] = await this.run(keys, arg);
     if (status === 'limited') return { status, limit: Number(limit), resetMs: Number(resetMs) };
     return status === 'cooldown' ? { status } : { status: 'created' };
   }
