@@ -24,40 +24,56 @@ export function formBody(opts: { limit: number; parameterLimit: number }): Reque
     if (encoding !== undefined && encoding !== 'identity') return refuse(req, next, new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.'));
     if (Number(req.headers['content-length'] ?? 0) > opts.limit) return refuse(req, next, new PayloadTooLargeError());
 
-    // One body usually arrives in one chunk; later events after `settle` find it settled and do nothing (the
-    // listeners go with the request).
-    let first: Buffer | undefined;
-    let more: Buffer[] | undefined;
-    let size = 0;
-    let settled = false;
-    const settle = (err?: () => Error) => {
-      if (settled) return;
-      settled = true;
-      if (err) return refuse(req, next, err());
-      const text = more ? Buffer.concat(more, size).toString('utf8') : (first?.toString('utf8') ?? '');
-      let fields = 0;
-      const body: Record<string, string | string[]> = Object.create(null);
-      for (const [name, value] of new URLSearchParams(text)) {
-        if (++fields > opts.parameterLimit) return next(new PayloadTooLargeError('A form may have at most ' + opts.parameterLimit + ' fields.'));
-        const seen = body[name];
-        body[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
-      }
-      req.body = body;
-      (req as { _body?: boolean })._body = true;
-      next();
-    };
-    req.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      size += chunk.length;
-      if (size > opts.limit) return settle(() => new PayloadTooLargeError());
-      if (first === undefined) first = chunk;
-      else (more ??= [first]).push(chunk);
-    });
-    req.on('end', () => settle());
-    req.on('error', () => settle(() => new ValidationError('The request body could not be read.')));
-    req.on('close', () => settle(() => new ValidationError('The request body broke off.')));
-    if (req.readableEnded) settle(); // read to its end already (nothing more will come)
+    // One body usually arrives in one chunk. The listeners share one state object (no closures of their own to
+    // make per request); later events after it settled do nothing (the listeners go with the request). No
+    // 'error' listener: a request stream emits 'error' only to listeners, and 'close' follows every error.
+    const read: Read = { req, next, limit: opts.limit, parameterLimit: opts.parameterLimit, first: undefined, more: undefined, size: 0, settled: false };
+    req.on('data', (chunk: Buffer) => onData(read, chunk));
+    req.on('end', () => settle(read));
+    req.on('close', () => settle(read, BROKE_OFF));
+    if (req.readableEnded) settle(read); // read to its end already (nothing more will come)
   };
+}
+
+interface Read {
+  req: Request;
+  next: NextFunction;
+  limit: number;
+  parameterLimit: number;
+  first: Buffer | undefined;
+  more: Buffer[] | undefined;
+  size: number;
+  settled: boolean;
+}
+
+const TOO_LARGE = () => new PayloadTooLargeError();
+const BROKE_OFF = () => new ValidationError('The request body broke off.');
+
+function onData(read: Read, chunk: Buffer): void {
+  if (read.settled) return;
+  read.size += chunk.length;
+  if (read.size > read.limit) return settle(read, TOO_LARGE);
+  if (read.first === undefined) read.first = chunk;
+  else (read.more ??= [read.first]).push(chunk);
+}
+
+/** Ends the read once: with the error `err` makes, else with `req.body` set from the fields. */
+function settle(read: Read, err?: () => Error): void {
+  if (read.settled) return;
+  read.settled = true;
+  const { req, next } = read;
+  if (err) return refuse(req, next, err());
+  const text = read.more ? Buffer.concat(read.more, read.size).toString('utf8') : (read.first?.toString('utf8') ?? '');
+  let fields = 0;
+  const body: Record<string, string | string[]> = Object.create(null);
+  for (const [name, value] of new URLSearchParams(text)) {
+    if (++fields > read.parameterLimit) return next(new PayloadTooLargeError('A form may have at most ' + read.parameterLimit + ' fields.'));
+    const seen = body[name];
+    body[name] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+  }
+  req.body = body;
+  (req as { _body?: boolean })._body = true;
+  next();
 }
 
 /** Answers with `err` and lets the rest of the body drain, so a kept-alive connection stays usable. */

@@ -66,10 +66,10 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
   };
   return {
     observe: (req, res, next) => {
-      const start = process.hrtime.bigint();
+      const start = performance.now();
       res.on('finish', () => {
         const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other');
-        const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+        const seconds = (performance.now() - start) / 1000;
         series(req.method, route, res.statusCode).observe(seconds);
       });
       next();

@@ -103,7 +103,7 @@ export function csrf(secret: string, https: boolean, uploadPaths: readonly strin
     res.locals.csrf = () => (token ??= mint(visitorId));
     const method = req.method;
     if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return next();
-    if (uploads.has(req.path) && MULTIPART.test(req.headers['content-type'] ?? '')) return next();
+    if (MULTIPART.test(req.headers['content-type'] ?? '') && uploads.has(req.path)) return next();
     protect(req, res, next);
   };
   return { middleware, afterUpload: protect };

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { intentFields, type JobIntent } from '../jobs/outbox.js';
-import type { ChallengeStore } from './challenges.js';
+import { TOMBSTONE_SECONDS, type ChallengeStore } from './challenges.js';
 import type { PortalRequest, RequestEvent } from './requests.js';
 
 /** One public rate limit: the counter's key and its window (fixed windows, as express-rate-limit counts them). */
@@ -64,12 +64,20 @@ type IntakeReply = [string, number, number];
  * web role's CPU per request (see README, load bench).
  */
 export class DelistIntake {
+  private readonly ttlMs: number;
+  private readonly cooldownSeconds: number;
+  private readonly challengeTtlSeconds: number;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly challenges: ChallengeStore,
+    challenge: { ttlMinutes: number; resendCooldownSeconds: number },
   ) {
     if (!('pmDelistIntake' in redis)) redis.defineCommand('pmDelistIntake', { lua: INTAKE });
+    this.ttlMs = challenge.ttlMinutes * 60_000;
+    this.cooldownSeconds = challenge.resendCooldownSeconds;
+    this.challengeTtlSeconds = challenge.ttlMinutes * 60 + TOMBSTONE_SECONDS;
   }
 
   private run(keys: string[], arg: string): Promise<IntakeReply> {
@@ -85,9 +93,11 @@ export class DelistIntake {
     return status === 'limited' ? { status, limit: Number(limit), resetMs: Number(resetMs) } : { status: 'created' };
   }
 
-  /** Counts hits, then creates the request and its challenge unless a cool-down for this email and IP is running. */
-  async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, challenge: { ttlMinutes: number; cooldownSeconds: number; tombstoneSeconds: number }, mail: JobIntent): Promise<IntakeOutcome> {
-    const createdAtMs = Date.parse(request.createdAt);
+  /**
+   * Counts hits, then creates the request (made at `nowMs`) and its challenge unless a cool-down for this email and
+   * IP is running.
+   */
+  async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, nowMs: number, mail: JobIntent): Promise<IntakeOutcome> {
     const keys: string[] = [];
     const limits: number[] = [];
     for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
@@ -106,13 +116,13 @@ export class DelistIntake {
     }
     const arg = JSON.stringify({
       limits,
-      cooldown: challenge.cooldownSeconds,
+      cooldown: this.cooldownSeconds,
       request: fields,
       event: JSON.stringify(event),
-      createdAtMs: String(createdAtMs),
+      createdAtMs: String(nowMs),
       requestId: request.id,
-      expiresAtMs: String(createdAtMs + challenge.ttlMinutes * 60_000),
-      challengeTtl: challenge.ttlMinutes * 60 + challenge.tombstoneSeconds,
+      expiresAtMs: String(nowMs + this.ttlMs),
+      challengeTtl: this.challengeTtlSeconds,
       outbox: intentFields(mail),
     });
     const [status, limit, resetMs] = await this.run(keys, arg);

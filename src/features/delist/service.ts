@@ -3,7 +3,6 @@ import { parseAddress } from '../../domain/ip.js';
 import { selfDelistsLeft } from '../../domain/delist-policy.js';
 import type { Verdict } from '../../domain/listing.js';
 import { GoneError, NotFoundError, RateLimitedError } from '../../errors.js';
-import { TOMBSTONE_SECONDS } from '../../stores/challenges.js';
 import type { Hit } from '../../stores/delist-intake.js';
 import { intentFields } from '../../jobs/outbox.js';
 import { newId, type PortalRequest, type RequestEvent } from '../../stores/requests.js';
@@ -18,24 +17,21 @@ const DAY_MS = 24 * 3600 * 1000;
  * are counted in the same Redis script that creates the request: per client, per email, per target IP.
  */
 export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date(), client?: string): Promise<void> {
+  const at = now.toISOString();
   const request: PortalRequest = {
     id: newId(),
     type: 'delist',
     state: 'awaiting_confirmation',
     email: input.email,
     ip: input.ip,
-    createdAt: now.toISOString(),
-    updatedAt: now.toISOString(),
+    createdAt: at,
+    updatedAt: at,
     challengeId: newId(16),
-    ...(input.lang && { lang: input.lang }),
   };
-  const event: RequestEvent = { at: request.createdAt, state: request.state, message: 'Request received; a confirmation link was sent by email.' };
+  if (input.lang) request.lang = input.lang;
+  const event: RequestEvent = { at, state: request.state, message: 'Request received; a confirmation link was sent by email.' };
   const hits = client === undefined ? [] : delistHits(ctx, client, input);
-  const outcome = await ctx.delistIntake.submit(hits, request, event, {
-    ttlMinutes: ctx.policy.challenge.ttlMinutes,
-    cooldownSeconds: ctx.policy.challenge.resendCooldownSeconds,
-    tombstoneSeconds: TOMBSTONE_SECONDS,
-  }, ctx.jobs.mailIntent('delist-challenge', request.id));
+  const outcome = await ctx.delistIntake.submit(hits, request, event, now.getTime(), ctx.jobs.mailIntent('delist-challenge', request.id));
   if (outcome.status === 'limited') throw rateLimited(outcome.resetMs);
   if (outcome.status === 'cooldown') return; // a challenge went out less than a minute ago: do not mail-bomb the address
   // The challenge mail's job went to the job outbox with the request; the worker's relay queues it (jobs/outbox.ts).
