@@ -1,12 +1,21 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { INTAKE_COMMAND } from '../stores/delist-intake.js';
 
 /**
  * Web and CLI connections fail fast (a request must not hang on a dead Redis);
  * worker connections wait and retry forever, as BullMQ workers require.
  */
 export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis {
-  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write.
-  const failFast: RedisOptions = { maxRetriesPerRequest: 1, enableOfflineQueue: true, enableAutoPipelining: role === 'web', connectTimeout: 2000, retryStrategy: (n) => Math.min(n * 200, 2000) };
+  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. The
+  // delist intake batches its own submissions per turn (stores/delist-intake.ts), so its one command skips it.
+  const failFast: RedisOptions = {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    enableAutoPipelining: role === 'web',
+    autoPipeliningIgnoredCommands: [INTAKE_COMMAND],
+    connectTimeout: 2000,
+    retryStrategy: (n) => Math.min(n * 200, 2000),
+  };
   const wait: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 5000) };
   const redis = new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
   // A lost connection surfaces where it matters: each command fails (web answers 503, jobs retry). Without a

@@ -18,42 +18,67 @@ export type IntakeOutcome =
   | { status: 'limited'; limit: number; resetMs: number };
 
 /**
- * Counts the hits in order and stops at the first full window (later counters are not touched, as with a chain
- * of express-rate-limit middlewares). Then, if there is a request to create: the resend cool-down (SET NX EX),
+ * A batch of intake items, in arrival order, in one script run (see DelistIntake). For each item: counts its hits
+ * in order and stops at the first full window (later counters are not touched, as with a chain of
+ * express-rate-limit middlewares). Then, if the item has a request to create: the resend cool-down (SET NX EX),
  * and the request, its first event, its index entry, its challenge and the job outbox entry of its challenge
  * mail, all at once.
  *
- * KEYS: hit keys (n), then cool-down, request, events, by-time, challenge, job outbox.
- * ARGV[1]: one JSON object: `limits` (max, windowMs) × n; and to create a request, `cooldown` (seconds),
- * `request` (its fields and values), `event` (JSON), `createdAtMs`, `requestId`, `expiresAtMs`, `challengeTtl`
- * (seconds) and `outbox` (the outbox entry's fields). Times travel as strings (Lua prints big numbers in %.14g).
- * One argument: the client's cost grows with the number of arguments, the script's hardly.
+ * KEYS: each item's keys one after the other: its hit keys (n), then, with a request: cool-down, request, events,
+ * by-time, challenge, job outbox.
+ * ARGV[1]: a JSON array with one object per item: `limits` (max, windowMs) × n; and to create a request,
+ * `cooldown` (seconds), `request` (its fields and values), `event` (JSON), `createdAtMs`, `requestId`,
+ * `expiresAtMs`, `challengeTtl` (seconds) and `outbox` (the outbox entry's fields). Times travel as strings (Lua
+ * prints big numbers in %.14g). One argument: the client's cost grows with the number of arguments.
+ * Returns one {status, limit index, ms to reset} per item.
  */
 const INTAKE = `
-local a = cjson.decode(ARGV[1])
-local limits = a.limits
-local n = #limits / 2
-for i = 1, n do
-  local max = limits[2 * i - 1]
-  local window = limits[2 * i]
-  local hits = redis.call('INCR', KEYS[i])
-  local ttl = redis.call('PTTL', KEYS[i])
-  if hits == 1 or ttl < 0 then
-    redis.call('PEXPIRE', KEYS[i], window)
-    ttl = window
+local items = cjson.decode(ARGV[1])
+local replies = {}
+local k = 0
+for j = 1, #items do
+  local a = items[j]
+  local limits = a.limits
+  local n = #limits / 2
+  local reply = nil
+  for i = 1, n do
+    local max = limits[2 * i - 1]
+    local window = limits[2 * i]
+    local key = KEYS[k + i]
+    local hits = redis.call('INCR', key)
+    local ttl = redis.call('PTTL', key)
+    if hits == 1 or ttl < 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
+    if hits > max then
+      reply = {'limited', i - 1, ttl}
+      break
+    end
   end
-  if hits > max then return {'limited', i - 1, ttl} end
+  if reply == nil then
+    if a.request == nil then
+      reply = {'counted', 0, 0}
+    elseif a.cooldown > 0 and not redis.call('SET', KEYS[k + n + 1], '1', 'EX', a.cooldown, 'NX') then
+      reply = {'cooldown', 0, 0}
+    else
+      redis.call('HSET', KEYS[k + n + 2], unpack(a.request))
+      redis.call('RPUSH', KEYS[k + n + 3], a.event)
+      redis.call('ZADD', KEYS[k + n + 4], a.createdAtMs, a.requestId)
+      redis.call('HSET', KEYS[k + n + 5], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
+      redis.call('EXPIRE', KEYS[k + n + 5], a.challengeTtl)
+      redis.call('XADD', KEYS[k + n + 6], '*', unpack(a.outbox))
+      reply = {'created', 0, 0}
+    end
+  end
+  replies[j] = reply
+  k = k + n + (a.request == nil and 0 or 6)
 end
-if a.request == nil then return {'counted', 0, 0} end
-if a.cooldown > 0 and not redis.call('SET', KEYS[n + 1], '1', 'EX', a.cooldown, 'NX') then return {'cooldown', 0, 0} end
-redis.call('HSET', KEYS[n + 2], unpack(a.request))
-redis.call('RPUSH', KEYS[n + 3], a.event)
-redis.call('ZADD', KEYS[n + 4], a.createdAtMs, a.requestId)
-redis.call('HSET', KEYS[n + 5], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
-redis.call('EXPIRE', KEYS[n + 5], a.challengeTtl)
-redis.call('XADD', KEYS[n + 6], '*', unpack(a.outbox))
-return {'created', 0, 0}
+return replies
 `;
+
+/** The script's command name; the web role's connection leaves it out of auto-pipelining (redis/connection.ts). */
+export const INTAKE_COMMAND = 'pmDelistIntake';
 
 type IntakeReply = [string, number, number];
 
@@ -62,11 +87,18 @@ type IntakeReply = [string, number, number];
  * request with its challenge, and its challenge mail's job (through the job outbox). It replaces three
  * rate-limit scripts, a SET, a MULTI and a BullMQ add: on the busiest public form that more than halved the
  * web role's CPU per request (see README, load bench).
+ *
+ * Submissions are group-committed: those that arrive in the same turn of the event loop go to Redis as one
+ * script run (flushed by `setImmediate`, after the turn's I/O callbacks), in arrival order, each with its own
+ * outcome. Under load that is one command for several submissions instead of one each: ioredis's cost is per
+ * command and per argument. A batch waits for nothing but the end of the turn it arrived in. If the script fails
+ * (Redis down), every submission of the batch fails with that error, as each would have alone.
  */
 export class DelistIntake {
   private readonly ttlMs: number;
   private readonly cooldownSeconds: number;
   private readonly challengeTtlSeconds: number;
+  private pending: Array<{ keys: string[]; item: string; resolve(reply: IntakeReply): void; reject(err: unknown): void }> = [];
 
   constructor(
     private readonly redis: Redis,
@@ -74,14 +106,34 @@ export class DelistIntake {
     private readonly challenges: ChallengeStore,
     challenge: { ttlMinutes: number; resendCooldownSeconds: number },
   ) {
-    if (!('pmDelistIntake' in redis)) redis.defineCommand('pmDelistIntake', { lua: INTAKE });
+    if (!(INTAKE_COMMAND in redis)) redis.defineCommand(INTAKE_COMMAND, { lua: INTAKE });
     this.ttlMs = challenge.ttlMinutes * 60_000;
     this.cooldownSeconds = challenge.resendCooldownSeconds;
     this.challengeTtlSeconds = challenge.ttlMinutes * 60 + TOMBSTONE_SECONDS;
   }
 
-  private run(keys: string[], arg: string): Promise<IntakeReply> {
-    return (this.redis as unknown as { pmDelistIntake(numKeys: number, ...a: string[]): Promise<IntakeReply> }).pmDelistIntake(keys.length, ...keys, arg);
+  /** Queues one item for this turn's batch; the first item of a turn schedules the flush. */
+  private run(keys: string[], item: string): Promise<IntakeReply> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.push({ keys, item, resolve, reject }) === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const keys: string[] = [];
+    let items = '';
+    for (const b of batch) {
+      for (const key of b.keys) keys.push(key);
+      items += (items ? ',' : '[') + b.item;
+    }
+    (this.redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<IntakeReply[]>>)
+      [INTAKE_COMMAND]!(keys.length, ...keys, items + ']')
+      .then(
+        (replies) => batch.forEach((b, i) => b.resolve(replies[i]!)),
+        (err: unknown) => batch.forEach((b) => b.reject(err)),
+      );
   }
 
   /** Counts hits only (a form that did not validate still counts against its sender's address). */
