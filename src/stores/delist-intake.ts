@@ -24,9 +24,10 @@ export type IntakeOutcome =
  * and the request, its first event, its index entry, its challenge and the job outbox entry of its challenge
  * mail, all at once.
  *
- * KEYS: each item's keys one after the other: its hit keys (n), then, with a request: cool-down, request, events,
- * by-time, challenge, job outbox.
- * ARGV[1]: a JSON array with one object per item: `limits` (max, windowMs) × n; and to create a request,
+ * KEYS: every key the batch's items use, each once (the by-time index, the job outbox and a busy client's counter
+ * are shared by many items). ARGV[1]: a JSON array with one object per item: `keys`, the indexes in KEYS of its
+ * hit keys (n), then, with a request: cool-down, request, events, by-time, challenge, job outbox;
+ * `limits` (max, windowMs) × n; and to create a request,
  * `cooldown` (seconds), `request` (its fields and values), `event` (JSON), `createdAtMs`, `requestId`,
  * `expiresAtMs`, `challengeTtl` (seconds) and `outbox` (the outbox entry's fields). Times travel as strings (Lua
  * prints big numbers in %.14g). One argument: the client's cost grows with the number of arguments.
@@ -35,20 +36,20 @@ export type IntakeOutcome =
 const INTAKE = `
 local items = cjson.decode(ARGV[1])
 local replies = {}
-local k = 0
 for j = 1, #items do
   local a = items[j]
+  local key = a.keys
   local limits = a.limits
   local n = #limits / 2
   local reply = nil
   for i = 1, n do
     local max = limits[2 * i - 1]
     local window = limits[2 * i]
-    local key = KEYS[k + i]
-    local hits = redis.call('INCR', key)
-    local ttl = redis.call('PTTL', key)
+    local counter = KEYS[key[i]]
+    local hits = redis.call('INCR', counter)
+    local ttl = redis.call('PTTL', counter)
     if hits == 1 or ttl < 0 then
-      redis.call('PEXPIRE', key, window)
+      redis.call('PEXPIRE', counter, window)
       ttl = window
     end
     if hits > max then
@@ -59,20 +60,19 @@ for j = 1, #items do
   if reply == nil then
     if a.request == nil then
       reply = {'counted', 0, 0}
-    elseif a.cooldown > 0 and not redis.call('SET', KEYS[k + n + 1], '1', 'EX', a.cooldown, 'NX') then
+    elseif a.cooldown > 0 and not redis.call('SET', KEYS[key[n + 1]], '1', 'EX', a.cooldown, 'NX') then
       reply = {'cooldown', 0, 0}
     else
-      redis.call('HSET', KEYS[k + n + 2], unpack(a.request))
-      redis.call('RPUSH', KEYS[k + n + 3], a.event)
-      redis.call('ZADD', KEYS[k + n + 4], a.createdAtMs, a.requestId)
-      redis.call('HSET', KEYS[k + n + 5], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
-      redis.call('EXPIRE', KEYS[k + n + 5], a.challengeTtl)
-      redis.call('XADD', KEYS[k + n + 6], '*', unpack(a.outbox))
+      redis.call('HSET', KEYS[key[n + 2]], unpack(a.request))
+      redis.call('RPUSH', KEYS[key[n + 3]], a.event)
+      redis.call('ZADD', KEYS[key[n + 4]], a.createdAtMs, a.requestId)
+      redis.call('HSET', KEYS[key[n + 5]], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
+      redis.call('EXPIRE', KEYS[key[n + 5]], a.challengeTtl)
+      redis.call('XADD', KEYS[key[n + 6]], '*', unpack(a.outbox))
       reply = {'created', 0, 0}
     end
   end
   replies[j] = reply
-  k = k + n + (a.request == nil and 0 or 6)
 end
 return replies
 `;
@@ -112,7 +112,7 @@ export class DelistIntake {
     this.challengeTtlSeconds = challenge.ttlMinutes * 60 + TOMBSTONE_SECONDS;
   }
 
-  /** Queues one item for this turn's batch; the first item of a turn schedules the flush. */
+  /** Queues one item (a non-empty JSON object, without its `keys`) for this turn's batch; the first item of a turn schedules the flush. */
   private run(keys: string[], item: string): Promise<IntakeReply> {
     return new Promise((resolve, reject) => {
       if (this.pending.push({ keys, item, resolve, reject }) === 1) setImmediate(() => this.flush());
@@ -122,11 +122,18 @@ export class DelistIntake {
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
+    // Each key goes once into KEYS; an item names its keys by their indexes there (Lua counts from 1).
     const keys: string[] = [];
+    const index = new Map<string, number>();
     let items = '';
     for (const b of batch) {
-      for (const key of b.keys) keys.push(key);
-      items += (items ? ',' : '[') + b.item;
+      let refs = '';
+      for (const key of b.keys) {
+        let i = index.get(key);
+        if (i === undefined) index.set(key, (i = keys.push(key)));
+        refs += (refs ? ',' : '') + i;
+      }
+      items += (items ? ',{"keys":[' : '[{"keys":[') + refs + '],' + b.item.slice(1);
     }
     (this.redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<IntakeReply[]>>)
       [INTAKE_COMMAND]!(keys.length, ...keys, items + ']')
