@@ -42,9 +42,12 @@ function mask(version: IpVersion, prefix: number): bigint {
 }
 
 function toIpaddr(version: IpVersion, value: bigint): ipaddr.IPv4 | ipaddr.IPv6 {
-  const [width, count] = version === 4 ? [8n, 4] : [16n, 8];
-  const pieces = Array.from({ length: count }, (_, i) => Number((value >> (width * BigInt(count - 1 - i))) & ((1n << width) - 1n)));
-  return version === 4 ? new ipaddr.IPv4(pieces) : new ipaddr.IPv6(pieces);
+  if (version === 4) {
+    const n = Number(value);
+    return new ipaddr.IPv4([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+  }
+  const pieces = Array.from({ length: 8 }, (_, i) => Number((value >> (16n * BigInt(7 - i))) & 0xffffn));
+  return new ipaddr.IPv6(pieces);
 }
 
 function formatValue(version: IpVersion, value: bigint): string {
@@ -75,7 +78,9 @@ function parseV4(text: string, input: string): bigint {
     const leadingZero = /(^|\.)0\d/.test(text) && /^[\d.]+$/.test(text);
     throw invalid(input, leadingZero ? ' IPv4 numbers must not have leading zeros.' : '');
   }
-  return ipaddr.IPv4.parse(text).octets.reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
+  // Validated above: four decimal numbers 0-255, so the value is plain arithmetic (no second parse).
+  const [a, b, c, d] = text.split('.').map(Number) as [number, number, number, number];
+  return BigInt(a * 16_777_216 + b * 65_536 + c * 256 + d);
 }
 
 /** Strict IPv6 to its 128-bit value; an embedded dotted IPv4 tail is validated like plain IPv4. */
