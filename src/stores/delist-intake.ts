@@ -47,12 +47,13 @@ for j = 1, #items do
     local window = limits[2 * i]
     local counter = KEYS[key[i]]
     local hits = redis.call('INCR', counter)
-    local ttl = redis.call('PTTL', counter)
-    if hits == 1 or ttl < 0 then
-      redis.call('PEXPIRE', counter, window)
-      ttl = window
-    end
+    if hits == 1 then redis.call('PEXPIRE', counter, window) end
     if hits > max then
+      local ttl = redis.call('PTTL', counter)
+      if ttl < 0 then
+        redis.call('PEXPIRE', counter, window)
+        ttl = window
+      end
       reply = {'limited', i - 1, ttl}
       break
     end

@@ -66,6 +66,18 @@ describe('delist intake batches', () => {
     assert.equal(await ctx.redis.get(ctx.keys.rateLimit('delist-client') + '203.0.113.10'), '3', 'all three counted against the client');
   });
 
+  it('gives a counter its window when it is created, and mends one that lost its expiry once it is over the limit', async () => {
+    const email = 'ttl@example.org';
+    const counter = ctx.keys.rateLimit('delist-email') + email;
+    await requestDelist(ctx, { email, ip: '198.51.100.40' }, new Date(), '203.0.113.13');
+    const ttl = await ctx.redis.pttl(counter);
+    assert.ok(ttl > 0 && ttl <= 60 * 60_000, `a new counter expires with its window (pttl ${ttl})`);
+    await ctx.redis.set(counter, '10'); // over the limit of 4, and no expiry (as if something had persisted it)
+    await assert.rejects(requestDelist(ctx, { email, ip: '198.51.100.41' }, new Date(), '203.0.113.13'), RateLimitedError);
+    const mended = await ctx.redis.pttl(counter);
+    assert.ok(mended > 0 && mended <= 60 * 60_000, `the counter has a window again (pttl ${mended})`);
+  });
+
   it('turns that follow each other make runs of their own', async () => {
     calls = 0;
     await requestDelist(ctx, { email: 'one@example.org', ip: '198.51.100.20' }, new Date(), '203.0.113.11');
