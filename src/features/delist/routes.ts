@@ -17,7 +17,7 @@ export function submitDelist(ctx: Context): RequestHandler {
       await countInvalidDelist(ctx, client);
       return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
     }
-    await requestDelist(ctx, { ...parsed.value, lang: res.locals.lang }, new Date(), client);
+    await requestDelist(ctx, { email: parsed.value.email, ip: parsed.value.ip, lang: res.locals.lang }, new Date(), client);
     // A bare 303: express's res.redirect() negotiates a body no browser shows.
     res.statusCode = 303;
     res.setHeader('Location', '/delist/sent');

@@ -49,10 +49,13 @@ const rateLimited = (resetMs: number) => new RateLimitedError(Math.max(1, Math.c
 /** The public limits of the delist form, in the order they are counted (same keys as the other limiters). */
 function delistHits(ctx: Context, client: string, input?: { email: string; ip: string }): Hit[] {
   const limits = ctx.policy.rateLimits;
-  const hit = (name: string, key: string, w: { max: number; windowMinutes: number }): Hit => ({ key: ctx.keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 });
-  const hits = [hit('delist-client', client, limits.delistPerClientIp)];
-  if (input) hits.push(hit('delist-email', input.email, limits.delistPerEmail), hit('delist-target', input.ip, limits.delistPerTargetIp));
+  const hits = [hit(ctx, 'delist-client', client, limits.delistPerClientIp)];
+  if (input) hits.push(hit(ctx, 'delist-email', input.email, limits.delistPerEmail), hit(ctx, 'delist-target', input.ip, limits.delistPerTargetIp));
   return hits;
+}
+
+function hit(ctx: Context, name: string, key: string, w: { max: number; windowMinutes: number }): Hit {
+  return { key: ctx.keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 };
 }
 
 export interface ConfirmView {
