@@ -31,17 +31,14 @@ export type IntakeOutcome =
  * `cooldown` (seconds), `request` (its fields and values), `event` (JSON), `createdAtMs`, `requestId`,
  * `expiresAtMs`, `challengeTtl` (seconds) and `outbox` (the outbox entry's fields). Times travel as strings (Lua
  * prints big numbers in %.14g). One argument: the client's cost grows with the number of arguments.
- * Returns one {status, limit index, ms to reset} per item.
+ * Returns one {status, limit index, ms to reset} per item. Each item runs under `pcall`: one that fails (a key of the
+ * wrong type, say) answers {'error', 0, 0, message} and the others go on, as if each had been a script of its own.
  */
 const INTAKE = `
-local items = cjson.decode(ARGV[1])
-local replies = {}
-for j = 1, #items do
-  local a = items[j]
+local function intake(a)
   local key = a.keys
   local limits = a.limits
   local n = #limits / 2
-  local reply = nil
   for i = 1, n do
     local max = limits[2 * i - 1]
     local window = limits[2 * i]
@@ -54,24 +51,26 @@ for j = 1, #items do
         redis.call('PEXPIRE', counter, window)
         ttl = window
       end
-      reply = {'limited', i - 1, ttl}
-      break
+      return {'limited', i - 1, ttl}
     end
   end
-  if reply == nil then
-    if a.request == nil then
-      reply = {'counted', 0, 0}
-    elseif a.cooldown > 0 and not redis.call('SET', KEYS[key[n + 1]], '1', 'EX', a.cooldown, 'NX') then
-      reply = {'cooldown', 0, 0}
-    else
-      redis.call('HSET', KEYS[key[n + 2]], unpack(a.request))
-      redis.call('RPUSH', KEYS[key[n + 3]], a.event)
-      redis.call('ZADD', KEYS[key[n + 4]], a.createdAtMs, a.requestId)
-      redis.call('HSET', KEYS[key[n + 5]], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
-      redis.call('EXPIRE', KEYS[key[n + 5]], a.challengeTtl)
-      redis.call('XADD', KEYS[key[n + 6]], '*', unpack(a.outbox))
-      reply = {'created', 0, 0}
-    end
+  if a.request == nil then return {'counted', 0, 0} end
+  if a.cooldown > 0 and not redis.call('SET', KEYS[key[n + 1]], '1', 'EX', a.cooldown, 'NX') then return {'cooldown', 0, 0} end
+  redis.call('HSET', KEYS[key[n + 2]], unpack(a.request))
+  redis.call('RPUSH', KEYS[key[n + 3]], a.event)
+  redis.call('ZADD', KEYS[key[n + 4]], a.createdAtMs, a.requestId)
+  redis.call('HSET', KEYS[key[n + 5]], 'requestId', a.requestId, 'expiresAtMs', a.expiresAtMs)
+  redis.call('EXPIRE', KEYS[key[n + 5]], a.challengeTtl)
+  redis.call('XADD', KEYS[key[n + 6]], '*', unpack(a.outbox))
+  return {'created', 0, 0}
+end
+
+local items = cjson.decode(ARGV[1])
+local replies = {}
+for j = 1, #items do
+  local ok, reply = pcall(intake, items[j])
+  if not ok then
+    reply = {'error', 0, 0, type(reply) == 'table' and reply.err or tostring(reply)}
   end
   replies[j] = reply
 end
@@ -81,7 +80,7 @@ return replies
 /** The script's command name; the web role's connection leaves it out of auto-pipelining (redis/connection.ts). */
 export const INTAKE_COMMAND = 'pmDelistIntake';
 
-type IntakeReply = [string, number, number];
+type IntakeReply = [status: string, limit: number, resetMs: number, error?: string];
 
 /**
  * The public delist submission in one Redis round trip: its three rate limits, the resend cool-down, the
@@ -92,8 +91,9 @@ type IntakeReply = [string, number, number];
  * Submissions are group-committed: those that arrive in the same turn of the event loop go to Redis as one
  * script run (flushed by `setImmediate`, after the turn's I/O callbacks), in arrival order, each with its own
  * outcome. Under load that is one command for several submissions instead of one each: ioredis's cost is per
- * command and per argument. A batch waits for nothing but the end of the turn it arrived in. If the script fails
- * (Redis down), every submission of the batch fails with that error, as each would have alone.
+ * command and per argument. A batch waits for nothing but the end of the turn it arrived in. If the run fails
+ * (Redis down), every submission of the batch fails with that error, as each would have alone; a submission whose
+ * own step fails inside the run fails alone (the script runs each under `pcall`).
  */
 export class DelistIntake {
   private readonly ttlMs: number;
@@ -139,7 +139,12 @@ export class DelistIntake {
     (this.redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<IntakeReply[]>>)
       [INTAKE_COMMAND]!(keys.length, ...keys, items + ']')
       .then(
-        (replies) => batch.forEach((b, i) => b.resolve(replies[i]!)),
+        (replies) =>
+          batch.forEach((b, i) => {
+            const reply = replies[i]!;
+            if (reply[0] === 'error') b.reject(new Error(`delist intake: ${reply[3]}`));
+            else b.resolve(reply);
+          }),
         (err: unknown) => batch.forEach((b) => b.reject(err)),
       );
   }

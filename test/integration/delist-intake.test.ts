@@ -78,6 +78,24 @@ describe('delist intake batches', () => {
     assert.ok(mended > 0 && mended <= 60 * 60_000, `the counter has a window again (pttl ${mended})`);
   });
 
+  it('fails only the submission whose script step fails; the others of its run are stored', async () => {
+    calls = 0;
+    const before = (await stored()).length;
+    // A counter key of the wrong type makes INCR fail for this email only.
+    await ctx.redis.hset(ctx.keys.rateLimit('delist-email') + 'wrongtype@example.org', 'x', '1');
+    const results = await Promise.allSettled([
+      requestDelist(ctx, { email: 'fine1@example.org', ip: '198.51.100.50' }, new Date(), '203.0.113.14'),
+      requestDelist(ctx, { email: 'wrongtype@example.org', ip: '198.51.100.51' }, new Date(), '203.0.113.14'),
+      requestDelist(ctx, { email: 'fine2@example.org', ip: '198.51.100.52' }, new Date(), '203.0.113.14'),
+    ]);
+    assert.equal(calls, 1);
+    assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+    assert.match(String((results[1] as PromiseRejectedResult).reason), /WRONGTYPE/);
+    const ips = (await Promise.all((await stored()).map((id) => ctx.requests.get(id)))).map((r) => r?.ip);
+    assert.equal(ips.length, before + 2);
+    assert.ok(ips.includes('198.51.100.50') && ips.includes('198.51.100.52') && !ips.includes('198.51.100.51'));
+  });
+
   it('turns that follow each other make runs of their own', async () => {
     calls = 0;
     await requestDelist(ctx, { email: 'one@example.org', ip: '198.51.100.20' }, new Date(), '203.0.113.11');
