@@ -24,9 +24,9 @@ export function formBody(opts: { limit: number; parameterLimit: number }): Reque
     if (encoding !== undefined && encoding !== 'identity') return refuse(req, next, new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.'));
     if (Number(req.headers['content-length'] ?? 0) > opts.limit) return refuse(req, next, new PayloadTooLargeError());
 
-    // One body usually arrives in one chunk. The listeners share one state object (no closures of their own to
-    // make per request); later events after it settled do nothing (the listeners go with the request). No
-    // 'error' listener: a request stream emits 'error' only to listeners, and 'close' follows every error.
+    // One body usually arrives in one chunk. The three listeners are one-line closures over one state object;
+    // later events after it settled do nothing (the listeners go with the request). No 'error' listener: a
+    // request stream emits 'error' only to listeners, and 'close' follows every error.
     const read: Read = { req, next, limit: opts.limit, parameterLimit: opts.parameterLimit, first: undefined, more: undefined, size: 0, settled: false };
     req.on('data', (chunk: Buffer) => onData(read, chunk));
     req.on('end', () => settle(read));

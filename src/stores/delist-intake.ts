@@ -101,7 +101,7 @@ export class DelistIntake {
   private readonly ttlMs: number;
   private readonly cooldownSeconds: number;
   private readonly challengeTtlSeconds: number;
-  private pending: Array<{ keys: string[]; item: string; resolve(reply: IntakeReply): void; reject(err: unknown): void }> = [];
+  private pending: Array<{ keys: string[]; item: unknown[]; resolve(reply: IntakeReply): void; reject(err: unknown): void }> = [];
 
   constructor(
     private readonly redis: Redis,
@@ -115,8 +115,8 @@ export class DelistIntake {
     this.challengeTtlSeconds = challenge.ttlMinutes * 60 + TOMBSTONE_SECONDS;
   }
 
-  /** Queues one item (a JSON array, without its key indexes) for this turn's batch; the first item of a turn schedules the flush. */
-  private run(keys: string[], item: string): Promise<IntakeReply> {
+  /** Queues one item (its fields after the key indexes, see INTAKE) for this turn's batch; the first item of a turn schedules the flush. */
+  private run(keys: string[], item: unknown[]): Promise<IntakeReply> {
     return new Promise((resolve, reject) => {
       if (this.pending.push({ keys, item, resolve, reject }) === 1) setImmediate(() => this.flush());
     });
@@ -128,18 +128,16 @@ export class DelistIntake {
     // Each key goes once into KEYS; an item names its keys by their indexes there (Lua counts from 1).
     const keys: string[] = [];
     const index = new Map<string, number>();
-    let items = '';
-    for (const b of batch) {
-      let refs = '';
-      for (const key of b.keys) {
+    const items = batch.map((b) => {
+      const refs = b.keys.map((key) => {
         let i = index.get(key);
         if (i === undefined) index.set(key, (i = keys.push(key)));
-        refs += (refs ? ',' : '') + i;
-      }
-      items += (items ? ',[[' : '[[[') + refs + '],' + b.item.slice(1);
-    }
+        return i;
+      });
+      return [refs, ...b.item];
+    });
     (this.redis as unknown as Record<string, (numKeys: number, ...a: string[]) => Promise<IntakeReply[]>>)
-      [INTAKE_COMMAND]!(keys.length, ...keys, items + ']')
+      [INTAKE_COMMAND]!(keys.length, ...keys, JSON.stringify(items))
       .then(
         (replies) =>
           batch.forEach((b, i) => {
@@ -153,10 +151,8 @@ export class DelistIntake {
 
   /** Counts hits only (a form that did not validate still counts against its sender's address). */
   async count(hits: Hit[]): Promise<IntakeOutcome> {
-    const keys: string[] = [];
-    const limits: number[] = [];
-    for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
-    const [status, limit, resetMs] = await this.run(keys, JSON.stringify([limits]));
+    const { keys, limits } = split(hits);
+    const [status, limit, resetMs] = await this.run(keys, [limits]);
     return status === 'limited' ? { status, limit: Number(limit), resetMs: Number(resetMs) } : { status: 'created' };
   }
 
@@ -165,9 +161,7 @@ export class DelistIntake {
    * IP is running.
    */
   async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, nowMs: number, mail: JobIntent): Promise<IntakeOutcome> {
-    const keys: string[] = [];
-    const limits: number[] = [];
-    for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
+    const { keys, limits } = split(hits);
     keys.push(
       this.keys.challengeCooldown(request.email, request.ip),
       this.keys.request(request.id),
@@ -181,7 +175,7 @@ export class DelistIntake {
       const v = request[k as keyof PortalRequest];
       if (v !== undefined) fields.push(k, String(v));
     }
-    const arg = JSON.stringify([
+    const [status, limit, resetMs] = await this.run(keys, [
       limits,
       this.cooldownSeconds,
       fields,
@@ -192,8 +186,15 @@ export class DelistIntake {
       this.challengeTtlSeconds,
       intentFields(mail),
     ]);
-    const [status, limit, resetMs] = await this.run(keys, arg);
     if (status === 'limited') return { status, limit: Number(limit), resetMs: Number(resetMs) };
     return status === 'cooldown' ? { status } : { status: 'created' };
   }
+}
+
+/** The hits' counter keys, and their (max, windowMs) pairs in the same order. */
+function split(hits: Hit[]): { keys: string[]; limits: number[] } {
+  const keys: string[] = [];
+  const limits: number[] = [];
+  for (const h of hits) keys.push(h.key), limits.push(h.max, h.windowMs);
+  return { keys, limits };
 }
