@@ -68,9 +68,12 @@ export function languageMiddleware(https: boolean): RequestHandler {
     res.locals.lang = lang;
     res.locals.t = locals[lang].t;
     res.locals.languages = locals[lang].languages;
-    const vary = res.getHeader('Vary');
-    if (vary === undefined) res.setHeader('Vary', 'Accept-Language');
-    else res.vary('Accept-Language');
+    // Only a GET or HEAD answer can be cached, so only those say that they vary by language.
+    const method = req.method;
+    if (method === 'GET' || method === 'HEAD') {
+      if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Accept-Language');
+      else res.vary('Accept-Language');
+    }
     next();
   };
 }

@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import express from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
@@ -69,6 +71,62 @@ describe('POST /delist', () => {
       assert.equal(res.headers['x-frame-options'], 'SAMEORIGIN');
       assert.equal(res.headers['x-powered-by'], undefined);
       assert.equal(res.headers['strict-transport-security'], undefined); // plain http in tests: no HSTS
+    }
+  });
+
+  it('sends the security headers on the errors of the form too (a 400 page, a refused CSRF token), and no Vary on a POST', async () => {
+    const names = ['content-security-policy', 'x-frame-options', 'x-content-type-options', 'referrer-policy', 'cross-origin-opener-policy'];
+    const invalid = await submit({ email: 'nobody', ip: '198.51.100.5' });
+    const forged = await request(app).post('/delist').type('form').send({ _csrf: 'forged.token', email: 'a@example.com', ip: '198.51.100.5' });
+    const redirect = await submit({ email: 'vary@example.com', ip: '198.51.100.78' });
+    assert.equal(invalid.status, 400);
+    assert.equal(forged.status, 403);
+    for (const res of [invalid, forged]) {
+      for (const name of names) assert.ok(res.headers[name], `${name} missing on ${res.status}`);
+      assert.match(res.text, /<html/i);
+    }
+    // A POST answer is never cached, so it does not say it varies by language; the form (a GET) does.
+    assert.equal(redirect.headers.vary, undefined);
+    assert.match((await request(app).get('/delist')).headers.vary ?? '', /Accept-Language/);
+  });
+
+  it('writes each security header once, and keeps a value a route set itself', async () => {
+    const raw = (port: number, path: string, method = 'GET') =>
+      new Promise<string>((resolve, reject) => {
+        const req = http.request({ host: '127.0.0.1', port, path, method }, (res) => {
+          resolve(res.rawHeaders.filter((_, i) => i % 2 === 0).join('\n').toLowerCase());
+          res.resume();
+        });
+        req.on('error', reject).end();
+      });
+    const own = express();
+    own.disable('x-powered-by'); // nothing set before the head, as on the portal's redirect
+    own.use(securityHeaders(false));
+    own.get('/own', (_req, res) => res.set('X-Frame-Options', 'DENY').send('x'));
+    own.get('/bare', (_req, res) => void res.writeHead(303, ['Location', '/x', 'Content-Length', '0']).end());
+    // A caller's own array that names a security header goes the merging way; its value wins there too.
+    own.get('/named', (_req, res) => void res.writeHead(200, ['Referrer-Policy', 'same-origin', 'Content-Length', '0']).end());
+    const server = own.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      assert.equal((await request(server).get('/own')).headers['x-frame-options'], 'DENY');
+      const named = await request(server).get('/named');
+      assert.equal(named.headers['referrer-policy'], 'same-origin');
+      assert.ok(named.headers['content-security-policy']);
+      for (const path of ['/own', '/bare', '/named']) {
+        const names = (await raw(port, path)).split('\n');
+        assert.equal(names.filter((n) => n === 'x-frame-options').length, 1, `${path}: ${names.join(', ')}`);
+        assert.equal(names.filter((n) => n === 'referrer-policy').length, 1, `${path}: ${names.join(', ')}`);
+        assert.equal(new Set(names).size, names.length, `${path} repeats a header: ${names.join(', ')}`);
+      }
+      const bare = await request(server).get('/bare').redirects(0);
+      assert.equal(bare.status, 303);
+      assert.equal(bare.headers.location, '/x');
+      assert.equal(bare.headers['content-length'], '0');
+      assert.equal(bare.headers['x-frame-options'], 'SAMEORIGIN');
+    } finally {
+      server.close();
     }
   });
 

@@ -9,6 +9,12 @@ import { delistForm, echo, parseForm } from './schema.js';
  * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
  * (stores/delist-intake.ts). The app routes it ahead of every other layer (see app.ts).
  */
+/**
+ * The answer to a submission: a bare 303 (express's res.redirect() negotiates a body no browser shows), its head
+ * written in one piece with the security headers (http/security.ts).
+ */
+const SEE_SENT = ['Location', '/delist/sent', 'Content-Length', '0'];
+
 export function submitDelist(ctx: Context): RequestHandler {
   return async (req, res) => {
     const client = ipKeyGenerator(req.ip ?? '');
@@ -18,10 +24,7 @@ export function submitDelist(ctx: Context): RequestHandler {
       return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
     }
     await requestDelist(ctx, { email: parsed.value.email, ip: parsed.value.ip, lang: res.locals.lang }, new Date(), client);
-    // A bare 303: express's res.redirect() negotiates a body no browser shows.
-    res.statusCode = 303;
-    res.setHeader('Location', '/delist/sent');
-    res.end();
+    res.writeHead(303, SEE_SENT).end();
   };
 }
 
