@@ -53,7 +53,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     blocklist: new BlocklistStore(redis, keys, routing),
     requests: new RequestStore(redis, keys),
     challenges,
-    delistIntake: new DelistIntake(redis, keys, challenges, policy.challenge),
+    delistIntake: new DelistIntake(redis, keys, policy.challenge),
     tickets: new TicketStore(redis, keys, policy.sla),
     apiTokens: new ApiTokenStore(redis, keys),
     audit: new AuditStore(redis, keys),

@@ -67,7 +67,7 @@ export class ChallengeStore {
     return this.keys.challenge(hash('sha256', token, 'hex')); // one-shot: no Hash object per call
   }
 
-  /** The key of the challenge behind `challengeId` (for scripts that create one with other writes). */
+  /** The key of the challenge behind `challengeId`. */
   keyFor(challengeId: string): string {
     return this.keyOf(this.tokenFor(challengeId));
   }
@@ -78,6 +78,23 @@ export class ChallengeStore {
     const expiresAtMs = now.getTime() + ttlMinutes * 60_000;
     tx.hset(key, { requestId, expiresAtMs: String(expiresAtMs) });
     tx.expire(key, ttlMinutes * 60 + TOMBSTONE_SECONDS);
+  }
+
+  /**
+   * Makes the challenge behind `challengeId` unless it exists (used or not): the delist form's challenge is made
+   * by the worker that mails its link, right before (stores/delist-intake.ts). Safe to run again: an existing
+   * challenge keeps its fields and expiry. It is valid for `ttlMinutes` from the request's creation and remembered
+   * TOMBSTONE_SECONDS longer, as one made by `createIn` with the request.
+   */
+  async ensure(request: { id: string; challengeId: string; createdAt: string }, ttlMinutes: number): Promise<void> {
+    const key = this.keyFor(request.challengeId);
+    const expiresAtMs = Date.parse(request.createdAt) + ttlMinutes * 60_000;
+    await this.redis
+      .multi()
+      .hsetnx(key, 'requestId', request.id)
+      .hsetnx(key, 'expiresAtMs', String(expiresAtMs))
+      .pexpireat(key, expiresAtMs + TOMBSTONE_SECONDS * 1000, 'NX')
+      .exec();
   }
 
   /** Reads a challenge without using it up (the confirm page). */

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
 import { intentFields, type JobIntent } from '../jobs/outbox.js';
-import { TOMBSTONE_SECONDS, type ChallengeStore } from './challenges.js';
 import type { PortalRequest, RequestEvent } from './requests.js';
 
 /** One public rate limit: the counter's key and its window (fixed windows, as express-rate-limit counts them). */
@@ -21,16 +20,16 @@ export type IntakeOutcome =
  * A batch of intake items, in arrival order, in one script run (see DelistIntake). For each item: counts its hits
  * in order and stops at the first full window (later counters are not touched, as with a chain of
  * express-rate-limit middlewares). Then, if the item has a request to create: the resend cool-down (SET NX EX),
- * and the request, its first event, its index entry, its challenge and the job outbox entry of its challenge
- * mail, all at once.
+ * and the request, its first event, its index entry and the job outbox entry of its challenge mail, all at once.
+ * The challenge itself is made by the worker that mails it (ChallengeStore.ensure): nobody has its token before.
  *
  * KEYS: every key the batch's items use, each once (the by-time index, the job outbox and a busy client's counter
  * are shared by many items). ARGV[1]: a JSON array with one array per item (positional: cheaper for cjson than
  * objects): [1] the indexes in KEYS of its hit keys (n), then, with a request: cool-down, request, events, by-time,
- * challenge, job outbox; [2] limits, (max, windowMs) × n; and to create a request, [3] cool-down seconds, [4] the
- * request's fields and values, [5] its first event (JSON), [6] createdAtMs, [7] request id, [8] expiresAtMs,
- * [9] the challenge's TTL in seconds, [10] the outbox entry's fields. Times travel as strings (Lua prints big
- * numbers in %.14g). One argument: the client's cost grows with the number of arguments.
+ * job outbox; [2] limits, (max, windowMs) × n; and to create a request, [3] cool-down seconds, [4] the request's
+ * fields and values, [5] its first event (JSON), [6] createdAtMs, [7] request id, [8] the outbox entry's fields.
+ * Times travel as strings (Lua prints big numbers in %.14g). One argument: the client's cost grows with the
+ * number of arguments.
  * Returns one {status, limit index, ms to reset} per item. Each item runs under `pcall`: one that fails (a key of the
  * wrong type, say) answers {'error', 0, 0, message} and the others go on, as if each had been a script of its own.
  */
@@ -61,9 +60,7 @@ local function intake(a)
   redis.call('HSET', KEYS[key[n + 2]], unpack(a[4]))
   redis.call('RPUSH', KEYS[key[n + 3]], a[5])
   redis.call('ZADD', KEYS[key[n + 4]], a[6], requestId)
-  redis.call('HSET', KEYS[key[n + 5]], 'requestId', requestId, 'expiresAtMs', a[8])
-  redis.call('EXPIRE', KEYS[key[n + 5]], a[9])
-  redis.call('XADD', KEYS[key[n + 6]], '*', unpack(a[10]))
+  redis.call('XADD', KEYS[key[n + 5]], '*', unpack(a[8]))
   return {'created', 0, 0}
 end
 
@@ -86,7 +83,7 @@ type IntakeReply = [status: string, limit: number, resetMs: number, error?: stri
 
 /**
  * The public delist submission in one Redis round trip: its three rate limits, the resend cool-down, the
- * request with its challenge, and its challenge mail's job (through the job outbox). It replaces three
+ * request, and its challenge mail's job (through the job outbox; that worker makes the challenge). It replaces three
  * rate-limit scripts, a SET, a MULTI and a BullMQ add: on the busiest public form that more than halved the
  * web role's CPU per request (see README, load bench).
  *
@@ -98,21 +95,16 @@ type IntakeReply = [status: string, limit: number, resetMs: number, error?: stri
  * own step fails inside the run fails alone (the script runs each under `pcall`).
  */
 export class DelistIntake {
-  private readonly ttlMs: number;
   private readonly cooldownSeconds: number;
-  private readonly challengeTtlSeconds: number;
   private pending: Array<{ keys: string[]; item: unknown[]; resolve(reply: IntakeReply): void; reject(err: unknown): void }> = [];
 
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
-    private readonly challenges: ChallengeStore,
-    challenge: { ttlMinutes: number; resendCooldownSeconds: number },
+    challenge: { resendCooldownSeconds: number },
   ) {
     if (!(INTAKE_COMMAND in redis)) redis.defineCommand(INTAKE_COMMAND, { lua: INTAKE });
-    this.ttlMs = challenge.ttlMinutes * 60_000;
     this.cooldownSeconds = challenge.resendCooldownSeconds;
-    this.challengeTtlSeconds = challenge.ttlMinutes * 60 + TOMBSTONE_SECONDS;
   }
 
   /** Queues one item (its fields after the key indexes, see INTAKE) for this turn's batch; the first item of a turn schedules the flush. */
@@ -157,8 +149,8 @@ export class DelistIntake {
   }
 
   /**
-   * Counts hits, then creates the request (made at `nowMs`) and its challenge unless a cool-down for this email and
-   * IP is running.
+   * Counts hits, then creates the request (made at `nowMs`) and its challenge mail's job unless a cool-down for this
+   * email and IP is running.
    */
   async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, nowMs: number, mail: JobIntent): Promise<IntakeOutcome> {
     const { keys, limits } = split(hits);
@@ -167,7 +159,6 @@ export class DelistIntake {
       this.keys.request(request.id),
       this.keys.requestEvents(request.id),
       this.keys.requestsByTime,
-      this.challenges.keyFor(request.challengeId),
       this.keys.jobOutbox,
     );
     const fields: string[] = [];
@@ -182,8 +173,6 @@ export class DelistIntake {
       JSON.stringify(event),
       String(nowMs),
       request.id,
-      String(nowMs + this.ttlMs),
-      this.challengeTtlSeconds,
       intentFields(mail),
     ]);
     if (status === 'limited') return { status, limit: Number(limit), resetMs: Number(resetMs) };

@@ -7,7 +7,7 @@ import { confirmDelist, requestDelist } from '../../src/features/delist/service.
 import { createRedis } from '../../src/redis/connection.js';
 import { testContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
-import { eventually } from '../helpers/portal.js';
+import { eventually, delistToken } from '../helpers/portal.js';
 import { privateRedis, startRole } from '../helpers/processes.js';
 
 describe('faults', () => {
@@ -27,7 +27,7 @@ describe('faults', () => {
       const now = new Date(Date.now() + i);
       await requestDelist(ctx, { email: `k${i}@example.org`, ip }, now);
       const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
-      ids.push(await confirmDelist(ctx, ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId)));
+      ids.push(await confirmDelist(ctx, await delistToken(ctx, id)));
     }
     const versionBefore = await ctx.routing.version();
     const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, WORKER_LOCK_MS: '1500' };

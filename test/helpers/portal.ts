@@ -51,3 +51,14 @@ export async function relayOutbox(ctx: Context): Promise<number> {
     await relay.close();
   }
 }
+
+/**
+ * The link token of a delist request, as its challenge mail carries it. The worker that sends that mail makes the
+ * challenge first (ChallengeStore.ensure); a test that runs no worker takes the same step here.
+ */
+export async function delistToken(ctx: Context, requestId: string): Promise<string> {
+  const request = await ctx.requests.get(requestId);
+  if (!request) throw new Error(`no request ${requestId}`);
+  await ctx.challenges.ensure(request, ctx.policy.challenge.ttlMinutes);
+  return ctx.challenges.tokenFor(request.challengeId);
+}

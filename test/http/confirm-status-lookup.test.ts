@@ -6,7 +6,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
-import { relayOutbox } from '../helpers/portal.js';
+import { relayOutbox, delistToken } from '../helpers/portal.js';
 
 describe('confirmation link, status and lookup pages', () => {
   let ctx: TestContext;
@@ -21,8 +21,7 @@ describe('confirmation link, status and lookup pages', () => {
   async function pendingRequest(email: string, ip: string, now = new Date()) {
     await requestDelist(ctx, { email, ip }, now);
     const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
-    const req = await ctx.requests.get(id);
-    return { id, token: ctx.challenges.tokenFor(req!.challengeId) };
+    return { id, token: await delistToken(ctx, id) };
   }
 
   it('shows why the IP is listed, since when, and how many self-delists are left, with a Delist IP button', async () => {

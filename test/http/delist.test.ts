@@ -139,6 +139,15 @@ describe('POST /delist', () => {
     assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
   });
 
+  it('leaves the challenge to the worker that mails its link: right after the form, no link works yet', async () => {
+    await submit({ email: 'later@example.com', ip: '198.51.100.79' });
+    const id = (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+    const made = (await ctx.requests.get(id))!;
+    assert.equal(made.email, 'later@example.com');
+    assert.equal(await ctx.redis.exists(ctx.challenges.keyFor(made.challengeId)), 0);
+    assert.deepEqual(await ctx.challenges.check(ctx.challenges.tokenFor(made.challengeId)), { status: 'unknown' });
+  });
+
   it('sends no second challenge for the same email and IP within the cool-down, with the same answer', async () => {
     const before = await mailJobs();
     const first = await submit({ email: 'cool@example.com', ip: '203.0.113.200' });

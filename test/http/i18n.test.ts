@@ -16,6 +16,7 @@ import { loadPolicy } from '../../src/policy.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { foreignMessage, messageFromTenant } from '../helpers/messages.js';
+import { delistToken } from '../helpers/portal.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 type Tree = { [key: string]: string | Tree };
@@ -51,7 +52,7 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
   const pages: Array<{ path: string; key: string; params?: Record<string, string>; tag?: string }> = [];
 
   const newest = async () => (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
-  const tokenOf = async (id: string) => ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+  const tokenOf = (id: string) => delistToken(ctx, id);
 
   before(async () => {
     ctx = testContext({

@@ -2,6 +2,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import { addListing } from '../../src/features/blocklist/service.js';
+import { createMailer } from '../../src/mail/mailer.js';
+import { TOMBSTONE_SECONDS } from '../../src/stores/challenges.js';
+import { processSendMail } from '../../worker/processors/send-mail.js';
 import { csrfOf } from '../helpers/forms.js';
 import { eventually, startPortal } from '../helpers/portal.js';
 import { decodeQuotedPrintable, type ReceivedMail } from '../helpers/smtp.js';
@@ -76,6 +79,31 @@ describe('the delist flow end to end (real Redis, worker, SMTP)', () => {
     assert.match(mail.raw, /Content-Type: text\/html/i);
     for (const line of mail.raw.split('\r\n')) assert.ok(line.length <= 78, `line of ${line.length}: ${line.slice(0, 40)}…`);
     assert.ok(!mail.raw.includes('challengeId'));
+  });
+
+  it('makes the challenge when its mail goes out, valid for the TTL from the request; a second run of the job changes nothing', async () => {
+    const { ctx } = portal;
+    await addListing(ctx, { target: '198.51.100.41', category: 'spam-source', source: 'cli', by: 'test' });
+    const { statusUrl } = await delist('twice@example.com', '198.51.100.41');
+    const request = (await ctx.requests.get(statusUrl.split('/').pop()!))!;
+    const key = ctx.challenges.keyFor(request.challengeId);
+    const made = await ctx.redis.hgetall(key);
+    const ttlMs = ctx.policy.challenge.ttlMinutes * 60_000;
+    assert.equal(made.requestId, request.id);
+    assert.equal(Number(made.expiresAtMs), Date.parse(request.createdAt) + ttlMs);
+    assert.ok(made.usedAt, 'pressing Delist IP used it up');
+    const expiry = await ctx.redis.pexpiretime(key);
+    assert.equal(expiry, Number(made.expiresAtMs) + TOMBSTONE_SECONDS * 1000);
+    // The mail job again (a retry after its mail went out): the used challenge stays as it was, link dead.
+    const mailer = createMailer({ smtpUrl: portal.smtp.url, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
+    try {
+      await processSendMail(ctx, mailer, { kind: 'delist-challenge', requestId: request.id });
+    } finally {
+      mailer.close();
+    }
+    assert.deepEqual(await ctx.redis.hgetall(key), made);
+    assert.equal(await ctx.redis.pexpiretime(key), expiry);
+    assert.equal((await ctx.challenges.check(ctx.challenges.tokenFor(request.challengeId))).status, 'used');
   });
 
   it('excludes an address inside a listed range instead of removing the range', async () => {

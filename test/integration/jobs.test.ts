@@ -5,7 +5,7 @@ import { confirmDelist, requestDelist } from '../../src/features/delist/service.
 import { processDelist } from '../../worker/processors/delist.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
-import { relayOutbox } from '../helpers/portal.js';
+import { relayOutbox, delistToken } from '../helpers/portal.js';
 import { confirmReport, createDraft, submitDraft } from '../../src/features/report/service.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
@@ -20,8 +20,7 @@ describe('worker jobs', () => {
     const now = new Date();
     await requestDelist(ctx, { email: `${ip.replace(/[.:]/g, '-')}@example.com`, ip }, now);
     const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
-    const request = await ctx.requests.get(id);
-    return confirmDelist(ctx, ctx.challenges.tokenFor(request!.challengeId));
+    return confirmDelist(ctx, await delistToken(ctx, id));
   }
 
   it('applies a delist exactly once when the job runs twice', async () => {
@@ -43,7 +42,7 @@ describe('worker jobs', () => {
     await requestDelist(ctx, { email: 'race@example.com', ip: '198.51.100.77' }, now);
     await relayOutbox(ctx);
     const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
-    const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+    const token = await delistToken(ctx, id);
     const results = await Promise.allSettled([confirmDelist(ctx, token), confirmDelist(ctx, token), confirmDelist(ctx, token)]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /already been used/);

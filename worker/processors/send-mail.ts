@@ -10,7 +10,13 @@ type Data = Record<string, unknown>;
 
 /** Each kind of mail: its template and the data it needs from the request. Challenge tokens are derived here. */
 const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob) => Data | Promise<Data>> = {
-  'delist-challenge': (ctx, r) => ({ ttlMinutes: ctx.policy.challenge.ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}` }),
+  // The delist form leaves its challenge to this job (the form's one Redis step stays small): made here, before
+  // its link goes out, valid for the policy's TTL from the request's creation.
+  'delist-challenge': async (ctx, r) => {
+    const ttlMinutes = ctx.policy.challenge.ttlMinutes;
+    await ctx.challenges.ensure(r, ttlMinutes);
+    return { ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}` };
+  },
   'delist-result': (ctx, r) => outcome(ctx, r),
   'report-challenge': (ctx, r) => ({
     ttlMinutes: ctx.policy.challenge.ttlMinutes,
