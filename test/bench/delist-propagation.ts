@@ -8,6 +8,7 @@ import { createApp } from '../../src/app.js';
 import { createRoutingClient } from '../../src/client/index.js';
 import { startWorkers } from '../../worker/workers.js';
 import { testContext } from '../helpers/context.js';
+import { delistToken } from '../helpers/portal.js';
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -94,7 +95,7 @@ export async function propagationBench(opts: { rounds: number; requests: number 
       const now = new Date(Date.now() + i);
       await requestDelist(ctx, { email: `bench${i}@example.com`, ip }, now);
       const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
-      const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
+      const token = await delistToken(ctx, id);
       const page = await fetch(`${base}/delist/confirm/${token}`);
       const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
       const csrf = /name="_csrf" value="([^"]+)"/.exec(await page.text())![1]!;
