@@ -20,7 +20,7 @@ import { routingApiRoutes } from './features/routing-api/routes.js';
 import { exportRoutes } from './features/exports/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound } from './http/errors.js';
-import { csrf, securityHeaders } from './http/security.js';
+import { csrf, secureResponses } from './http/security.js';
 import { formBody } from './http/form-body.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -33,23 +33,23 @@ export function createApp(ctx: Context): express.Express {
   app.set('view engine', 'ejs');
   app.set('trust proxy', ctx.config.trustProxy);
   app.disable('x-powered-by');
+  secureResponses(app, https);
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
   app.locals.reasonText = reasonText;
 
   const metrics = createMetrics(ctx);
-  const headers = securityHeaders(https);
   const form = formBody({ limit: 16 * 1024, parameterLimit: 20 });
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
   const language = languageMiddleware(https);
 
   // The busiest public request, the delist form's POST, is routed first, straight through the same layers every
-  // public POST passes (metrics, security headers, form body, CSRF, language) instead of walking the whole stack.
+  // public POST passes (metrics, form body, CSRF, language; the security headers come with every response of the
+  // app, see secureResponses) instead of walking the whole stack.
   // Its errors go on to the error handler at the end like any other.
-  app.post('/delist', metrics.observe, headers, form, csrfGuard.middleware, language, submitDelist(ctx));
+  app.post('/delist', metrics.observe, form, csrfGuard.middleware, language, submitDelist(ctx));
 
   app.use(metrics.observe);
-  app.use(headers);
 
   // The machine API under /api/: token auth per route, no cookies or CSRF. Reports come as raw messages, the rest
   // as JSON. One prefix test keeps every other request from walking the API's routes.

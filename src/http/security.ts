@@ -1,6 +1,6 @@
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
 import { ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
 import { parse as parseCookies } from 'cookie';
 import helmet from 'helmet';
 import { ForbiddenError } from '../errors.js';
@@ -12,44 +12,40 @@ const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/;
 const MULTIPART = /^\s*multipart\/form-data\s*(;|$)/i;
 
 /**
- * Helmet with a strict CSP: no inline script or style anywhere, forms post only to us, never framed. Helmet's
- * headers do not depend on the request, so helmet runs once at start-up and every response gets the headers it
- * set (the same names and values, without a dozen nested middleware calls per request).
+ * Helmet with a strict CSP, on every response of `app`: no inline script or style anywhere, forms post only to us,
+ * never framed. Helmet's headers do not depend on the request, so helmet runs once at start-up and every response
+ * gets the headers it set (the same names and values, without a dozen nested middleware calls per request).
  *
- * They are added when the response's head is written, not when the request comes in: the middleware points this
- * response's `writeHead` at one that adds each header the route did not set itself (a route's own value wins, as
- * it did when it overwrote helmet's). Every way of answering (`res.end`, `res.send`, `render`, the error handler)
- * writes the head through `writeHead`. A response with no header set before its head is written gets them all as
- * one array, which Node writes without its per-header bookkeeping.
+ * They are added when the response's head is written, with no per-request step: the app's response prototype
+ * (express's `app.response`, which every `res` of the app, and of apps mounted in it, inherits from) gets a
+ * `writeHead` that adds each header the route did not set itself (a route's own value wins, as it did when it
+ * overwrote helmet's). Every way of answering (`res.end`, `res.send`, `render`, the error handler) writes the head
+ * through `writeHead`. A response with no header set before its head is written gets them all as one array, which
+ * Node writes without its per-header bookkeeping.
  */
-export function securityHeaders(https: boolean): RequestHandler {
-  const writeHead = securedWriteHead(
-    headersOf(
-      helmet({
-        contentSecurityPolicy: {
-          useDefaults: false,
-          directives: {
-            defaultSrc: ["'self'"],
-            scriptSrc: ["'self'"],
-            styleSrc: ["'self'"],
-            imgSrc: ["'self'", 'data:'],
-            fontSrc: ["'self'"],
-            connectSrc: ["'self'"],
-            formAction: ["'self'"],
-            frameAncestors: ["'none'"],
-            objectSrc: ["'none'"],
-            baseUri: ["'none'"],
-            ...(https ? { upgradeInsecureRequests: [] } : {}),
-          },
+export function secureResponses(app: Express, https: boolean): void {
+  const headers = headersOf(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          ...(https ? { upgradeInsecureRequests: [] } : {}),
         },
-        strictTransportSecurity: https,
-      }),
-    ),
+      },
+      strictTransportSecurity: https,
+    }),
   );
-  return (_req, res, next) => {
-    res.writeHead = writeHead as Response['writeHead'];
-    next();
-  };
+  app.response.writeHead = securedWriteHead(headers) as Response['writeHead'];
 }
 
 type Head = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;

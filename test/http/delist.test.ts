@@ -6,7 +6,7 @@ import express from 'express';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
-import { securityHeaders } from '../../src/http/security.js';
+import { secureResponses } from '../../src/http/security.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { relayOutbox } from '../helpers/portal.js';
@@ -101,7 +101,7 @@ describe('POST /delist', () => {
       });
     const own = express();
     own.disable('x-powered-by'); // nothing set before the head, as on the portal's redirect
-    own.use(securityHeaders(false));
+    secureResponses(own, false);
     own.get('/own', (_req, res) => res.set('X-Frame-Options', 'DENY').send('x'));
     own.get('/bare', (_req, res) => void res.writeHead(303, ['Location', '/x', 'Content-Length', '0']).end());
     // A caller's own array that names a security header goes the merging way; its value wins there too.
@@ -132,7 +132,7 @@ describe('POST /delist', () => {
 
   it('adds HSTS and upgrade-insecure-requests when the portal is served over https', async () => {
     const secure = express();
-    secure.use(securityHeaders(true));
+    secureResponses(secure, true);
     secure.get('/', (_req, res) => res.send('x'));
     const res = await request(secure).get('/').expect(200);
     assert.match(res.headers['strict-transport-security'] ?? '', /max-age=\d+/);
