@@ -81,20 +81,23 @@ export class ChallengeStore {
   }
 
   /**
-   * Makes the challenge behind `challengeId` unless it exists (used or not): the delist form's challenge is made
-   * by the worker that mails its link, right before (stores/delist-intake.ts). Safe to run again: an existing
-   * challenge keeps its fields and expiry. It is valid for `ttlMinutes` from the request's creation and remembered
-   * TOMBSTONE_SECONDS longer, as one made by `createIn` with the request.
+   * Makes the request's challenge unless it exists (used or not): the delist form's challenge is made by the
+   * worker that mails its link, right before the mail goes out (worker/processors/send-mail.ts), not with the
+   * request (stores/delist-intake.ts). Safe to run again: an existing challenge keeps its fields and expiry. It is
+   * valid for `ttlMinutes` from the request's creation and remembered TOMBSTONE_SECONDS longer, as one made by
+   * `createIn` with the request. A failed step throws, so the job is retried.
    */
   async ensure(request: { id: string; challengeId: string; createdAt: string }, ttlMinutes: number): Promise<void> {
     const key = this.keyFor(request.challengeId);
     const expiresAtMs = Date.parse(request.createdAt) + ttlMinutes * 60_000;
-    await this.redis
+    const results = await this.redis
       .multi()
       .hsetnx(key, 'requestId', request.id)
       .hsetnx(key, 'expiresAtMs', String(expiresAtMs))
       .pexpireat(key, expiresAtMs + TOMBSTONE_SECONDS * 1000, 'NX')
       .exec();
+    const failed = results?.find(([err]) => err);
+    if (failed) throw failed[0];
   }
 
   /** Reads a challenge without using it up (the confirm page). */

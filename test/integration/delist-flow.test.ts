@@ -106,6 +106,17 @@ describe('the delist flow end to end (real Redis, worker, SMTP)', () => {
     assert.equal((await ctx.challenges.check(ctx.challenges.tokenFor(request.challengeId))).status, 'used');
   });
 
+  it('lets the mail job fail (to be retried) when its challenge cannot be made', async () => {
+    const { ctx } = portal;
+    const request = { id: 'AAAAAAAAAAAAAAAA', challengeId: 'BBBBBBBBBBBBBBBBBBBBBB', createdAt: new Date().toISOString() };
+    const key = ctx.challenges.keyFor(request.challengeId);
+    await ctx.redis.set(key, 'not a hash');
+    await assert.rejects(ctx.challenges.ensure(request, 60), /WRONGTYPE/);
+    await ctx.redis.del(key);
+    await ctx.challenges.ensure(request, 60);
+    assert.equal((await ctx.challenges.check(ctx.challenges.tokenFor(request.challengeId))).status, 'valid');
+  });
+
   it('excludes an address inside a listed range instead of removing the range', async () => {
     await addListing(portal.ctx, { target: '203.0.113.192/27', category: 'backscatter', source: 'cli', by: 'test' });
     const { statusUrl } = await delist('range@example.com', '203.0.113.200');

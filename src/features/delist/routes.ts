@@ -6,15 +6,15 @@ import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } fr
 import { delistForm, echo, parseForm } from './schema.js';
 
 /**
- * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
- * (stores/delist-intake.ts). The app routes it ahead of every other layer (see app.ts).
- */
-/**
  * The answer to a submission: a bare 303 (express's res.redirect() negotiates a body no browser shows), its head
  * written in one piece with the security headers (http/security.ts).
  */
 const SEE_SENT = ['Location', '/delist/sent', 'Content-Length', '0'];
 
+/**
+ * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
+ * (stores/delist-intake.ts). The app routes it ahead of every other layer (see app.ts).
+ */
 export function submitDelist(ctx: Context): RequestHandler {
   return async (req, res) => {
     const client = ipKeyGenerator(req.ip ?? '');
