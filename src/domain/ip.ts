@@ -72,9 +72,17 @@ function invalid(input: string, detail = ''): IpInputError {
   return new IpInputError('invalid', `"${input}" is not a valid IP address.${detail} ${EXAMPLES}`);
 }
 
+/**
+ * What ipaddr.js's `IPv4.isValidFourPartDecimal` accepts (four decimal numbers 0-255, no leading zeros), as one
+ * regular expression: ipaddr builds an address object and tries several parsers to say so. A property test holds
+ * the two to the same answers (test/unit/ip.test.ts).
+ */
+const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
+export const FOUR_PART_DECIMAL = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
 /** Strict four-part decimal IPv4 (no octal, hex, short forms or leading zeros) to its 32-bit value. */
 function parseV4(text: string, input: string): bigint {
-  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) {
+  if (!FOUR_PART_DECIMAL.test(text)) {
     const leadingZero = /(^|\.)0\d/.test(text) && /^[\d.]+$/.test(text);
     throw invalid(input, leadingZero ? ' IPv4 numbers must not have leading zeros.' : '');
   }
@@ -182,10 +190,34 @@ const RANGE_NAMES: Record<string, string> = {
   broadcast: 'broadcast',
 };
 
+/**
+ * ipaddr.js's IPv4 special ranges (`IPv4.prototype.SpecialRanges`, in its order) as 32-bit bases and masks, so an
+ * IPv4 address is named with integer arithmetic: `ipv4Range(n)` answers what ipaddr's `range()` does (a property
+ * test holds them to the same answers) without building an address object and matching it range by range.
+ */
+const V4_RANGES: Array<[name: string, base: number, mask: number]> = Object.entries(
+  (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, Array<[ipaddr.IPv4, number]>> }).SpecialRanges,
+).flatMap(([name, subnets]) =>
+  subnets.map(([net, bits]): [string, number, number] => {
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    const [a, b, c, d] = net.octets as [number, number, number, number];
+    return [name, ((a * 16_777_216 + b * 65_536 + c * 256 + d) & mask) >>> 0, mask];
+  }),
+);
+
+/** The name ipaddr.js gives an IPv4 address (its 32-bit value): a special range's, else 'unicast'. */
+export function ipv4Range(n: number): string {
+  for (let i = 0; i < V4_RANGES.length; i++) {
+    const [name, base, mask] = V4_RANGES[i]!;
+    if (((n & mask) >>> 0) === base) return name;
+  }
+  return 'unicast';
+}
+
 /** Null when a public user may name the address (global unicast or documentation), else a short stable name. */
 export function specialPurpose(addr: Address): string | null {
   if (DOCUMENTATION.some((net) => contains(net, addr))) return null;
-  const range = toIpaddr(addr.version, addr.value).range();
+  const range = addr.version === 4 ? ipv4Range(Number(addr.value)) : toIpaddr(addr.version, addr.value).range();
   // ipaddr calls all of 0.0.0.0/8 'unspecified'; only 0.0.0.0 itself is.
   if (addr.version === 4 && range === 'unspecified' && addr.value !== 0n) return 'reserved';
   if (range === 'unicast') {

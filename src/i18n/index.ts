@@ -30,7 +30,25 @@ export function translator(lng: Language): TFunction {
 
 /** Accept-Language → the best of our languages (q-values honoured; zh, zh-Hant, zh-HK map to zh-TW). */
 export function fromAcceptLanguage(header: string | undefined): Language {
-  const ranked = (header ?? '')
+  if (!header) return 'en';
+  // A browser sends the same value on every request, and few values are common: answers are kept per value
+  // (short ones only, at most ACCEPT_KEPT of them, forgotten all at once when full).
+  let lang = acceptAnswers.get(header);
+  if (lang === undefined) {
+    lang = rankAcceptLanguage(header);
+    if (header.length <= 200) {
+      if (acceptAnswers.size >= ACCEPT_KEPT) acceptAnswers.clear();
+      acceptAnswers.set(header, lang);
+    }
+  }
+  return lang;
+}
+
+const ACCEPT_KEPT = 500;
+const acceptAnswers = new Map<string, Language>();
+
+function rankAcceptLanguage(header: string): Language {
+  const ranked = header
     .split(',')
     .map((part) => {
       const [tag, ...params] = part.trim().split(';');
