@@ -41,22 +41,21 @@ function mask(version: IpVersion, prefix: number): bigint {
   return (all >> BigInt(prefix)) ^ all;
 }
 
-function toIpaddr(version: IpVersion, value: bigint): ipaddr.IPv4 | ipaddr.IPv6 {
-  if (version === 4) {
-    const n = Number(value);
-    return new ipaddr.IPv4([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
-  }
+/** An IPv6 value as ipaddr.js's address (IPv4 needs none: its text and range come from the 32-bit value). */
+function toIpv6(value: bigint): ipaddr.IPv6 {
   const pieces = Array.from({ length: 8 }, (_, i) => Number((value >> (16n * BigInt(7 - i))) & 0xffffn));
   return new ipaddr.IPv6(pieces);
 }
+
+/** The 32-bit value of four IPv4 octets. */
+const v4Number = ([a, b, c, d]: readonly number[]): number => a! * 16_777_216 + b! * 65_536 + c! * 256 + d!;
 
 function formatValue(version: IpVersion, value: bigint): string {
   if (version === 4) {
     const n = Number(value); // dotted quad straight from the 32-bit value (as ipaddr's IPv4.toString joins it)
     return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
   }
-  const ip = toIpaddr(version, value);
-  return ip instanceof ipaddr.IPv6 ? ip.toRFC5952String() : ip.toString();
+  return toIpv6(value).toRFC5952String();
 }
 
 function makeAddress(version: IpVersion, value: bigint): Address {
@@ -87,8 +86,7 @@ function parseV4(text: string, input: string): bigint {
     throw invalid(input, leadingZero ? ' IPv4 numbers must not have leading zeros.' : '');
   }
   // Validated above: four decimal numbers 0-255, so the value is plain arithmetic (no second parse).
-  const [a, b, c, d] = text.split('.').map(Number) as [number, number, number, number];
-  return BigInt(a * 16_777_216 + b * 65_536 + c * 256 + d);
+  return BigInt(v4Number(text.split('.').map(Number)));
 }
 
 /** Strict IPv6 to its 128-bit value; an embedded dotted IPv4 tail is validated like plain IPv4. */
@@ -200,8 +198,7 @@ const V4_RANGES: Array<[name: string, base: number, mask: number]> = Object.entr
 ).flatMap(([name, subnets]) =>
   subnets.map(([net, bits]): [string, number, number] => {
     const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    const [a, b, c, d] = net.octets as [number, number, number, number];
-    return [name, ((a * 16_777_216 + b * 65_536 + c * 256 + d) & mask) >>> 0, mask];
+    return [name, (v4Number(net.octets) & mask) >>> 0, mask];
   }),
 );
 
@@ -217,7 +214,7 @@ export function ipv4Range(n: number): string {
 /** Null when a public user may name the address (global unicast or documentation), else a short stable name. */
 export function specialPurpose(addr: Address): string | null {
   if (DOCUMENTATION.some((net) => contains(net, addr))) return null;
-  const range = addr.version === 4 ? ipv4Range(Number(addr.value)) : toIpaddr(addr.version, addr.value).range();
+  const range = addr.version === 4 ? ipv4Range(Number(addr.value)) : toIpv6(addr.value).range();
   // ipaddr calls all of 0.0.0.0/8 'unspecified'; only 0.0.0.0 itself is.
   if (addr.version === 4 && range === 'unspecified' && addr.value !== 0n) return 'reserved';
   if (range === 'unicast') {

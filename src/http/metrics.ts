@@ -2,11 +2,10 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Context } from '../context.js';
 
-/** One series of the request counter: its labels, its count so far, and how much of it the counter has. */
+/** One (method, route, status): its labels, its request count so far, and its duration histogram's child. */
 interface Series {
   labels: { method: string; route: string; status: string };
   count: number;
-  reported: number;
   time: { observe(seconds: number): void };
 }
 
@@ -23,10 +22,8 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
     collect() {
-      for (const child of children.values()) {
-        if (child.count > child.reported) this.inc(child.labels, child.count - child.reported);
-        child.reported = child.count;
-      }
+      this.reset();
+      for (const child of children.values()) this.inc(child.labels, child.count);
     },
   });
   const duration = new Histogram({ name: 'portal_http_request_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
@@ -72,7 +69,7 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
     const key = `${method} ${status} ${route}`;
     let child = children.get(key);
     if (!child) {
-      child = { labels: { method, route, status: String(status) }, count: 0, reported: 0, time: duration.labels({ method, route }) };
+      child = { labels: { method, route, status: String(status) }, count: 0, time: duration.labels({ method, route }) };
       children.set(key, child);
     }
     return child;
