@@ -85,10 +85,11 @@ export class ChallengeStore {
    * worker that mails its link, right before the mail goes out (worker/processors/send-mail.ts), not with the
    * request (stores/delist-intake.ts). Safe to run again: an existing challenge keeps its fields and expiry. It is
    * valid for `ttlMinutes` from the request's creation and remembered TOMBSTONE_SECONDS longer, as one made by
-   * `createIn` with the request. A failed step throws, so the job is retried.
+   * `createIn` with the request. A failed step throws, so the job is retried. Gives the link's token.
    */
-  async ensure(request: { id: string; challengeId: string; createdAt: string }, ttlMinutes: number): Promise<void> {
-    const key = this.keyFor(request.challengeId);
+  async ensure(request: { id: string; challengeId: string; createdAt: string }, ttlMinutes: number): Promise<string> {
+    const token = this.tokenFor(request.challengeId);
+    const key = this.keyOf(token);
     const expiresAtMs = Date.parse(request.createdAt) + ttlMinutes * 60_000;
     const results = await this.redis
       .multi()
@@ -98,6 +99,7 @@ export class ChallengeStore {
       .exec();
     const failed = results?.find(([err]) => err);
     if (failed) throw failed[0];
+    return token;
   }
 
   /** Reads a challenge without using it up (the confirm page). */

@@ -59,6 +59,5 @@ export async function relayOutbox(ctx: Context): Promise<number> {
 export async function delistToken(ctx: Context, requestId: string): Promise<string> {
   const request = await ctx.requests.get(requestId);
   if (!request) throw new Error(`no request ${requestId}`);
-  await ctx.challenges.ensure(request, ctx.policy.challenge.ttlMinutes);
-  return ctx.challenges.tokenFor(request.challengeId);
+  return ctx.challenges.ensure(request, ctx.policy.challenge.ttlMinutes);
 }

@@ -14,8 +14,8 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
   // its link goes out, valid for the policy's TTL from the request's creation.
   'delist-challenge': async (ctx, r) => {
     const ttlMinutes = ctx.policy.challenge.ttlMinutes;
-    await ctx.challenges.ensure(r, ttlMinutes);
-    return { ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}` };
+    const token = await ctx.challenges.ensure(r, ttlMinutes);
+    return { ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${token}` };
   },
   'delist-result': (ctx, r) => outcome(ctx, r),
   'report-challenge': (ctx, r) => ({
