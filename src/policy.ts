@@ -85,7 +85,35 @@ export const policySchema = z.object({
     pools: z.record(z.enum(['normal', 'high-risk', 'relay']), z.array(z.string().min(2))).describe('Our outbound pools and their CIDRs.'),
     hostSuffix: z.string().startsWith('.').describe('Host name suffix of our outbound servers.'),
     tenantHeader: z.string().min(1).describe('Header in which our MTAs stamp the tenant id.'),
+    dkimKeys: z
+      .array(
+        z.object({
+          domain: z.string().min(1).max(253).describe('d= of our outbound DKIM signatures.'),
+          selector: z.string().min(1).max(63).describe('s= of the key.'),
+          publicKey: z.string().min(16).describe('The public key as published in DNS (the p= value, base64 of the SubjectPublicKeyInfo), so no DNS lookup is needed.'),
+        }),
+      )
+      .default([])
+      .describe('Our outbound DKIM signing keys. A report whose original carries a signature by one of them that verifies and covers the tenant header proves which tenant we sent it for.'),
   }),
+  partners: z
+    .array(
+      z.object({
+        name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._ -]{0,63}$/).describe('Name shown to staff, e.g. "Yahoo FBL".'),
+        smtpAuth: z
+          .object({
+            username: z.string().min(1).max(128),
+            passwordHash: z.string().startsWith('scrypt$').describe('scrypt hash as made by src/domain/passwords.ts (`npx postmaster hash-password`).'),
+          })
+          .optional()
+          .describe('SMTP AUTH credentials the partner uses on the abuse intake.'),
+        clientIps: z.array(z.string().min(2)).default([]).describe('Address ranges the partner sends its reports from (SMTP intake or API).'),
+        dkimDomains: z.array(z.string().min(1).max(253)).default([]).describe('A report carrying a verifying DKIM signature of one of these domains comes from the partner.'),
+        apiTokens: z.array(z.string().min(1).max(100)).default([]).describe('Names of API tokens issued to the partner.'),
+      }),
+    )
+    .default([])
+    .describe('Feedback-loop partners: only their reports (and web reports whose reporter confirmed by email) may move a customer automatically.'),
 });
 
 export type Policy = z.infer<typeof policySchema>;

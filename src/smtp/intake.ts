@@ -38,7 +38,7 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       stream.on('end', () => {
         if (stream.sizeExceeded || size > maxBytes) return callback(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        submitMachineReport(ctx, Buffer.concat(chunks), 'smtp', `${from || '<>'} via ${session.remoteAddress}`)
+        submitMachineReport(ctx, Buffer.concat(chunks), { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) })
           .then(({ id }) => callback(null, `2.0.0 Report accepted as ${id}`))
           .catch((err: unknown) => {
             if (err instanceof AppError && err.status < 500) return callback(reply(554, `5.6.0 ${err.code}: ${err.message.replace(/\s+/g, ' ').slice(0, 300)}`));

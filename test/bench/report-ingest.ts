@@ -34,7 +34,7 @@ export async function ingestBench(url: string, opts: { rounds: number; reports: 
     const ctx = testContext();
     for (let i = 0; i < opts.reports; i++) {
       const raw = messageFromTenant({ tenant: `tenant-${i % 100}`, messageId: `<bench-${r}-${i}@shop.example.com>`, bodyBytes: 4200 });
-      await submitMachineReport(ctx, Buffer.from(raw), 'api', 'bench');
+      await submitMachineReport(ctx, Buffer.from(raw), { channel: 'api', clientIp: '127.0.0.1', apiTokenName: 'bench' });
     }
     const ms = await drain(url, ctx.jobs.requests.name, ctx.keys.bullPrefix, opts.reports, (data) => processIngestReport(ctx, data));
     rates.push((opts.reports / ms) * 1000);

@@ -15,7 +15,7 @@ export function reportApiRoutes(ctx: Context): Router {
     }),
   async (req, res) => {
     if (!Buffer.isBuffer(req.body) || req.body.length === 0) throw new ValidationError('Send the report as the request body (message/rfc822, multipart/report or X-ARF).', { body: 'empty' });
-    const { id, summary } = await submitMachineReport(ctx, req.body, 'api', String(res.locals.apiClient));
+    const { id, summary } = await submitMachineReport(ctx, req.body, { channel: 'api', clientIp: req.ip ?? '', apiTokenName: String(res.locals.apiClient) });
     res.status(202).json({ id, statusUrl: `${ctx.config.publicUrl}/status/${id}`, parsed: apiFields(summary) });
   });
   return r;

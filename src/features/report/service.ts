@@ -99,8 +99,26 @@ export async function confirmReport(ctx: Context, token: string, now = new Date(
   return request.id;
 }
 
-/** Machine intake (API and SMTP): parse, keep, queue, in one step; the sender is already authenticated. */
-export async function submitMachineReport(ctx: Context, raw: Buffer, channel: 'api' | 'smtp', reporter: string, now = new Date()): Promise<{ id: string; summary: ReportSummary }> {
+/**
+ * Who handed a machine report to us, as far as the transport can tell. The trust decision (a configured
+ * feedback-loop partner or not) is made from this and from the report itself, never from what the sample claims.
+ */
+export interface ReportOrigin {
+  channel: 'api' | 'smtp';
+  /** Client address of the connection (SMTP peer, or the HTTP client as express sees it). */
+  clientIp: string;
+  /** SMTP: the authenticated user name (SMTP AUTH), when the client authenticated. */
+  smtpUser?: string;
+  /** SMTP: the envelope sender (MAIL FROM), '' for the null path. */
+  mailFrom?: string;
+  /** API: the name of the bearer token used. */
+  apiTokenName?: string;
+}
+
+/** Machine intake (API and SMTP): parse, keep, queue, in one step. */
+export async function submitMachineReport(ctx: Context, raw: Buffer, origin: ReportOrigin, now = new Date()): Promise<{ id: string; summary: ReportSummary }> {
+  const channel = origin.channel;
+  const reporter = channel === 'api' ? (origin.apiTokenName ?? '?') : `${origin.mailFrom || '<>'} via ${origin.clientIp}${origin.smtpUser ? ` (AUTH ${origin.smtpUser})` : ''}`;
   const summary = await understand(ctx, raw);
   const request = reportRequest(summary, { email: '', channel, reporter, category: summary.feedbackType ?? 'abuse', comment: '', state: 'queued' }, now);
   const tx = ctx.redis.multi();
