@@ -70,8 +70,10 @@ describe('staff sessions hold the user id only', () => {
     await two.agent.post('/staff/bulk').type('form').send({ _csrf: two.csrf, ids: 'x', reason: 'x' }).expect(401);
     assert.equal(await ctx.redis.get(ctx.keys.session(one.sid)), null, 'the ended session is deleted');
     const agent = request.agent(app);
-    const login = await agent.post('/staff/login').type('form').send({ _csrf: csrfOf(await agent.get('/staff/login')), email: 'gone@example.net', password: PASSWORD });
+    const loginPage = await agent.get('/staff/login');
+    const login = await agent.post('/staff/login').type('form').send({ _csrf: csrfOf(loginPage), email: 'gone@example.net', password: PASSWORD });
     assert.equal(login.status, 403);
+    assert.match(login.text, /This account is disabled/);
     // Enabled again, it signs in; the sessions ended by the disable stay ended.
     await change(ctx, (tx) => ctx.staff.setDisabledIn(tx, 'gone@example.net', false));
     await signIn(app, 'gone@example.net');
