@@ -1,4 +1,5 @@
 /** The operator CLI: `npx postmaster <command>`. Talks to Redis directly, through the same use cases as the portal. */
+import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig } from './config.js';
 import { createContext, type Context } from './context.js';
@@ -10,8 +11,8 @@ import { isExportFormat, writeExport } from './features/exports/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
 import { createRedis } from './redis/connection.js';
-import { generatePassword } from './domain/passwords.js';
-import { ROLES, type Role } from './stores/staff.js';
+import { generatePassword, hashPassword } from './domain/passwords.js';
+import { ROLES, type Role, type StaffUser } from './stores/staff.js';
 import { z } from 'zod';
 import { DEFAULT_REDIS_URL } from './redis/embedded.js';
 
@@ -36,9 +37,27 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const operator = () => `cli:${process.env.USER ?? 'operator'}`;
+const program = new Command('postmaster')
+  .description('Postmaster Portal operator commands')
+  .option('--as <name>', 'who runs this command, as the audit log names them (default: the OS user)')
+  .showHelpAfterError()
+  .exitOverride();
 
-const program = new Command('postmaster').description('Postmaster Portal operator commands').showHelpAfterError().exitOverride();
+/** Who runs a command, as the audit log names them: `cli:<--as>`, else `cli:<OS user>`. */
+function operator(): string {
+  const as = program.opts<{ as?: string }>().as;
+  if (as !== undefined) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}$/.test(as)) throw new AppError(400, 'ACTOR_INVALID', '--as takes a name of up to 64 letters, digits and . _ @ + -');
+    return `cli:${as}`;
+  }
+  let name = '';
+  try {
+    name = userInfo().username;
+  } catch {
+    // No passwd entry for this uid (a bare container): fall back to the environment.
+  }
+  return `cli:${name || process.env.USER || process.env.LOGNAME || 'unknown'}`;
+}
 
 const block = program.command('block').description('the blocked-sender list');
 
@@ -118,6 +137,7 @@ staffCmd
       ctx.audit.appendIn(tx, { at: user.createdAt, actor: operator(), action: 'staff.add', target: user.email, reason: `role ${user.role}`, after: user });
       await tx.exec();
       out(`created ${user.email} (${user.role})`);
+      if (user.disabled) out('this account is disabled: `staff enable` lets it sign in');
       if (!o.passwordStdin) out(`password: ${password}`);
     }),
   );
@@ -127,7 +147,86 @@ staffCmd
   .description('print the staff accounts')
   .action(() =>
     withContext(async (ctx) => {
-      for (const u of await ctx.staff.list()) out(`${u.email.padEnd(40)} ${u.role.padEnd(8)} since ${u.createdAt}`);
+      for (const u of await ctx.staff.list()) out(`${u.email.padEnd(40)} ${u.role.padEnd(8)} ${(u.disabled ? 'disabled' : 'active').padEnd(8)} since ${u.createdAt}`);
+    }),
+  );
+
+/**
+ * Changes one existing staff account and appends the audit entry naming who did it, in one transaction.
+ * The changes apply at the account's next request: the web reads role, status and session version every time.
+ */
+async function changeStaff(ctx: Context, email: string, action: string, reason: string, change: (tx: ReturnType<Context['redis']['multi']>, before: StaffUser) => Partial<Pick<StaffUser, 'role' | 'disabled'>>): Promise<StaffUser> {
+  const actor = operator();
+  if (reason.length > 500) throw new AppError(400, 'REASON_TOO_LONG', 'A reason has at most 500 characters.');
+  const before = await ctx.staff.get(email);
+  if (!before) throw new AppError(404, 'STAFF_UNKNOWN', `There is no staff account "${email}".`);
+  const tx = ctx.redis.multi();
+  const after = change(tx, before);
+  ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action, target: before.email, reason, before: { role: before.role, disabled: before.disabled }, after: { role: before.role, disabled: before.disabled, ...after } });
+  await tx.exec();
+  return before;
+}
+
+staffCmd
+  .command('disable <email>')
+  .description('stop an account from signing in and end its sessions')
+  .option('--reason <text>', 'why', 'disabled by an operator')
+  .action((email: string, o: { reason: string }) =>
+    withContext(async (ctx) => {
+      await changeStaff(ctx, email, 'staff.disable', o.reason, (tx) => (ctx.staff.setDisabledIn(tx, email, true), { disabled: true }));
+      out(`disabled ${email.toLowerCase()}; its sessions are ended`);
+    }),
+  );
+
+staffCmd
+  .command('enable <email>')
+  .description('let a disabled account sign in again')
+  .option('--reason <text>', 'why', 'enabled by an operator')
+  .action((email: string, o: { reason: string }) =>
+    withContext(async (ctx) => {
+      await changeStaff(ctx, email, 'staff.enable', o.reason, (tx) => (ctx.staff.setDisabledIn(tx, email, false), { disabled: false }));
+      out(`enabled ${email.toLowerCase()}`);
+    }),
+  );
+
+staffCmd
+  .command('role <email> <role>')
+  .description('change the role of an account (admin, triager or viewer); it applies at its next request')
+  .option('--reason <text>', 'why', 'role changed by an operator')
+  .action((email: string, role: string, o: { reason: string }) =>
+    withContext(async (ctx) => {
+      if (!ROLES.includes(role as Role)) throw new AppError(400, 'ROLE_INVALID', `Unknown role "${role}": use ${ROLES.join(', ')}.`);
+      const before = await changeStaff(ctx, email, 'staff.role', o.reason, (tx) => (ctx.staff.setRoleIn(tx, email, role as Role), { role: role as Role }));
+      out(`${before.email}: ${before.role} → ${role}`);
+    }),
+  );
+
+staffCmd
+  .command('password <email>')
+  .description('set a new password (generated and printed unless --password-stdin); ends the sessions of the account')
+  .option('--password-stdin', 'read the password from standard input')
+  .action((email: string, o: { passwordStdin?: boolean }) =>
+    withContext(async (ctx) => {
+      const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : generatePassword();
+      if (password.length < 12) throw new AppError(400, 'PASSWORD_WEAK', 'A staff password needs at least 12 characters.');
+      if (password.length > 1000) throw new AppError(400, 'PASSWORD_LONG', 'A staff password has at most 1000 characters.');
+      const hash = await hashPassword(password);
+      await changeStaff(ctx, email, 'staff.password', 'password changed; sessions ended', (tx) => (ctx.staff.setPasswordHashIn(tx, email, hash), {}));
+      out(`new password set for ${email.toLowerCase()}; its sessions are ended`);
+      if (!o.passwordStdin) out(`password: ${password}`);
+    }),
+  );
+
+staffCmd
+  .command('sessions')
+  .description('staff sessions')
+  .command('revoke <email>')
+  .description('end every session of an account now (it has to sign in again)')
+  .option('--reason <text>', 'why', 'sessions revoked by an operator')
+  .action((email: string, o: { reason: string }) =>
+    withContext(async (ctx) => {
+      await changeStaff(ctx, email, 'staff.sessions.revoke', o.reason, (tx) => (ctx.staff.revokeSessionsIn(tx, email), {}));
+      out(`ended every session of ${email.toLowerCase()}`);
     }),
   );
 
@@ -182,14 +281,49 @@ pool
     }),
   );
 
-program
-  .command('token')
-  .description('API tokens for the routing engine')
+const tokenCmd = program.command('token').description('API tokens for the routing engine and partners');
+
+tokenCmd
   .command('create <name>')
   .description('create a token; it is printed once and stored only as a hash')
   .action((name: string) =>
     withContext(async (ctx) => {
-      out(await ctx.apiTokens.create(name));
+      const actor = operator();
+      if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$/.test(name)) throw new AppError(400, 'NAME_INVALID', 'A token name has 1–100 letters, digits, spaces and . _ -, starting with a letter or digit.');
+      const tx = ctx.redis.multi();
+      const token = ctx.apiTokens.createIn(tx, name);
+      ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action: 'token.create', target: name, reason: 'API token created' });
+      await tx.exec();
+      out(token);
+    }),
+  );
+
+tokenCmd
+  .command('list')
+  .description('print the tokens: names and creation dates (the secrets are not kept)')
+  .option('--json', 'print JSON')
+  .action((o: { json?: boolean }) =>
+    withContext(async (ctx) => {
+      const tokens = await ctx.apiTokens.list();
+      if (o.json) return out(JSON.stringify(tokens));
+      for (const t of tokens) out(`${t.name.padEnd(40)} created ${t.createdAt}`);
+    }),
+  );
+
+tokenCmd
+  .command('revoke <name>')
+  .description('delete every token of this name; it stops working at its next request')
+  .option('--reason <text>', 'why', 'revoked by an operator')
+  .action((name: string, o: { reason: string }) =>
+    withContext(async (ctx) => {
+      const actor = operator();
+      if (o.reason.length > 500) throw new AppError(400, 'REASON_TOO_LONG', 'A reason has at most 500 characters.');
+      const tx = ctx.redis.multi();
+      const revoked = await ctx.apiTokens.revokeIn(tx, name);
+      if (!revoked.length) throw new AppError(404, 'TOKEN_UNKNOWN', `There is no token named "${name}".`);
+      ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action: 'token.revoke', target: name, reason: o.reason, before: revoked });
+      await tx.exec();
+      out(`revoked ${revoked.length} token${revoked.length === 1 ? '' : 's'} named ${name}`);
     }),
   );
 

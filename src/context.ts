@@ -57,7 +57,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     tickets: new TicketStore(redis, keys, policy.sla),
     apiTokens: new ApiTokenStore(redis, keys),
     audit: new AuditStore(redis, keys),
-    staff: new StaffStore(redis, keys, { maxFailures: policy.staff.maxLoginFailures, lockMinutes: policy.staff.lockMinutes }),
+    staff: new StaffStore(redis, keys, policy.staff.loginThrottle),
     reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),
     jobs: new JobProducer(redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),

@@ -58,10 +58,18 @@ export const policySchema = z.object({
     intakeRecipients: z.array(z.email()).min(1).describe('Addresses the SMTP intake (ABUSE_SMTP_PORT) accepts ARF reports for; other recipients get 550.'),
   }),
   staff: z.object({
-    maxLoginFailures: z.number().int().min(1).describe('Failed sign-ins after which a staff account is locked.'),
-    lockMinutes: z.number().int().min(1).describe('How long a locked account refuses every password.'),
+    loginThrottle: z
+      .object({
+        freeFailures: z.number().int().min(1).max(100).default(5).describe('Failed sign-ins one client may make for one account before it has to wait.'),
+        baseDelaySeconds: z.number().min(0.01).max(3600).default(1).describe('Wait after the last free failure; it doubles with each further failure.'),
+        maxDelaySeconds: z.number().min(0.01).max(86_400).default(300).describe('The longest wait between two attempts of one client for one account.'),
+        forgetAfterHours: z.number().positive().max(24 * 30).default(24).describe('Failures of a client for an account are forgotten after this long without one.'),
+      })
+      .prefault({})
+      .describe('Sign-in throttle per (account, client IP): growing waits for the failing client instead of locking the account for everyone.'),
     loginPerClientIp: window('per client IP on POST /staff/login'),
-    sessionHours: z.number().positive().describe('Staff session lifetime.'),
+    sessionHours: z.number().positive().describe('Staff session idle timeout: a session unused this long ends.'),
+    sessionAbsoluteHours: z.number().positive().default(12).describe('A staff session ends this long after sign-in, even while used.'),
   }),
   sla: z
     .object({

@@ -10,13 +10,17 @@ export class IoRedisSessionStore extends session.Store {
     private readonly redis: Redis,
     private readonly keyOf: (sid: string) => string,
     private readonly defaultTtlSeconds: number,
+    /** When a session must end whatever its cookie says (an absolute lifetime), in ms since the epoch. */
+    private readonly endsAt: (sess: SessionData) => number | undefined = () => undefined,
   ) {
     super();
   }
 
   private ttlOf(sess: SessionData): number {
     const expires = sess.cookie?.expires ? new Date(sess.cookie.expires).getTime() : 0;
-    return expires ? Math.max(1, Math.ceil((expires - Date.now()) / 1000)) : this.defaultTtlSeconds;
+    const ttl = expires ? Math.max(1, Math.ceil((expires - Date.now()) / 1000)) : this.defaultTtlSeconds;
+    const end = this.endsAt(sess);
+    return end === undefined ? ttl : Math.max(1, Math.min(ttl, Math.ceil((end - Date.now()) / 1000)));
   }
 
   override get(sid: string, cb: (err: unknown, session?: SessionData | null) => void): void {

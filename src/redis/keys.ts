@@ -48,7 +48,9 @@ export function createKeys(prefix: string) {
 
     staffUser: (email: string) => `${p}:staff:user:${email}`,
     staffAll: `${p}:staff:all`,
-    staffFailures: (email: string) => `${p}:staff:failures:${email}`,
+    /** Sign-in throttle per (account, client network): failures counted, and the wait before the next attempt. */
+    staffLoginFailures: (email: string, client: string) => `${p}:staff:login-failures:${email}:${client}`,
+    staffLoginWait: (email: string, client: string) => `${p}:staff:login-wait:${email}:${client}`,
     session: (sid: string) => `${p}:sess:${sid}`,
 
     apiTokens: `${p}:api-tokens`,

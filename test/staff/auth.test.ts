@@ -61,18 +61,47 @@ describe('staff sign-in', () => {
     await request(app).post('/staff/login').type('form').send({ email: 'x@example.net', password: 'x' }).expect(403);
   });
 
-  it('locks an account after ten wrong passwords: thirty end in refusals, and then even the right one is refused', async () => {
+  // Issue 13 item 6: ten wrong passwords from anyone used to lock the account for everyone, the right password included.
+  it('lets nobody lock a person out: a client that keeps failing waits, the person signs in from their own address', async () => {
     await ctx.staff.add('victim@example.net', 'admin', PASSWORD);
+    const attacker = request.agent(app);
+    const token = csrfOf(await attacker.get('/staff/login'));
+    const attempt = (password: string) => attacker.post('/staff/login').set('X-Forwarded-For', '203.0.113.66').type('form').send({ _csrf: token, email: 'victim@example.net', password });
+    const statuses: number[] = [];
+    for (let i = 0; i < 30; i++) statuses.push((await attempt(`wrong-${i}`)).status);
+    const free = ctx.policy.staff.loginThrottle.freeFailures;
+    assert.deepEqual(statuses.slice(0, free), Array(free).fill(401), statuses.join(','));
+    assert.ok(statuses.slice(free).every((s) => s === 429 || s === 401), statuses.join(','));
+    assert.ok(statuses.filter((s) => s === 429).length >= 20, `the failing client is made to wait: ${statuses.join(',')}`);
+    // The failing client waits even with the right password: no password is checked while it waits.
+    const waiting = await attempt(PASSWORD);
+    assert.equal(waiting.status, 429);
+    assert.ok(Number(waiting.headers['retry-after']) >= 1);
+    assert.match(waiting.text, /Too many failed sign-ins for this account from your address/);
+    assert.match(waiting.text, /name="password"/, 'the answer is the login page');
+    // The person, from their own address, signs in at once.
+    const person = request.agent(app);
+    const page = await person.get('/staff/login');
+    const res = await person.post('/staff/login').set('X-Forwarded-For', '198.51.100.20').type('form').send({ _csrf: csrfOf(page), email: 'victim@example.net', password: PASSWORD });
+    assert.equal(res.status, 303, res.text);
+    await person.get('/staff/users').set('X-Forwarded-For', '198.51.100.20').expect(200);
+  });
+
+  it('refuses a disabled account even with the right password, and says so only then', async () => {
+    await ctx.staff.add('parked@example.net', 'triager', PASSWORD);
+    const tx = ctx.redis.multi();
+    ctx.staff.setDisabledIn(tx, 'parked@example.net', true);
+    await tx.exec();
     const agent = request.agent(app);
     const token = csrfOf(await agent.get('/staff/login'));
-    const statuses: number[] = [];
-    for (let i = 0; i < 30; i++) statuses.push((await agent.post('/staff/login').type('form').send({ _csrf: token, email: 'victim@example.net', password: `wrong-${i}` })).status);
-    assert.deepEqual(statuses.slice(0, 9), Array(9).fill(401));
-    assert.ok(statuses.slice(10).every((s) => s === 429), `statuses: ${statuses.join(',')}`);
-    const right = await agent.post('/staff/login').type('form').send({ _csrf: token, email: 'victim@example.net', password: PASSWORD });
-    assert.equal(right.status, 429);
-    assert.ok(Number(right.headers['retry-after']) > 0);
-    assert.match(right.text, /locked/);
+    const right = await agent.post('/staff/login').set('X-Forwarded-For', '198.51.100.31').type('form').send({ _csrf: token, email: 'parked@example.net', password: PASSWORD });
+    assert.equal(right.status, 403);
+    assert.match(right.text, /This account is disabled/);
+    assert.doesNotMatch(String(right.headers['set-cookie'] ?? ''), /pm_staff=/, 'no session');
+    const wrong = await agent.post('/staff/login').set('X-Forwarded-For', '198.51.100.31').type('form').send({ _csrf: token, email: 'parked@example.net', password: 'not the password' });
+    assert.equal(wrong.status, 401);
+    assert.match(wrong.text, /Wrong email address or password/);
+    await agent.get('/staff').expect(303);
   });
 
   it('says the same for an unknown account as for a wrong password', async () => {

@@ -28,7 +28,7 @@ const queueQuery = z.object({
 export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHandler } = {}): Router {
   const r = Router();
   const login = loginRoutes(ctx);
-  const actor = (req: express.Request) => ({ user: req.session.staff! });
+  const actor = (req: express.Request) => ({ user: req.staff! });
 
   const queue: RequestHandler = async (req, res) => {
     const q = queueQuery.parse(req.query);
@@ -117,7 +117,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
   r.get('/staff/login', login.page);
   r.post('/staff/login', ...login.submit);
   r.post('/staff/logout', login.logout);
-  r.use('/staff', requireStaff);
+  r.use('/staff', requireStaff(ctx));
   for (const [method, path, role, handler] of routes) r[method](path, requireRole(role), handler);
   if (extra.queuesDashboard) r.use('/staff/queues', requireRole('admin'), extra.queuesDashboard);
   return r;
