@@ -194,7 +194,7 @@ describe('only trusted reports move a customer (real Redis, worker, SMTP)', () =
     assert.match(trusted, /Escalation window \(24 h\): <strong>5 trusted<\/strong> \(5 distinct reporters, 6 distinct messages\), 0 untrusted/);
 
     const forgedCase = await casePage('victim-api');
-    for (const shown of ['0 trusted, 5 untrusted', 'Untrusted: API token routing is not a partner', 'victim-api, claimed only: the original carries no DKIM signature', 'evidence only, never acted on automatically']) {
+    for (const shown of ['0 trusted, 5 untrusted', 'Untrusted: API token routing is not a partner', 'victim-api, claimed only: not checked, as the reporter is not trusted', 'evidence only, never acted on automatically']) {
       assert.ok(forgedCase.includes(shown.replace("'", '&#39;')), `forged case shows ${shown}`);
     }
     const claimedCase = await casePage('victim-claimed');

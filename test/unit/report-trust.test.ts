@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { checkDkim, dnsKeyResolver, policyKeyResolver, MAX_SIGNATURES } from '../../src/domain/dkim.js';
 import { normaliseEmail, reporterByTransport, reporterIdOf, tenantTrust, webReporter, type Partner } from '../../src/domain/report-trust.js';
 import { parseSample } from '../../src/domain/samples.js';
-import { originalMessageOf } from '../../src/features/report/trust.js';
+import { tenantOfReport } from '../../src/features/report/trust.js';
 import { loadPolicy, policySchema, type Policy } from '../../src/policy.js';
 import { makeKey, policyKey, signed } from '../helpers/dkim.js';
 import { messageFromTenant } from '../helpers/messages.js';
@@ -23,10 +23,7 @@ const partners: Partner[] = [
 /** What the worker decides about the tenant of a sample: parse it as intake does, find the original, check its DKIM. */
 async function tenantOf(sample: string | Buffer, net: Policy['network'] = network) {
   const raw = Buffer.from(sample);
-  const summary = await parseSample(raw, net, base.samples);
-  const original = await originalMessageOf(raw, summary, base.samples.maxMimeDepth);
-  const check = original && net.dkimKeys.length ? await checkDkim(original, policyKeyResolver(net.dkimKeys)) : null;
-  return tenantTrust(net, summary.tenant, check);
+  return tenantOfReport({ ...base, network: net }, await parseSample(raw, net, base.samples), raw);
 }
 
 const msg = (tenant: string, id = '<t1@shop.example.com>') => messageFromTenant({ tenant, messageId: id });
@@ -141,6 +138,19 @@ describe('tenant trust from our outbound DKIM signature', () => {
 });
 
 describe('key lookups', () => {
+  it('verifies nothing when no signature claims a key we check (so a stranger\'s signatures cost no hashing)', async () => {
+    let asked = 0;
+    const counting = async (name: string, type: string) => {
+      asked++;
+      return policyKeyResolver(network.dkimKeys)(name, type);
+    };
+    const stranger = makeKey('attacker.example', 'x');
+    const check = await checkDkim(Buffer.from(await signed(msg('victim'), stranger)), counting, (d) => d === 'outbound.example.net');
+    assert.ok(check.checked);
+    assert.deepEqual(check.signatures.map((s) => [s.domain, s.selector, s.result]), [['attacker.example', 'x', 'not checked']]);
+    assert.equal(asked, 0);
+  });
+
   it('answers our keys from the policy and nothing else; DNS only for partner domains', async () => {
     const resolve = policyKeyResolver(network.dkimKeys);
     assert.match((await resolve('PM1._domainkey.outbound.example.net', 'TXT'))[0]![0]!, /^v=DKIM1; p=/);

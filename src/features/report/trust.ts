@@ -1,7 +1,7 @@
 import PostalMime from 'postal-mime';
 import type { Policy } from '../../policy.js';
 import { checkDkim, dnsKeyResolver, policyKeyResolver, type DkimCheck, type DkimResolver } from '../../domain/dkim.js';
-import { decideTrust, reportDkimNote, reporterByDkim, tenantTrust, webReporter, type ReporterTrust, type ReportTrust } from '../../domain/report-trust.js';
+import { decideTrust, reportDkimNote, reporterByDkim, reporterIdOf, tenantTrust, webReporter, type ReporterTrust, type ReportTrust, type TenantTrust } from '../../domain/report-trust.js';
 import { sampleHashOf } from '../../domain/samples.js';
 import type { PortalRequest } from '../../stores/requests.js';
 import type { ReportSummary } from './service.js';
@@ -50,23 +50,35 @@ export async function originalMessageOf(raw: Buffer, summary: Pick<ReportSummary
 /**
  * Decides whom to believe about one report (see src/domain/report-trust.ts): the reporter from the transport
  * (or the report's own partner DKIM signature), the tenant from our outbound DKIM signature on the original.
- * Runs in the worker: the DKIM checks hash the whole message and may ask DNS.
+ * Runs in the worker: the DKIM checks hash the whole message and may ask DNS. What an untrusted sender can make
+ * it do is bounded: the report's DKIM is verified only when a signature claims a partner's domain, and the
+ * original is looked for and checked only for a trusted reporter (an untrusted report cannot count anyway).
  */
 export async function assessReport(policy: Policy, request: PortalRequest, summary: ReportSummary, raw: Buffer | null, deps: TrustDeps = {}): Promise<ReportTrust> {
   let reporter = intakeReporter(request);
   if (reporter.level === 'untrusted' && request.channel !== 'web' && raw) {
-    const domains = policy.partners.flatMap((p) => p.dkimDomains);
+    const domains = policy.partners.flatMap((p) => p.dkimDomains.map((d) => d.toLowerCase().replace(/\.$/, '')));
     if (domains.length) {
-      const check = await checkDkim(raw, dnsKeyResolver(domains, deps.dns));
+      const check = await checkDkim(raw, dnsKeyResolver(domains, deps.dns), (d) => domains.includes(d));
       const byDkim = reporterByDkim(policy.partners, check);
       const note = byDkim ? '' : reportDkimNote(policy.partners, check);
       reporter = byDkim ?? (note ? { level: 'untrusted', detail: `${reporter.detail}; ${note}` } : reporter);
     }
   }
-  let check: DkimCheck | null = null;
-  if (summary.tenant && policy.network.dkimKeys.length && raw) {
-    const original = await originalMessageOf(raw, summary, policy.samples.maxMimeDepth);
-    if (original) check = await checkDkim(original, policyKeyResolver(policy.network.dkimKeys));
+  if (summary.tenant && reporterIdOf(reporter) === null) {
+    return decideTrust(reporter, { level: 'claimed', tenant: summary.tenant, detail: 'not checked, as the reporter is not trusted (the report cannot count either way)' });
   }
-  return decideTrust(reporter, tenantTrust(policy.network, summary.tenant, check));
+  return decideTrust(reporter, await tenantOfReport(policy, summary, raw));
+}
+
+/** Whether our outbound DKIM vouches for the tenant the report's original names (src/domain/report-trust.ts). */
+export async function tenantOfReport(policy: Policy, summary: Pick<ReportSummary, 'kind' | 'sampleHash' | 'tenant'>, raw: Buffer | null): Promise<TenantTrust> {
+  const keys = policy.network.dkimKeys;
+  let check: DkimCheck | null = null;
+  if (summary.tenant && keys.length && raw) {
+    const original = await originalMessageOf(raw, summary, policy.samples.maxMimeDepth);
+    const ours = (d: string, s: string) => keys.some((k) => k.domain.toLowerCase().replace(/\.$/, '') === d && k.selector.toLowerCase() === s);
+    if (original) check = await checkDkim(original, policyKeyResolver(keys), ours);
+  }
+  return tenantTrust(policy.network, summary.tenant, check);
 }
