@@ -1,12 +1,35 @@
+import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseNetwork } from './domain/ip.js';
 
 const window = (what: string) =>
   z.object({
     max: z.number().int().positive().describe(`Requests allowed per window, ${what}.`),
     windowMinutes: z.number().positive().describe('Window length in minutes.'),
   });
+
+/** A partner's client range: an address or a CIDR with its host bits clear. */
+const isNetwork = (s: string) => {
+  try {
+    parseNetwork(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The p= of a DKIM key record as mailauth reads it: a raw ed25519 key (32 bytes) or an RSA SubjectPublicKeyInfo. */
+const isDkimPublicKey = (p: string) => {
+  const der = Buffer.from(p.replace(/\s+/g, ''), 'base64');
+  if (der.length === 32) return true;
+  try {
+    return createPublicKey({ key: der, format: 'der', type: 'spki' }).asymmetricKeyType === 'rsa';
+  } catch {
+    return false;
+  }
+};
 
 const category = z.object({
   selfRemovable: z.boolean().describe('Whether the listed party may delist itself through the portal.'),
@@ -98,7 +121,7 @@ export const policySchema = z.object({
         z.object({
           domain: z.string().min(1).max(253).describe('d= of our outbound DKIM signatures.'),
           selector: z.string().min(1).max(63).describe('s= of the key.'),
-          publicKey: z.string().min(16).describe('The public key as published in DNS (the p= value, base64 of the SubjectPublicKeyInfo), so no DNS lookup is needed.'),
+          publicKey: z.string().min(16).refine(isDkimPublicKey, 'not a DKIM public key (base64 of an RSA SubjectPublicKeyInfo, or of a raw 32-byte ed25519 key)').describe('The public key as published in DNS (the p= value, base64 of the SubjectPublicKeyInfo), so no DNS lookup is needed.'),
         }),
       )
       .default([])
@@ -115,7 +138,7 @@ export const policySchema = z.object({
           })
           .optional()
           .describe('SMTP AUTH credentials the partner uses on the abuse intake.'),
-        clientIps: z.array(z.string().min(2)).default([]).describe('Address ranges the partner sends its reports from (SMTP intake or API).'),
+        clientIps: z.array(z.string().min(2).refine(isNetwork, 'not an IP address or CIDR range')).default([]).describe('Address ranges the partner sends its reports from (SMTP intake or API).'),
         dkimDomains: z.array(z.string().min(1).max(253)).default([]).describe('A report carrying a verifying DKIM signature of one of these domains comes from the partner.'),
         apiTokens: z.array(z.string().min(1).max(100)).default([]).describe('Names of API tokens issued to the partner.'),
       }),

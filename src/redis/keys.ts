@@ -41,6 +41,11 @@ export function createKeys(prefix: string) {
     dedupeMessageId: (tenant: string, messageIdHash: string) => `${p}:dedupe:msgid:${tenant}:${messageIdHash}`,
     dedupeSample: (tenant: string, sampleHash: string) => `${p}:dedupe:sample:${tenant}:${sampleHash}`,
     tenantReportWindow: (tenant: string) => `${p}:tenant-reports:${tenant}`,
+    /** Trusted reports (partner or confirmed web reporter, tenant vouched for by our DKIM) are deduped and counted apart. */
+    trustedDedupeMessageId: (tenant: string, messageIdHash: string) => `${p}:dedupe-trusted:msgid:${tenant}:${messageIdHash}`,
+    trustedDedupeSample: (tenant: string, sampleHash: string) => `${p}:dedupe-trusted:sample:${tenant}:${sampleHash}`,
+    trustedReportWindow: (tenant: string) => `${p}:tenant-reports-trusted:${tenant}`,
+    trustedReporterWindow: (tenant: string) => `${p}:tenant-reporters-trusted:${tenant}`,
     tenantCase: (tenant: string) => `${p}:tenant-case:${tenant}`,
     ticketReports: (id: string) => `${p}:ticket:${id}:reports`,
     ticketEvents: (id: string) => `${p}:ticket:${id}:events`,

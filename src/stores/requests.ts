@@ -39,6 +39,10 @@ export interface PortalRequest {
   comment?: string;
   tenant?: string;
   parsed?: string;
+  /** Machine reports: the transport facts (JSON of ReportOrigin: channel, client IP, SMTP user, MAIL FROM, token name). */
+  origin?: string;
+  /** Reports: whom we believe and why (JSON of ReportTrust, src/domain/report-trust.ts); the reporter part is set at intake. */
+  trust?: string;
 }
 
 /** Request ids are random and unguessable: a status URL is a capability, not a counter. */
@@ -79,6 +83,14 @@ export class RequestStore {
     const h = await this.redis.hgetall(this.keys.request(id));
     if (!h.id) return null;
     return h as unknown as PortalRequest;
+  }
+
+  /** One field of many requests (null where missing), in the order asked. */
+  async fieldOfMany(ids: string[], field: keyof PortalRequest): Promise<Array<string | null>> {
+    if (!ids.length) return [];
+    const tx = this.redis.pipeline();
+    for (const id of ids) tx.hget(this.keys.request(id), field);
+    return ((await tx.exec()) ?? []).map(([, v]) => (typeof v === 'string' ? v : null));
   }
 
   async events(id: string): Promise<RequestEvent[]> {

@@ -6,18 +6,27 @@ import nodemailer from 'nodemailer';
 import request from 'supertest';
 import { createAbuseSmtpServer, listenSmtp } from '../../src/smtp/intake.js';
 import { csrfOf } from '../helpers/forms.js';
+import { makeKey, policyKey, signed } from '../helpers/dkim.js';
 import { foreignMessage, messageFromTenant } from '../helpers/messages.js';
 import { eventually, startPortal } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
 
 type Portal = Awaited<ReturnType<typeof startPortal>>;
 
+/** Our outbound DKIM key, and five feedback-loop partners known by their API tokens (only they may move a tenant). */
+const ours = makeKey('outbound.example.net', 'pm1');
+const PARTNER_TOKENS = ['p1', 'p2', 'p3', 'p4', 'p5'];
+
 describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
   let portal: Portal;
   let token: string;
+  const partnerTokens: string[] = [];
   before(async () => {
-    portal = await startPortal();
+    portal = await startPortal({
+      policy: (p) => ({ ...p, partners: PARTNER_TOKENS.map((t) => ({ name: `Partner ${t}`, clientIps: [], dkimDomains: [], apiTokens: [t] })), network: { ...p.network, dkimKeys: [policyKey(ours)] } }),
+    });
     token = await portal.ctx.apiTokens.create('fbl-partner');
+    for (const t of PARTNER_TOKENS) partnerTokens.push(await portal.ctx.apiTokens.create(t));
   });
   after(() => portal.stop());
 
@@ -34,7 +43,8 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     assert.deepEqual(res.body.parsed, { sourceIp: '203.0.113.10', tenant: 'tenant-a', mailFrom: 'bounces@mailer.example.com', from: 'deals@shop.example.com', messageId: '<m1@shop.example.com>', feedbackType: null });
     assert.match(res.body.statusUrl, new RegExp(`/status/${res.body.id}$`));
     const status = await stateOf(res.body.id, ['received']);
-    assert.match(status.reason, /tenant tenant-a \(1 distinct/);
+    // A token that is no partner's, and a tenant our DKIM does not vouch for: kept as evidence, not counted (issue 13).
+    assert.match(status.reason, /Kept as evidence against tenant tenant-a/);
   });
 
   it('refuses a message that did not leave through our pools with 422 NotOurMail and stores nothing', async () => {
@@ -57,15 +67,18 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     assert.equal(await stored(), before);
   });
 
-  it('moves a tenant to the high-risk pool after five distinct reports; a repeated one does not count', async () => {
+  it('moves a tenant to the high-risk pool after trusted reports from five distinct partners; a repeated one does not count', async () => {
+    // Since issue 13 only trusted reports count: a configured partner's, about a message our DKIM key signed.
+    const partnerApi = async (n: number, messageId: string, subject?: string) =>
+      request(portal.app).post('/api/v1/reports').set('Authorization', `Bearer ${partnerTokens[n - 1]}`).set('Content-Type', 'message/rfc822').send(await signed(messageFromTenant({ tenant: 'tenant-b', messageId, ...(subject && { subject }) }), ours)).expect(202);
     const ids: string[] = [];
-    for (let n = 1; n <= 4; n++) ids.push((await api(messageFromTenant({ tenant: 'tenant-b', messageId: `<b${n}@shop.example.com>` })).expect(202)).body.id);
-    const repeated = (await api(messageFromTenant({ tenant: 'tenant-b', messageId: '<b1@shop.example.com>', subject: 'same id, other text' })).expect(202)).body.id;
+    for (let n = 1; n <= 4; n++) ids.push((await partnerApi(n, `<b${n}@shop.example.com>`)).body.id);
+    const repeated = (await partnerApi(5, '<b1@shop.example.com>', 'same id, other text')).body.id;
     assert.equal((await stateOf(repeated, ['received', 'duplicate'])).state, 'duplicate');
     for (const id of ids) await stateOf(id, ['received']);
     assert.equal((await portal.ctx.routing.snapshot()).assignments.some((a) => a.key === 'tenant-b'), false);
 
-    const fifth = (await api(messageFromTenant({ tenant: 'tenant-b', messageId: '<b5@shop.example.com>' })).expect(202)).body.id;
+    const fifth = (await partnerApi(5, '<b5@shop.example.com>')).body.id;
     await stateOf(fifth, ['received']);
     const snap = await eventually(async () => {
       const s = await request(portal.app).get('/api/v1/routing/snapshot').set('Authorization', `Bearer ${token}`);
@@ -76,7 +89,7 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     assert.equal(assignment.source, 'automation');
     assert.equal(Math.round((Date.parse(assignment.expiresAt) - Date.parse(assignment.assignedAt)) / 3_600_000), 72);
     const audit = await portal.ctx.audit.recent(20);
-    assert.ok(audit.some((e) => e.action === 'pool.assign' && e.target === 'tenant:tenant-b' && /5 distinct abuse reports/.test(e.reason)));
+    assert.ok(audit.some((e) => e.action === 'pool.assign' && e.target === 'tenant:tenant-b' && /5 trusted abuse reports from distinct reporters/.test(e.reason)));
     const caseTicket = await portal.ctx.tickets.get((await portal.ctx.requests.get(fifth))!.ticketId!);
     assert.equal(caseTicket?.kind, 'abuse-case');
     assert.equal((await portal.ctx.tickets.reports(caseTicket!.id)).length, 5);

@@ -4,30 +4,35 @@ import type { ReportSummary } from '../../src/features/report/service.js';
 import { assignPool, getAssignment } from '../../src/features/pools/service.js';
 import type { IngestReportJob } from '../../src/jobs/contract.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
+import { reporterLabel, tenantLabel } from '../../src/domain/report-trust.js';
+import { assessReport, type TrustDeps } from '../../src/features/report/trust.js';
 import { PermanentJobError, reasonFields } from './delist.js';
 
 /**
- * One confirmed abuse report: count it once against its tenant (same Message-ID or same sample counts once),
- * attach it to the tenant's case, and escalate per policy. Every step is idempotent, so a retried job changes
+ * One abuse report: decide whom to believe (reporter, tenant: see src/domain/report-trust.ts), count it once
+ * against its case in its trust class (same Message-ID or same sample counts once), attach it to the case as
+ * evidence, and escalate per policy on the trusted count only. Every step is idempotent, so a retried job changes
  * nothing twice; automated decisions go to the audit log with their reason.
  */
-export async function processIngestReport(ctx: Context, job: IngestReportJob, now = new Date()): Promise<string> {
+export async function processIngestReport(ctx: Context, job: IngestReportJob, now = new Date(), deps: TrustDeps = {}): Promise<string> {
   const request = await ctx.requests.get(job.requestId);
   if (!request || request.type !== 'report') throw new PermanentJobError(`report ${job.requestId} does not exist`);
   if (FINAL_STATES.includes(request.state)) return finish(ctx, request.id, request.email, request.state);
 
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
+  const trust = await assessReport(ctx.policy, request, summary, await ctx.requests.sample(request.id), deps);
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
-  const counted = await ctx.reportCounter.count(caseKey, request.id, summary.messageId, summary.sampleHash, now);
+  const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null }, now);
   const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
   await ctx.tickets.attachReport(ticket.id, counted.canonicalId, now);
 
   const decisions: string[] = [];
-  if (summary.tenant && counted.distinct) {
-    const current = await getAssignment(ctx, 'tenant', summary.tenant);
-    for (const action of escalate(ctx.policy, counted.inWindow, current, ticket.severity === 'critical', now)) {
+  if (trust.counts && trust.tenant.level === 'verified') {
+    const tenant = trust.tenant.tenant;
+    const current = await getAssignment(ctx, 'tenant', tenant);
+    for (const action of escalate(ctx.policy, counted, current, ticket.severity === 'critical', now)) {
       if (action.type === 'assign-high-risk') {
-        await assignPool(ctx, { kind: 'tenant', key: summary.tenant, pool: 'high-risk', expires: `${action.hours}h`, reason: action.reason, source: 'automation', by: 'automation:abuse-escalation' }, now);
+        await assignPool(ctx, { kind: 'tenant', key: tenant, pool: 'high-risk', expires: `${action.hours}h`, reason: action.reason, source: 'automation', by: 'automation:abuse-escalation' }, now);
       } else {
         await ctx.tickets.raiseToCritical(ticket, { at: now.toISOString(), actor: 'automation', message: action.reason, type: 'system' }, (tx) =>
           ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:abuse-escalation', action: 'case.critical', target: ticket.id, reason: action.reason, before: { severity: ticket.severity }, after: { severity: 'critical' } }),
@@ -37,17 +42,35 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
     }
   }
 
+  const hours = ctx.policy.abuse.windowHours;
+  const against = summary.tenant ? `tenant ${summary.tenant}` : `source ${summary.sourceIp}`;
+  const tally = `${counted.trusted} trusted, ${counted.untrusted} untrusted in ${hours} h`;
   const state = counted.distinct ? 'received' : 'duplicate';
-  const reason = counted.distinct
-    ? `Counted against ${summary.tenant ? `tenant ${summary.tenant}` : `source ${summary.sourceIp}`} (${counted.inWindow} distinct in ${ctx.policy.abuse.windowHours} h) and added to case ${ticket.id}.${decisions.length ? ` ${decisions.join('. ')}.` : ''}`
-    : `The same message was already reported (report ${counted.canonicalId}); it counts once.`;
+  const notCounted = [trust.reporterId === null && 'the reporter is not a configured feedback-loop partner or a confirmed web reporter', trust.tenant.level !== 'verified' && 'the tenant is not vouched for by our DKIM signature'].filter(Boolean).join(', and ');
+  const reason = !counted.distinct
+    ? `The same message was already reported (report ${counted.canonicalId}); it counts once.`
+    : trust.counts
+      ? `Counted against ${against} (${counted.trusted} trusted reports from distinct reporters in ${hours} h) and added to case ${ticket.id}.${decisions.length ? ` ${decisions.join('. ')}.` : ''}`
+      : `Kept as evidence against ${against} in case ${ticket.id}; it does not count toward automatic action because ${notCounted}.`;
+  const code = !counted.distinct ? 'report-duplicate' : trust.counts ? (decisions.length ? 'report-counted-escalated' : 'report-counted') : 'report-evidence';
+  const caseEvent = !counted.distinct
+    ? `duplicate of ${counted.canonicalId} (${trust.counts ? 'trusted' : 'untrusted'}; ${tally})`
+    : trust.counts
+      ? `trusted report added (${tally})`
+      : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
   const tx = ctx.redis.multi();
-  const code = counted.distinct ? (decisions.length ? 'report-counted-escalated' : 'report-counted') : 'report-duplicate';
-  ctx.requests.transitionIn(tx, request.id, state, reason, { ...reasonFields({ reason, code, params: { inWindow: counted.inWindow, hours: ctx.policy.abuse.windowHours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id }, now);
-  ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: counted.distinct ? `report added (${counted.inWindow} in window)` : `duplicate of ${counted.canonicalId}`, type: 'system' });
-  ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:report-intake', action: `report.${state}`, target: caseKey, reason, after: { requestId: request.id, caseId: ticket.id, inWindow: counted.inWindow } });
+  ctx.requests.transitionIn(tx, request.id, state, reason, { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify(trust) }, now);
+  ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
+  ctx.audit.appendIn(tx, {
+    at: now.toISOString(),
+    actor: 'automation:report-intake',
+    action: `report.${state}`,
+    target: caseKey,
+    reason,
+    after: { requestId: request.id, caseId: ticket.id, trusted: trust.counts, reporter: reporterLabel(trust.reporter), tenant: tenantLabel(trust.tenant), trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted },
+  });
   await tx.exec();
-  ctx.logger.info({ requestId: request.id, case: ticket.id, distinct: counted.distinct, inWindow: counted.inWindow }, 'report ingested');
+  ctx.logger.info({ requestId: request.id, case: ticket.id, distinct: counted.distinct, trusted: trust.counts, trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted }, 'report ingested');
   return finish(ctx, request.id, request.email, state);
 }
 

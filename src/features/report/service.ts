@@ -3,6 +3,7 @@ import { intentFields, outboxIn } from '../../jobs/outbox.js';
 import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '../../domain/samples.js';
 import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
+import { reporterByTransport, type ReportOrigin } from '../../domain/report-trust.js';
 
 /** What we show and keep of a parsed sample: all of it but the ARF field block (its feedbackType stays). */
 export type ReportSummary = Omit<ParsedSample, 'arf'>;
@@ -90,7 +91,8 @@ export async function viewReportConfirmation(ctx: Context, token: string, now = 
 
 /**
  * Step 3: the email is verified; the report is queued for the worker, its ingest job written with the state
- * change (through the job outbox). Returns the request id.
+ * change (through the job outbox). Returns the request id. This is what makes the reporter a "confirmed web
+ * reporter": only a confirmed web report reaches the ingest job in state `queued` (src/features/report/trust.ts).
  */
 export async function confirmReport(ctx: Context, token: string, now = new Date()): Promise<string> {
   const { request } = await viewReportConfirmation(ctx, token, now);
@@ -99,28 +101,20 @@ export async function confirmReport(ctx: Context, token: string, now = new Date(
   return request.id;
 }
 
-/**
- * Who handed a machine report to us, as far as the transport can tell. The trust decision (a configured
- * feedback-loop partner or not) is made from this and from the report itself, never from what the sample claims.
- */
-export interface ReportOrigin {
-  channel: 'api' | 'smtp';
-  /** Client address of the connection (SMTP peer, or the HTTP client as express sees it). */
-  clientIp: string;
-  /** SMTP: the authenticated user name (SMTP AUTH), when the client authenticated. */
-  smtpUser?: string;
-  /** SMTP: the envelope sender (MAIL FROM), '' for the null path. */
-  mailFrom?: string;
-  /** API: the name of the bearer token used. */
-  apiTokenName?: string;
-}
+/** Who handed a machine report to us (channel, client IP, SMTP user, MAIL FROM, API token name). */
+export type { ReportOrigin } from '../../domain/report-trust.js';
 
-/** Machine intake (API and SMTP): parse, keep, queue, in one step. */
+/**
+ * Machine intake (API and SMTP): parse, keep, queue, in one step. Whether the sender is a configured partner is
+ * decided here from the transport alone (SMTP AUTH user, API token name, client IP range) and kept with the
+ * report; the worker may still recognise a partner by the report's DKIM signature, and decides the tenant.
+ */
 export async function submitMachineReport(ctx: Context, raw: Buffer, origin: ReportOrigin, now = new Date()): Promise<{ id: string; summary: ReportSummary }> {
   const channel = origin.channel;
   const reporter = channel === 'api' ? (origin.apiTokenName ?? '?') : `${origin.mailFrom || '<>'} via ${origin.clientIp}${origin.smtpUser ? ` (AUTH ${origin.smtpUser})` : ''}`;
   const summary = await understand(ctx, raw);
-  const request = reportRequest(summary, { email: '', channel, reporter, category: summary.feedbackType ?? 'abuse', comment: '', state: 'queued' }, now);
+  const trust = { reporter: reporterByTransport(ctx.policy.partners, origin) };
+  const request = { ...reportRequest(summary, { email: '', channel, reporter, category: summary.feedbackType ?? 'abuse', comment: '', state: 'queued' }, now), origin: JSON.stringify(origin), trust: JSON.stringify(trust) };
   const tx = ctx.redis.multi();
   ctx.requests.createIn(tx, request, `Report received by ${channel === 'api' ? 'the API' : 'SMTP'} from ${reporter}; queued.`);
   ctx.requests.storeSampleIn(tx, request.id, raw, EVIDENCE_TTL_SECONDS);

@@ -5,11 +5,11 @@ import { NotFoundError, ValidationError } from '../../errors.js';
 import type { Role } from '../../stores/staff.js';
 import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField } from '../../stores/tickets.js';
 import { STATE_LABELS } from '../status/labels.js';
-import type { ReportSummary } from '../report/service.js';
 import * as actions from './actions.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
+import { caseEvidence } from './evidence.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -41,15 +41,9 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const ticket = await ctx.tickets.get(String(req.params.id));
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
-    const reports = await Promise.all(
-      reportIds.slice(0, 50).map(async (id) => {
-        const rq = await ctx.requests.get(id);
-        const raw = rq ? await ctx.requests.sample(id) : null;
-        return rq ? { request: rq, s: JSON.parse(rq.parsed ?? '{}') as ReportSummary, raw: raw ? raw.subarray(0, 64 * 1024).toString('utf8') : '' } : null;
-      }),
-    );
+    const { reports, tally } = await caseEvidence(ctx, ticket, reportIds);
     const assignment = ticket.tenant ? await ctx.redis.hget(ctx.keys.assignments, `tenant:${ticket.tenant}`) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports: reports.filter(Boolean), reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {

@@ -1,0 +1,222 @@
+/**
+ * Whom we believe about an abuse report, and why. Two separate questions:
+ *
+ * - The reporter: a configured feedback-loop partner (recognised by the transport: SMTP AUTH user, client IP
+ *   range, API token name; or by a verifying DKIM signature of the partner's domain on the report itself), or a
+ *   web reporter who confirmed their email address. Never decided from what the sample says. Anyone else is
+ *   untrusted: the report is kept as evidence and counted apart, and never moves a customer.
+ * - The tenant: the sample's tenant header is only a claim, unless a DKIM signature by one of our own outbound
+ *   keys verifies over the original message and covers that header (every occurrence of it), which proves our
+ *   service sent that message for that tenant.
+ *
+ * Only a report with both (a trusted reporter, a verified tenant) counts toward automatic escalation. Pure: the
+ * DKIM results come in from ./dkim.ts.
+ */
+import type { Policy } from '../policy.js';
+import { acceptablePass, signedValue, type DkimCheck } from './dkim.js';
+import { contains, parseAddress, parseNetwork, type Address } from './ip.js';
+
+/**
+ * Who handed a report to us, as far as the transport can tell (kept with the report as JSON). Web reports are
+ * not described by it: their reporter is the email address they confirmed.
+ */
+export interface ReportOrigin {
+  channel: 'api' | 'smtp';
+  /** Client address of the connection (SMTP peer, or the HTTP client as express sees it). */
+  clientIp: string;
+  /** SMTP: the authenticated user name (SMTP AUTH), when the client authenticated. */
+  smtpUser?: string;
+  /** SMTP: the envelope sender (MAIL FROM), '' for the null path. */
+  mailFrom?: string;
+  /** API: the name of the bearer token used. */
+  apiTokenName?: string;
+}
+
+export type Partner = Policy['partners'][number];
+
+export type ReporterTrust =
+  | { level: 'partner'; partner: string; via: 'smtp-auth' | 'client-ip' | 'api-token' | 'dkim'; detail: string }
+  | { level: 'confirmed-web'; email: string }
+  | { level: 'untrusted'; detail: string };
+
+export type TenantTrust =
+  | { level: 'verified'; tenant: string; domain: string; selector: string }
+  | { level: 'claimed'; tenant: string | null; detail: string };
+
+/** The trust decision kept with a report (request field `trust`, JSON). */
+export interface ReportTrust {
+  reporter: ReporterTrust;
+  tenant: TenantTrust;
+  /** Who counts as one reporter: `partner:<name>` or `web:<normalised email>`; null when untrusted. */
+  reporterId: string | null;
+  /** A trusted reporter and a tenant vouched for by our DKIM: the report counts toward automatic escalation. */
+  counts: boolean;
+}
+
+function addressOf(text: string | undefined): Address | null {
+  if (!text) return null;
+  try {
+    return parseAddress(text);
+  } catch {
+    return null;
+  }
+}
+
+/** The partner range containing the address, if any (a range that does not parse matches nothing). */
+function partnerRange(p: Partner, addr: Address): string | null {
+  for (const cidr of p.clientIps) {
+    try {
+      if (contains(parseNetwork(cidr), addr)) return cidr;
+    } catch {
+      // policy validation refuses such ranges at start; never match one
+    }
+  }
+  return null;
+}
+
+/** The reporter as the transport shows it: SMTP AUTH user, then API token name, then client IP range. */
+export function reporterByTransport(partners: readonly Partner[], origin: ReportOrigin): ReporterTrust {
+  if (origin.channel === 'smtp' && origin.smtpUser) {
+    const p = partners.find((x) => x.smtpAuth && (x.smtpAuth.username === origin.smtpUser || x.name === origin.smtpUser));
+    if (p) return { level: 'partner', partner: p.name, via: 'smtp-auth', detail: `SMTP AUTH as ${p.smtpAuth!.username}` };
+  }
+  if (origin.channel === 'api' && origin.apiTokenName) {
+    const p = partners.find((x) => x.apiTokens.includes(origin.apiTokenName!));
+    if (p) return { level: 'partner', partner: p.name, via: 'api-token', detail: `API token ${origin.apiTokenName}` };
+  }
+  const addr = addressOf(origin.clientIp);
+  if (addr) {
+    for (const p of partners) {
+      const range = partnerRange(p, addr);
+      if (range) return { level: 'partner', partner: p.name, via: 'client-ip', detail: `client IP ${addr.text} in ${range}` };
+    }
+  }
+  const who =
+    origin.channel === 'api'
+      ? `API token ${origin.apiTokenName ?? '?'} is not a partner's`
+      : origin.smtpUser
+        ? `SMTP AUTH user ${origin.smtpUser} is not a partner's`
+        : 'SMTP without AUTH';
+  return { level: 'untrusted', detail: `${who}; client IP ${addr?.text ?? (origin.clientIp || '?')} is in no partner's range` };
+}
+
+/** A partner recognised by a verifying DKIM signature of one of its domains on the report itself. */
+export function reporterByDkim(partners: readonly Partner[], check: DkimCheck): ReporterTrust | null {
+  if (!check.checked) return null;
+  for (const s of check.signatures) {
+    if (!acceptablePass(s)) continue;
+    const p = partners.find((x) => x.dkimDomains.some((d) => d.toLowerCase().replace(/\.$/, '') === s.domain));
+    if (p) return { level: 'partner', partner: p.name, via: 'dkim', detail: `DKIM d=${s.domain} s=${s.selector}` };
+  }
+  return null;
+}
+
+/** Why a report's own DKIM did not make it a partner's (for staff), or '' when there is nothing to say. */
+export function reportDkimNote(partners: readonly Partner[], check: DkimCheck): string {
+  if (!check.checked) return `its DKIM was not checked (${check.reason})`;
+  const domains = new Set(partners.flatMap((p) => p.dkimDomains.map((d) => d.toLowerCase().replace(/\.$/, ''))));
+  const partnerSig = check.signatures.find((s) => domains.has(s.domain));
+  if (partnerSig) return `its DKIM signature d=${partnerSig.domain} s=${partnerSig.selector} did not verify (${partnerSig.comment || partnerSig.result}${partnerSig.bodyLengthLimited ? ', l= limited' : ''})`;
+  return check.signatures.length ? `its DKIM signatures (${[...new Set(check.signatures.map((s) => `d=${s.domain}`))].join(', ')}) are no partner's` : '';
+}
+
+/**
+ * An email address as one reporter: lower case, no +tag, and for Gmail no dots (a.b+x@gmail.com and
+ * ab@googlemail.com are one person).
+ */
+export function normaliseEmail(email: string): string {
+  const e = email.trim().toLowerCase();
+  const at = e.lastIndexOf('@');
+  if (at <= 0) return e;
+  let local = e.slice(0, at);
+  let domain = e.slice(at + 1).replace(/\.$/, '');
+  const plus = local.indexOf('+');
+  if (plus > 0) local = local.slice(0, plus);
+  if (domain === 'googlemail.com') domain = 'gmail.com';
+  if (domain === 'gmail.com') local = local.replace(/\./g, '');
+  return `${local}@${domain}`;
+}
+
+/** A web report: trusted only once its reporter confirmed the address by the emailed link. */
+export function webReporter(email: string, confirmed: boolean): ReporterTrust {
+  return confirmed && email ? { level: 'confirmed-web', email } : { level: 'untrusted', detail: 'web report whose email address was not confirmed' };
+}
+
+export function reporterIdOf(r: ReporterTrust): string | null {
+  if (r.level === 'partner') return `partner:${r.partner}`;
+  if (r.level === 'confirmed-web') return `web:${normaliseEmail(r.email)}`;
+  return null;
+}
+
+/**
+ * Whether our own DKIM vouches for the tenant the sample names. `check` is the DKIM check of the original
+ * message (null when the original with its body was not found in the report).
+ */
+export function tenantTrust(network: Policy['network'], claimed: string | null, check: DkimCheck | null): TenantTrust {
+  const claim = (detail: string): TenantTrust => ({ level: 'claimed', tenant: claimed, detail });
+  if (claimed === null) return claim('the sample names no tenant');
+  if (network.dkimKeys.length === 0) return claim('no outbound DKIM keys are configured (policy network.dkimKeys)');
+  if (check === null) return claim('the original message (with its body) is not in the report');
+  if (!check.checked) return claim(`its DKIM was not checked (${check.reason})`);
+  const header = network.tenantHeader.toLowerCase();
+  const ours = check.signatures.filter((s) => network.dkimKeys.some((k) => k.domain.toLowerCase().replace(/\.$/, '') === s.domain && k.selector.toLowerCase() === s.selector));
+  if (ours.length === 0) {
+    const others = [...new Set(check.signatures.map((s) => `d=${s.domain} s=${s.selector}`))];
+    return claim(others.length ? `no signature by our keys (only ${others.join(', ')})` : 'the original carries no DKIM signature');
+  }
+  const present = check.fields.filter((f) => f === header).length;
+  let why = '';
+  for (const s of ours) {
+    const tag = `s=${s.selector} d=${s.domain}`;
+    if (!acceptablePass(s)) {
+      why = s.result !== 'pass' ? `our signature ${tag} did not verify (${s.comment || s.result})` : s.bodyLengthLimited ? `our signature ${tag} covers only part of the body (l=)` : `our signature ${tag} uses ${s.algorithm}`;
+      continue;
+    }
+    const signed = s.signedLines.filter((l) => l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase() === header);
+    if (signed.length === 0) {
+      why = `our signature ${tag} verifies but does not cover ${network.tenantHeader}`;
+      continue;
+    }
+    if (signed.length !== present) {
+      why = `${network.tenantHeader} appears ${present} times; our signature ${tag} covers ${signed.length}`;
+      continue;
+    }
+    const values = signed.map(signedValue);
+    const other = values.find((v) => v !== claimed);
+    if (other !== undefined) {
+      why = `our signature ${tag} covers ${network.tenantHeader}: ${other.slice(0, 64)}, not ${claimed}`;
+      continue;
+    }
+    return { level: 'verified', tenant: claimed, domain: s.domain, selector: s.selector };
+  }
+  return claim(why);
+}
+
+export function decideTrust(reporter: ReporterTrust, tenant: TenantTrust): ReportTrust {
+  const reporterId = reporterIdOf(reporter);
+  return { reporter, tenant, reporterId, counts: reporterId !== null && tenant.level === 'verified' };
+}
+
+/** Staff wording of the reporter decision. */
+export function reporterLabel(r: ReporterTrust): string {
+  if (r.level === 'partner') return `Partner ${r.partner}, by ${r.detail}`;
+  if (r.level === 'confirmed-web') return `Confirmed web reporter ${r.email}`;
+  return `Untrusted: ${r.detail}`;
+}
+
+/** Staff wording of the tenant decision. */
+export function tenantLabel(t: TenantTrust): string {
+  if (t.level === 'verified') return `${t.tenant}, verified by our DKIM key s=${t.selector} d=${t.domain}`;
+  return `${t.tenant ? `${t.tenant}, claimed only` : 'None'}: ${t.detail}`;
+}
+
+/** Reads a stored trust decision; null for reports ingested before trust was decided (or a damaged field). */
+export function parseTrust(json: string | undefined): ReportTrust | null {
+  if (!json) return null;
+  try {
+    const t = JSON.parse(json) as ReportTrust;
+    return t && typeof t === 'object' && t.reporter && t.tenant ? t : null;
+  } catch {
+    return null;
+  }
+}
