@@ -11,6 +11,7 @@ import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
 import { createRedis } from './redis/connection.js';
 import { generatePassword } from './domain/passwords.js';
+import { hashPassword } from './domain/passwords.js';
 import { ROLES, type Role } from './stores/staff.js';
 import { z } from 'zod';
 import { DEFAULT_REDIS_URL } from './redis/embedded.js';
@@ -204,6 +205,15 @@ program
       await writeExport(ctx, o.format, process.stdout);
     }),
   );
+
+program
+  .command('hash-password')
+  .description('read a password on standard input and print its scrypt hash (for policy partners[].smtpAuth.passwordHash)')
+  .action(async () => {
+    const password = (await readStdin()).replace(/\r?\n$/, '');
+    if (!password) throw new AppError(400, 'PASSWORD_EMPTY', 'Give the password on standard input, e.g. `printf %s "$PASSWORD" | npx postmaster hash-password`.');
+    out(await hashPassword(password));
+  });
 
 try {
   await program.parseAsync(process.argv);
