@@ -63,6 +63,7 @@ export const policySchema = z.object({
         idleTimeoutSeconds: z.number().int().min(1).max(600).default(60).describe('A connection that sends nothing for this long is closed (421).'),
         sessionSeconds: z.number().int().min(1).max(3600).default(300).describe('Absolute lifetime of a connection, however active it is, so a slow client cannot hold a slot forever.'),
         maxRecipients: z.number().int().min(1).max(1000).default(10).describe('RCPT commands per transaction; more are answered 452 4.5.3.'),
+        maxConcurrentMessages: z.number().int().min(1).max(1000).default(10).describe('Reports from unauthenticated senders received and parsed at once (each up to samples.maxBytes in memory); one more is answered 451 4.3.2 and its bytes dropped. Authenticated partners are not counted.'),
         authFailuresPerIp: window('failed SMTP AUTH attempts per client IP; beyond it AUTH is answered 421 without checking the password').default({ max: 5, windowMinutes: 15 }),
       })
       .prefault({})

@@ -57,9 +57,11 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
   const perClient = new ConnectionCounter();
   const authFailures = new FailureWindow(limits.authFailuresPerIp.max, limits.authFailuresPerIp.windowMinutes * 60_000);
   const connections = new Map<string, Connection>(); // by session id
+  let receiving = 0; // messages of unauthenticated senders in hand (DATA to answer)
   const rcptCounts = new WeakMap<object, number>(); // by envelope: smtp-server makes a new one for each transaction
   // An unknown user name costs the same scrypt run as a known one, so answers do not tell which names exist.
   const decoyHash = partners.length ? hashPassword(randomBytes(16).toString('hex')) : null;
+  decoyHash?.catch(() => {}); // awaited (and any failure met) in checkPartner; never an unhandled rejection
 
   /** The partner these credentials belong to, or null. */
   const checkPartner = async (username: string, password: string) => {
@@ -146,12 +148,22 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      // Each message in hand may hold samples.maxBytes: unauthenticated senders get a bounded number of them at once
+      // (the rest 451, their bytes drained unread), so memory stays bounded; partners who authenticated are not held up.
+      const counted = typeof session.user !== 'string';
+      if (counted && receiving >= limits.maxConcurrentMessages) {
+        log.info({ remoteAddress: session.remoteAddress, receiving }, 'smtp report deferred: too many arriving at once');
+        return callback(reply(451, '4.3.2 Too many reports arriving at once, try again in a moment'));
+      }
+      if (counted) receiving++;
       const chunks: Buffer[] = [];
       let size = 0;
+      let ended = false;
       let answered = false;
       const answer = (err: Error | null, message?: string) => {
         if (answered) return;
         answered = true;
+        if (counted) receiving--;
         callback(err, message);
       };
       stream.on('data', (chunk: Buffer) => {
@@ -160,7 +172,9 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
         else chunks.length = 0; // over the limit: keep nothing, just read to the end for the 552
       });
       stream.on('error', (err) => answer(err));
+      stream.on('close', () => ended || answer(reply(451, '4.3.0 Message not received in full')));
       stream.on('end', () => {
+        ended = true;
         if (stream.sizeExceeded || size > maxBytes) return answer(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
         const raw = Buffer.concat(chunks);

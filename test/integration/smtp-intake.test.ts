@@ -116,6 +116,33 @@ describe('SMTP intake: no connection takes it down', () => {
     }
   });
 
+  it('a TCP reset in the middle of DATA stores nothing, frees its slot, and the intake answers the next connection', async () => {
+    const intake = await startIntake({ limits: { maxConcurrentMessages: 1 } });
+    try {
+      const { dialog } = await intake.open();
+      await dialog.command('EHLO client.example');
+      await dialog.command('MAIL FROM:<fbl@isp.example.org>');
+      await dialog.command('RCPT TO:<abuse@portal.example.net>');
+      assert.equal((await dialog.command('DATA')).code, 354);
+      dialog.write(messageFromTenant({ tenant: 'tenant-cut', messageId: '<cut@shop.example.com>' }).slice(0, 300));
+      await new Promise((r) => setTimeout(r, 100));
+      (dialog.socket as net.Socket).resetAndDestroy();
+      await dialog.closed;
+
+      const { dialog: next } = await intake.open();
+      await next.command('EHLO client.example');
+      await next.command('MAIL FROM:<fbl@isp.example.org>');
+      await next.command('RCPT TO:<abuse@portal.example.net>');
+      const done = await sendData(next, messageFromTenant({ tenant: 'tenant-next', messageId: '<next@shop.example.com>' }));
+      assert.equal(done.code, 250, `the cut message gave its slot back: ${done.text}`);
+      assert.equal(await intake.ctx.redis.zcard(intake.ctx.keys.requestsByTime), 1, 'only the whole message was stored');
+      next.destroy();
+      assert.deepEqual(uncaught, []);
+    } finally {
+      await intake.stop();
+    }
+  });
+
   it('without a certificate, STARTTLS is neither offered nor accepted, and plain bytes after it are just bad commands', async () => {
     const intake = await startIntake();
     try {
@@ -269,6 +296,43 @@ describe('SMTP intake: limits', () => {
       assert.equal((await dialog.command('RCPT TO:<fbl@portal.example.net>')).code, 250);
       dialog.destroy();
     } finally {
+      await intake.stop();
+    }
+  });
+
+  it('receives a bounded number of unauthenticated reports at once (451 4.3.2 beyond), partners are not held up', async () => {
+    const intake = await startIntake({ limits: { maxConcurrentMessages: 1 }, partner: true });
+    const open: SmtpDialog[] = [];
+    const begin = async (auth: boolean) => {
+      const { dialog } = await intake.open();
+      open.push(dialog);
+      await dialog.command('EHLO client.example');
+      if (auth) assert.equal((await dialog.command(`AUTH PLAIN ${plainAuth(PARTNER.smtpAuth.username, PARTNER.smtpAuth.password)}`)).code, 235);
+      await dialog.command('MAIL FROM:<fbl@isp.example.org>');
+      await dialog.command('RCPT TO:<abuse@portal.example.net>');
+      return dialog;
+    };
+    try {
+      const slow = await begin(false);
+      assert.equal((await slow.command('DATA')).code, 354);
+      const message = messageFromTenant({ tenant: 'tenant-slow', messageId: '<slow@shop.example.com>' });
+      slow.write(message.slice(0, 200));
+
+      const second = await begin(false);
+      const deferred = await sendData(second, messageFromTenant({ tenant: 'tenant-2nd', messageId: '<2nd@shop.example.com>' }));
+      assert.equal(deferred.code, 451, deferred.text);
+      assert.match(deferred.text, /4\.3\.2/);
+
+      const partner = await begin(true);
+      assert.equal((await sendData(partner, messageFromTenant({ tenant: 'tenant-fbl', messageId: '<fbl@shop.example.com>' }))).code, 250);
+
+      slow.write(`${message.slice(200)}\r\n.\r\n`);
+      assert.equal((await slow.reply(10_000)).code, 250);
+      assert.equal((await second.command('MAIL FROM:<fbl@isp.example.org>')).code, 250);
+      await second.command('RCPT TO:<abuse@portal.example.net>');
+      assert.equal((await sendData(second, messageFromTenant({ tenant: 'tenant-2nd', messageId: '<2nd@shop.example.com>' }))).code, 250, 'the slot is free again');
+    } finally {
+      open.forEach((d) => d.destroy());
       await intake.stop();
     }
   });
@@ -456,6 +520,28 @@ describe('the smtp role (npm run start:smtp)', () => {
       assert.match(p.output(), /ECONNRESET/);
       p.child.kill('SIGTERM');
       assert.equal(await p.exited, 0);
+    } finally {
+      await p.kill('SIGKILL');
+      await cleanup(prefix);
+    }
+  });
+
+  it('npm start (development, all in one process) still runs the intake when ABUSE_SMTP_PORT is set, and a reset does not end it', async () => {
+    const prefix = `pm-test-smtp-${randomBytes(4).toString('hex')}`;
+    const [webPort, smtpPort] = [await freePort(), await freePort()];
+    const p = startRole('src/main.ts', { REDIS_URL, REDIS_PREFIX: prefix, HOST: '127.0.0.1', PORT: String(webPort), ABUSE_SMTP_PORT: String(smtpPort), SMTP_URL: '' });
+    try {
+      await p.waitFor(/abuse SMTP intake listening/);
+      const { dialog } = await SmtpDialog.open(smtpPort);
+      await dialog.command('EHLO client.example');
+      await dialog.command('MAIL FROM:<fbl@isp.example.org>');
+      (dialog.socket as net.Socket).resetAndDestroy();
+      await dialog.closed;
+      const { dialog: next, greeting } = await SmtpDialog.open(smtpPort);
+      assert.equal(greeting.code, 220);
+      next.destroy();
+      assert.deepEqual(await (await fetch(`http://127.0.0.1:${webPort}/healthz`)).json(), { ok: true });
+      assert.equal(p.child.exitCode, null, 'still running');
     } finally {
       await p.kill('SIGKILL');
       await cleanup(prefix);

@@ -119,7 +119,7 @@ describe('SMTP intake: policy abuse.smtp', () => {
     const copy = structuredClone(shipped);
     delete copy.abuse.smtp;
     const parsed = policySchema.parse(copy);
-    assert.deepEqual(parsed.abuse.smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
+    assert.deepEqual(parsed.abuse.smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
   });
 
   it('a partial abuse.smtp keeps the other defaults; nonsense is refused', () => {
