@@ -42,8 +42,9 @@ interface Connection {
  *
  * Nothing a client does may take the process down: every connection error is logged and ends only that
  * connection. Limits (policy `abuse.smtp`): connections in all and per client IP, an idle timeout and an absolute
- * session lifetime, RCPTs per transaction, AUTH failures per client IP; messages over `samples.maxBytes` are refused
- * at MAIL FROM when announced (SIZE=) and otherwise after DATA, without keeping more than the limit in memory.
+ * session lifetime, RCPTs per transaction, AUTH failures per client IP, unauthenticated messages in hand at once;
+ * messages over `samples.maxBytes` are refused at MAIL FROM when announced (SIZE=) and otherwise after DATA, without
+ * keeping more than the limit in memory.
  */
 export function createAbuseSmtpServer(ctx: Context): SMTPServer {
   const limits = ctx.policy.abuse.smtp;
