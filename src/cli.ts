@@ -339,6 +339,15 @@ program
     }),
   );
 
+program
+  .command('hash-password')
+  .description('read a password on standard input and print its scrypt hash (for policy partners[].smtpAuth.passwordHash)')
+  .action(async () => {
+    const password = (await readStdin()).replace(/\r?\n$/, '');
+    if (!password) throw new AppError(400, 'PASSWORD_EMPTY', 'Give the password on standard input, e.g. `printf %s "$PASSWORD" | npx postmaster hash-password`.');
+    out(await hashPassword(password));
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { z } from 'zod';
 
 /** A TCP port written as plain decimal digits ("0x50" or " " are refused, not read as 80 or 0). */
@@ -17,6 +19,8 @@ const envShape = z.object({
     SNAPSHOT_SIGNING_KEY: z.string().optional().describe('Ed25519 key signing routing snapshots: PKCS#8 PEM or base64 32-byte seed. Default: derived from SESSION_SECRET.'),
     POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
     ABUSE_SMTP_PORT: port.optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
+    ABUSE_SMTP_TLS_KEY: z.string().optional().describe('PEM private key file for STARTTLS on the SMTP intake; with ABUSE_SMTP_TLS_CERT (both or neither). Neither: no STARTTLS.'),
+    ABUSE_SMTP_TLS_CERT: z.string().optional().describe('PEM certificate file (chain) for STARTTLS on the SMTP intake; with ABUSE_SMTP_TLS_KEY.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
     WORKER_LOCK_MS: z.string().regex(/^\d{3,7}$/, 'milliseconds').transform(Number).default(30000).describe('How long a worker holds a job before another may take it over if the first died (BullMQ lockDuration).'),
     TRUST_PROXY: z.string().default('loopback').describe('express "trust proxy" setting, so rate limits see the real client IP behind a proxy.'),
@@ -44,6 +48,8 @@ export interface Config {
   policyFile: string | undefined;
   snapshotSigningKey: string | undefined;
   abuseSmtpPort: number | undefined;
+  /** STARTTLS key pair of the SMTP intake (PEM text, read at start); absent: STARTTLS refused. */
+  abuseSmtpTls?: { key: string; cert: string };
   logLevel: Env['LOG_LEVEL'];
   trustProxy: string;
   workerLockMs: number;
@@ -64,6 +70,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
   if (blanksRemoved.NODE_ENV === 'production') {
     for (const [key, message] of Object.entries(REQUIRED_IN_PRODUCTION)) if (!blanksRemoved[key]) lines.push(`  ${key}: ${message}`);
   }
+  const abuseSmtpTls = readSmtpTls(blanksRemoved, lines);
   if (!parsed.success || lines.length) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   const e = parsed.data;
   return {
@@ -79,10 +86,40 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     policyFile: e.POLICY_FILE,
     snapshotSigningKey: e.SNAPSHOT_SIGNING_KEY,
     abuseSmtpPort: e.ABUSE_SMTP_PORT,
+    ...(abuseSmtpTls && { abuseSmtpTls }),
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     workerLockMs: e.WORKER_LOCK_MS,
   };
+}
+
+/** Reads the SMTP intake's STARTTLS key pair (PEM files, both or neither); each problem becomes a line of the config error. */
+function readSmtpTls(env: Record<string, string | undefined>, lines: string[]): { key: string; cert: string } | undefined {
+  const files = { ABUSE_SMTP_TLS_KEY: env.ABUSE_SMTP_TLS_KEY, ABUSE_SMTP_TLS_CERT: env.ABUSE_SMTP_TLS_CERT };
+  if (!files.ABUSE_SMTP_TLS_KEY && !files.ABUSE_SMTP_TLS_CERT) return undefined;
+  const read = (name: keyof typeof files): string | undefined => {
+    const file = files[name];
+    if (!file) {
+      lines.push(`  ${name}: is required when ${name === 'ABUSE_SMTP_TLS_KEY' ? 'ABUSE_SMTP_TLS_CERT' : 'ABUSE_SMTP_TLS_KEY'} is set (both or neither)`);
+      return undefined;
+    }
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      lines.push(`  ${name}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return undefined;
+    }
+  };
+  const key = read('ABUSE_SMTP_TLS_KEY');
+  const cert = read('ABUSE_SMTP_TLS_CERT');
+  if (key === undefined || cert === undefined) return undefined;
+  try {
+    createSecureContext({ key, cert });
+  } catch (err) {
+    lines.push(`  ABUSE_SMTP_TLS_CERT: ${files.ABUSE_SMTP_TLS_CERT} with ABUSE_SMTP_TLS_KEY is not a usable PEM key pair (${(err as Error).message})`);
+    return undefined;
+  }
+  return { key, cert };
 }
 
 /** The documented keys, for the README and `--help`. */

@@ -5,7 +5,7 @@
 import { createMailer } from './mail/mailer.js';
 import { boot, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
-import { createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
+import { closeSmtp, createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 import { startWorkers } from '../worker/workers.js';
 
 const rt = await boot('all');
@@ -15,6 +15,8 @@ const mailer = createMailer({ smtpUrl: rt.config.smtpUrl, from: rt.config.mailFr
 const workers = startWorkers(work, work.redis, mailer);
 const server = await listen(web);
 rt.logger.info({ url: rt.config.publicUrl, mail: rt.config.smtpUrl ? 'smtp' : `${rt.config.publicUrl}/dev/outbox` }, 'portal ready (web + worker)');
+// Development convenience: the SMTP intake in this process too (production runs it apart: npm run start:smtp).
+// Its errors are handled per connection, so a client cannot end this process through it.
 const smtp = rt.config.abuseSmtpPort !== undefined ? createAbuseSmtpServer(web) : null;
 if (smtp) {
   await listenSmtp(smtp, rt.config.abuseSmtpPort!, rt.config.host);
@@ -22,7 +24,7 @@ if (smtp) {
 }
 onShutdown(rt.logger, [
   () => closeServer(server),
-  () => new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r())),
+  () => (smtp ? closeSmtp(smtp) : undefined),
   () => Promise.all(workers.map((w) => w.close())),
   () => Promise.all([web.jobs.close(), work.jobs.close()]),
   () => mailer.close(),

@@ -79,6 +79,18 @@ export const policySchema = z.object({
     highRiskHours: z.number().positive().describe('How long such an automatic assignment lasts.'),
     criticalThreshold: z.number().int().positive().describe('Distinct reports in the window that open a critical ticket.'),
     intakeRecipients: z.array(z.email()).min(1).describe('Addresses the SMTP intake (ABUSE_SMTP_PORT) accepts ARF reports for; other recipients get 550.'),
+    smtp: z
+      .object({
+        maxClients: z.number().int().min(1).max(10_000).default(50).describe('Connections the SMTP intake holds at once, all clients together; more are answered 421.'),
+        maxConnectionsPerIp: z.number().int().min(1).default(5).describe('Connections one client IP (IPv6: one /64) may hold at once; more are answered 421.'),
+        idleTimeoutSeconds: z.number().int().min(1).max(600).default(60).describe('A connection that sends nothing for this long is closed (421).'),
+        sessionSeconds: z.number().int().min(1).max(3600).default(300).describe('Absolute lifetime of a connection, however active it is, so a slow client cannot hold a slot forever.'),
+        maxRecipients: z.number().int().min(1).max(1000).default(10).describe('RCPT commands per transaction; more are answered 452 4.5.3.'),
+        maxConcurrentMessages: z.number().int().min(1).max(1000).default(10).describe('Reports from unauthenticated senders received and parsed at once (each up to samples.maxBytes in memory); one more is answered 451 4.3.2 and its bytes dropped. Authenticated partners are not counted.'),
+        authFailuresPerIp: window('failed SMTP AUTH attempts per client IP; beyond it AUTH is answered 421 without checking the password').default({ max: 5, windowMinutes: 15 }),
+      })
+      .prefault({})
+      .describe('Limits of the SMTP intake (npm run start:smtp).'),
   }),
   staff: z.object({
     loginThrottle: z

@@ -1,15 +1,10 @@
-/** The web role: config → Redis → app → listen; graceful shutdown on SIGTERM. */
+/** The web role: config → Redis → app → listen; graceful shutdown on SIGTERM. The SMTP intake is its own role (src/smtp-main.ts). */
 import { boot, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
-import { createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 
 const rt = await boot('web');
 const ctx = rt.context('web');
 const server = await listen(ctx);
 rt.logger.info({ url: rt.config.publicUrl, port: rt.config.port }, 'web listening');
-const smtp = rt.config.abuseSmtpPort !== undefined ? createAbuseSmtpServer(ctx) : null;
-if (smtp) {
-  await listenSmtp(smtp, rt.config.abuseSmtpPort!, rt.config.host);
-  rt.logger.info({ port: rt.config.abuseSmtpPort }, 'abuse SMTP intake listening');
-}
-onShutdown(rt.logger, [() => closeServer(server), () => new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r())), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);
+if (rt.config.abuseSmtpPort !== undefined) rt.logger.warn({ port: rt.config.abuseSmtpPort }, 'ABUSE_SMTP_PORT is set, but the web role does not run the SMTP intake: start it with npm run start:smtp');
+onShutdown(rt.logger, [() => closeServer(server), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);

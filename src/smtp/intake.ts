@@ -1,59 +1,223 @@
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Context } from '../context.js';
+import { hashPassword, verifyPassword } from '../domain/passwords.js';
 import { AppError } from '../errors.js';
 import { submitMachineReport } from '../features/report/service.js';
+import { clientKey, ConnectionCounter, FailureWindow, isLoopback } from './limits.js';
 
 /** An SMTP answer with its code: smtp-server sends `responseCode` and the message to the client. */
 const reply = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
 
 /**
+ * Commands the intake never runs. VRFY would answer 252 and EXPN has nothing to expand; WIZ, SHELL and KILL are
+ * smtp-server's sendmail jokes. A disabled command is answered "500 command not recognized".
+ */
+const ALWAYS_DISABLED = ['VRFY', 'EXPN', 'WIZ', 'SHELL', 'KILL'];
+
+/** After this much past the session lifetime a socket is destroyed whatever state it is in (a TLS handshake, a half-close). */
+const HARD_STOP_GRACE_MS = 10_000;
+
+/**
+ * Where SMTP AUTH may be used. Decision: a partner's password never crosses a network in the clear. With a
+ * certificate configured (ABUSE_SMTP_TLS_KEY/CERT), AUTH is offered and accepted only inside TLS, after STARTTLS.
+ * Without one, it is offered only to a loopback peer (a local MTA relaying for us, or a development client), where
+ * no network sees the password. Everyone else gets no AUTH at all, and reports as an unauthenticated (untrusted)
+ * sender, which is always allowed.
+ */
+export function authAllowed(s: { tlsConfigured: boolean; secure: boolean; remoteAddress: string }): boolean {
+  return s.tlsConfigured ? s.secure : isLoopback(s.remoteAddress);
+}
+
+interface Connection {
+  key: string;
+  timer: NodeJS.Timeout;
+}
+
+/**
  * The SMTP intake for feedback-loop partners: ARF (or plain) reports mailed to one of the intake addresses go to
  * the same use case and queue as `POST /api/v1/reports`. A report we cannot use is refused in the SMTP dialogue,
  * so the partner's MTA tells it why; nothing is stored then.
+ *
+ * Nothing a client does may take the process down: every connection error is logged and ends only that
+ * connection. Limits (policy `abuse.smtp`): connections in all and per client IP, an idle timeout and an absolute
+ * session lifetime, RCPTs per transaction, AUTH failures per client IP, unauthenticated messages in hand at once;
+ * messages over `samples.maxBytes` are refused at MAIL FROM when announced (SIZE=) and otherwise after DATA, without
+ * keeping more than the limit in memory.
  */
 export function createAbuseSmtpServer(ctx: Context): SMTPServer {
+  const limits = ctx.policy.abuse.smtp;
   const recipients = new Set(ctx.policy.abuse.intakeRecipients.map((a) => a.toLowerCase()));
   const maxBytes = ctx.policy.samples.maxBytes;
-  return new SMTPServer({
+  const tls = ctx.config.abuseSmtpTls;
+  const partners = ctx.policy.partners.flatMap((p) => (p.smtpAuth ? [{ name: p.name, ...p.smtpAuth }] : []));
+  const disabled = [...ALWAYS_DISABLED, ...(tls ? [] : ['STARTTLS']), ...(partners.length ? [] : ['AUTH'])];
+  const log = ctx.logger.child({ component: 'smtp-intake' });
+
+  const perClient = new ConnectionCounter();
+  const authFailures = new FailureWindow(limits.authFailuresPerIp.max, limits.authFailuresPerIp.windowMinutes * 60_000);
+  const connections = new Map<string, Connection>(); // by session id
+  let receiving = 0; // messages of unauthenticated senders in hand (DATA to answer)
+  const rcptCounts = new WeakMap<object, number>(); // by envelope: smtp-server makes a new one for each transaction
+  // An unknown user name costs the same scrypt run as a known one, so answers do not tell which names exist.
+  const decoyHash = partners.length ? hashPassword(randomBytes(16).toString('hex')) : null;
+  decoyHash?.catch(() => {}); // awaited (and any failure met) in checkPartner; never an unhandled rejection
+
+  /** The partner these credentials belong to, or null. */
+  const checkPartner = async (username: string, password: string) => {
+    const partner = partners.find((p) => p.username === username);
+    const ok = await verifyPassword(password, partner ? partner.passwordHash : await decoyHash!);
+    return ok && partner ? partner : null;
+  };
+
+  const endSession = (id: string) => {
+    for (const c of server.connections) {
+      if (c.session.id !== id) continue;
+      log.info({ remoteAddress: c.remoteAddress, seconds: limits.sessionSeconds }, 'smtp session lifetime reached, closing');
+      c.send(421, `${c.name} 4.4.2 Session time limit reached, closing connection`);
+    }
+  };
+
+  const server: SMTPServer = new SMTPServer({
     name: new URL(ctx.config.publicUrl).hostname,
     banner: 'Postmaster Portal abuse report intake',
     authOptional: true,
-    disabledCommands: ['AUTH'],
-    hideSTARTTLS: true,
+    authMethods: ['PLAIN', 'LOGIN'],
+    disabledCommands: disabled,
+    ...(tls && { key: tls.key, cert: tls.cert, minVersion: 'TLSv1.2' as const }),
     size: maxBytes,
+    rejectOversized: true,
     logger: false,
-    maxClients: 50,
-    onRcptTo(address, _session, callback) {
+    disableReverseLookup: true, // the PTR name is the client's to choose and we never use it; no DNS per connection
+    maxClients: limits.maxClients,
+    socketTimeout: limits.idleTimeoutSeconds * 1000,
+    closeTimeout: 5000,
+    onConnect(session, callback) {
+      const key = clientKey(session.remoteAddress);
+      if (!perClient.take(key, limits.maxConnectionsPerIp)) {
+        log.info({ remoteAddress: session.remoteAddress, open: perClient.count(key) }, 'smtp connection refused: too many from this client');
+        return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      const timer = setTimeout(() => endSession(session.id), limits.sessionSeconds * 1000);
+      timer.unref();
+      connections.set(session.id, { key, timer });
+      if (!authAllowed({ tlsConfigured: !!tls, secure: session.secure, remoteAddress: session.remoteAddress })) session.disabledCommands = [...disabled, 'AUTH'];
+      callback();
+    },
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = disabled; // inside TLS: AUTH as configured
+      callback();
+    },
+    onClose(session) {
+      const c = connections.get(session.id);
+      if (!c) return;
+      clearTimeout(c.timer);
+      perClient.release(c.key);
+      connections.delete(session.id);
+    },
+    onAuth(auth, session, callback) {
+      const key = clientKey(session.remoteAddress);
+      if (authFailures.blocked(key)) {
+        log.warn({ remoteAddress: session.remoteAddress }, 'smtp auth refused: too many failures from this client');
+        return callback(reply(421, '4.7.0 Too many failed authentications from your address, try again later'));
+      }
+      // PLAIN may ask to act as another identity (authzid); a partner only ever acts as itself.
+      const actsAsOther = !!auth.authzid && !!auth.authcid && auth.authzid !== auth.authcid;
+      checkPartner(actsAsOther ? '' : (auth.username ?? ''), auth.password ?? '').then(
+        (partner) => {
+          if (partner) {
+            log.info({ remoteAddress: session.remoteAddress, partner: partner.name }, 'smtp partner authenticated');
+            return callback(null, { user: partner.name });
+          }
+          authFailures.record(key);
+          log.warn({ remoteAddress: session.remoteAddress }, 'smtp auth failed');
+          callback(reply(535, '5.7.8 Authentication credentials invalid'));
+        },
+        (err: unknown) => {
+          log.error({ err }, 'smtp auth check failed');
+          callback(reply(454, '4.7.0 Temporary authentication failure'));
+        },
+      );
+    },
+    onRcptTo(address, session, callback) {
+      // Every RCPT counts, accepted or not, repeated or not: a report goes to one intake address.
+      const n = (rcptCounts.get(session.envelope) ?? 0) + 1;
+      rcptCounts.set(session.envelope, n);
+      if (n > limits.maxRecipients) return callback(reply(452, '4.5.3 Too many recipients'));
       if (!recipients.has(address.address.toLowerCase())) return callback(reply(550, `5.1.1 <${address.address}>: no such mailbox here; send reports to ${[...recipients][0]}`));
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      // Each message in hand may hold samples.maxBytes: unauthenticated senders get a bounded number of them at once
+      // (the rest 451, their bytes drained unread), so memory stays bounded; partners who authenticated are not held up.
+      const counted = typeof session.user !== 'string';
+      if (counted && receiving >= limits.maxConcurrentMessages) {
+        log.info({ remoteAddress: session.remoteAddress, receiving }, 'smtp report deferred: too many arriving at once');
+        return callback(reply(451, '4.3.2 Too many reports arriving at once, try again in a moment'));
+      }
+      if (counted) receiving++;
       const chunks: Buffer[] = [];
       let size = 0;
+      let ended = false;
+      let answered = false;
+      const answer = (err: Error | null, message?: string) => {
+        if (answered) return;
+        answered = true;
+        if (counted) receiving--;
+        callback(err, message);
+      };
       stream.on('data', (chunk: Buffer) => {
         size += chunk.length;
         if (size <= maxBytes) chunks.push(chunk);
+        else chunks.length = 0; // over the limit: keep nothing, just read to the end for the 552
       });
-      stream.on('error', (err) => callback(err));
+      stream.on('error', (err) => answer(err));
+      stream.on('close', () => ended || answer(reply(451, '4.3.0 Message not received in full')));
       stream.on('end', () => {
-        if (stream.sizeExceeded || size > maxBytes) return callback(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
+        ended = true;
+        if (stream.sizeExceeded || size > maxBytes) return answer(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
         const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        submitMachineReport(ctx, Buffer.concat(chunks), { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) })
-          .then(({ id }) => callback(null, `2.0.0 Report accepted as ${id}`))
+        const raw = Buffer.concat(chunks);
+        chunks.length = 0;
+        submitMachineReport(ctx, raw, { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) })
+          .then(({ id }) => answer(null, `2.0.0 Report accepted as ${id}`))
           .catch((err: unknown) => {
-            if (err instanceof AppError && err.status < 500) return callback(reply(554, `5.6.0 ${err.code}: ${err.message.replace(/\s+/g, ' ').slice(0, 300)}`));
-            ctx.logger.error({ err }, 'smtp intake failed');
-            callback(reply(451, '4.3.0 Temporary failure, try again later'));
+            if (err instanceof AppError && err.status < 500) return answer(reply(554, `5.6.0 ${err.code}: ${err.message.replace(/\s+/g, ' ').slice(0, 300)}`));
+            log.error({ err }, 'smtp intake failed');
+            answer(reply(451, '4.3.0 Temporary failure, try again later'));
           });
       });
     },
   });
+
+  // smtp-server reports a connection's socket errors (a reset in a transaction, a failed TLS handshake) as an
+  // 'error' event of the server; without a listener that event would throw and end the process.
+  server.on('error', (err: Error & { code?: string; remoteAddress?: string }) => {
+    if (err.remoteAddress) log.warn({ remoteAddress: err.remoteAddress, code: err.code, error: err.message }, 'smtp connection error');
+    else log.error({ code: err.code, error: err.message }, 'smtp server error');
+  });
+  // The hard stop behind the session lifetime: covers every socket, also one that never reached an SMTP session.
+  server.server.on('connection', (socket: Socket) => {
+    const stop = setTimeout(() => socket.destroy(), limits.sessionSeconds * 1000 + HARD_STOP_GRACE_MS);
+    stop.unref();
+    socket.once('close', () => clearTimeout(stop));
+  });
+  return server;
 }
 
 /** Listens on the port; resolves once bound. */
 export function listenSmtp(server: SMTPServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.server.once('error', reject);
-    server.listen(port, host, () => resolve());
+    server.listen(port, host, () => {
+      server.server.off('error', reject);
+      resolve();
+    });
   });
+}
+
+/** Stops accepting; open sessions get 421 after smtp-server's closeTimeout (5 s here), then the promise resolves. */
+export function closeSmtp(server: SMTPServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
 }

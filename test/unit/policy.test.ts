@@ -77,7 +77,9 @@ describe('the shipped policy file', () => {
   });
 
   it('escalates at 5 distinct reports in 24 h for 72 h and opens a critical ticket at 25', () => {
-    assert.deepEqual(policy.abuse, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25, intakeRecipients: ['abuse@portal.example.net', 'fbl@portal.example.net'] });
+    const { smtp, ...abuse } = policy.abuse;
+    assert.deepEqual(abuse, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25, intakeRecipients: ['abuse@portal.example.net', 'fbl@portal.example.net'] });
+    assert.deepEqual(smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
   });
 
   it('accepts samples up to 10 MB and MIME depth 10', () => {

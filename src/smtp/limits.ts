@@ -1,0 +1,85 @@
+import ipaddr from 'ipaddr.js';
+
+/**
+ * The key a client is counted under: an IPv4 address as it is, an IPv6 address by its /64 (one end site's LAN, so
+ * a host cannot take fresh slots by walking its own subnet). IPv4-mapped IPv6 counts as the IPv4 address.
+ */
+export function clientKey(remoteAddress: string): string {
+  try {
+    const addr = ipaddr.process(remoteAddress);
+    if (addr.kind() === 'ipv4') return addr.toString();
+    const parts = (addr as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16));
+    return `${parts.join(':')}::/64`;
+  } catch {
+    return remoteAddress;
+  }
+}
+
+/** True for 127.0.0.0/8 and ::1 (and their IPv4-mapped form). */
+export function isLoopback(remoteAddress: string): boolean {
+  try {
+    return ipaddr.process(remoteAddress).range() === 'loopback';
+  } catch {
+    return false;
+  }
+}
+
+/** Open connections per client key, in this process. */
+export class ConnectionCounter {
+  private readonly open = new Map<string, number>();
+
+  /** Takes a slot for the key unless it already holds `max`; true when taken. */
+  take(key: string, max: number): boolean {
+    const n = this.open.get(key) ?? 0;
+    if (n >= max) return false;
+    this.open.set(key, n + 1);
+    return true;
+  }
+
+  release(key: string): void {
+    const n = (this.open.get(key) ?? 0) - 1;
+    if (n > 0) this.open.set(key, n);
+    else this.open.delete(key);
+  }
+
+  count(key: string): number {
+    return this.open.get(key) ?? 0;
+  }
+}
+
+/**
+ * Failures per client key in a fixed window, in this process (the intake is one process; a restart forgets, which
+ * only gives an attacker a few more guesses at a scrypt hash). Bounded: at most `maxKeys` keys are remembered, the
+ * oldest window dropped first.
+ */
+export class FailureWindow {
+  private readonly windows = new Map<string, { count: number; resetAt: number }>();
+
+  constructor(
+    private readonly max: number,
+    private readonly windowMs: number,
+    private readonly maxKeys = 10_000,
+  ) {}
+
+  /** True while the key is at or over the cap. */
+  blocked(key: string, now = Date.now()): boolean {
+    const w = this.windows.get(key);
+    if (!w) return false;
+    if (w.resetAt <= now) {
+      this.windows.delete(key);
+      return false;
+    }
+    return w.count >= this.max;
+  }
+
+  record(key: string, now = Date.now()): void {
+    const w = this.windows.get(key);
+    if (w && w.resetAt > now) {
+      w.count++;
+      return;
+    }
+    this.windows.delete(key);
+    if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+    this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
+  }
+}
