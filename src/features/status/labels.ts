@@ -18,7 +18,7 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
 export function reasonText(t: ((key: string, opts?: Record<string, unknown>) => string) | undefined, request: { reason?: string; reasonCode?: string; reasonParams?: string }): string {
   if (t && request.reasonCode) {
     const key = `reason.${request.reasonCode}`;
-    const text = t(key, { ...(request.reasonParams ? (JSON.parse(request.reasonParams) as Record<string, unknown>) : {}), defaultValue: '' });
+    const text = t(key, { ...publicParams(request.reasonParams), defaultValue: '' });
     if (text && text !== key) return text;
   }
   return request.reason ?? '';
