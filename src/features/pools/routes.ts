@@ -45,9 +45,13 @@ export function poolExplainerRoutes(ctx: Context): Router {
     const now = new Date();
     // The staff's reason text stays inside: the page shows what the headers say and each live assignment's public
     // reason, by who made it (our automation or our staff), as a message key.
-    const assignments = (await assignmentsFor(ctx, facts.tenant, facts.senderDomain)).filter((a) => POOLS.includes(a.pool) && isLive(a, now)).map((a) => ({ ...a, reason: '', source: a.source === 'automation' ? 'automation' : 'staff' }));
-    const publicReasons = [...new Set(assignments.map((a) => JSON.stringify({ by: a.source, pool: a.pool })))].map((v) => JSON.parse(v) as { by: 'automation' | 'staff'; pool: string });
-    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), publicReasons }));
+    const assignments = (await assignmentsFor(ctx, facts.tenant, facts.senderDomain)).filter((a) => POOLS.includes(a.pool) && isLive(a, now)).map((a) => ({ ...a, reason: '' }));
+    const publicReasons = new Map<string, { by: 'automation' | 'staff'; pool: string }>();
+    for (const a of assignments) {
+      const by = a.source === 'automation' ? 'automation' : 'staff';
+      publicReasons.set(`${by}:${a.pool}`, { by, pool: a.pool });
+    }
+    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), publicReasons: [...publicReasons.values()] }));
   });
   return r;
 }
