@@ -65,6 +65,13 @@ export const policySchema = z.object({
     reportPerClientIp: window('per client IP on POST /report'),
     reportPerEmail: window('per reporter email when a previewed report is sent'),
     apiCheckPerClientIp: window('per client IP on /api/v1/blocklist/check'),
+    // Added with issue 13; defaults keep older policy files valid. Email limits count the address as normalised
+    // (src/domain/email-address.ts: case, +tag, provider dot rules), after the form validated.
+    statusPerClientIp: window('per client IP on /status/:id').default({ max: 120, windowMinutes: 1 }),
+    unblockPerEmail: window('per email address on POST /unblock').default({ max: 5, windowMinutes: 60 }),
+    reportDraftPerEmail: window('per reporter email on POST /report (a draft for the preview)').default({ max: 10, windowMinutes: 60 }),
+    challengePerRecipient: window('per recipient address, challenge mails of every flow together (delist, unblock, report)').default({ max: 10, windowMinutes: 60 }),
+    challengePerRecipientDomain: window('per recipient domain, challenge mails of every flow together (delist, unblock, report)').default({ max: 100, windowMinutes: 60 }),
   }),
   routing: z.object({
     feedMaxLength: z.number().int().min(100).describe('Change-feed entries kept; older versions answer 410 and clients re-read the snapshot.'),

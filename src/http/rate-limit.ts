@@ -1,9 +1,12 @@
 import type { Request, RequestHandler } from 'express';
-import { rateLimit } from 'express-rate-limit';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
+import { countingAddress, countingDomainOf } from '../domain/email-address.js';
 import { RateLimitedError } from '../errors.js';
+import type { Policy } from '../policy.js';
 import type { Keys } from '../redis/keys.js';
+import type { DelistIntake, Hit } from '../stores/delist-intake.js';
 
 export interface Window {
   max: number;
@@ -11,8 +14,17 @@ export interface Window {
 }
 
 /**
+ * IPv6 clients are counted per /64, the prefix one end site (a host, a subscriber's network) is given; one counter
+ * per address would let any client rotate through 2^64 of them. (express-rate-limit's default is /56.)
+ */
+export const IPV6_SUBNET = 64;
+
+/** The rate-limit key of a client address: itself for IPv4, its /64 for IPv6. */
+export const clientKey = (ip: string | undefined) => ipKeyGenerator(ip ?? '', IPV6_SUBNET);
+
+/**
  * A rate limit whose counters live in Redis, so every web instance shares them. Without `keyOf` it counts per
- * client IP (IPv6 grouped by /56, as express-rate-limit does); with it, per whatever the key names (an email, a target IP).
+ * client IP (IPv6 grouped by /64, see IPV6_SUBNET); with it, per whatever the key names (an email, a target IP).
  */
 export function limiter(redis: Redis, keys: Keys, name: string, window: Window, keyOf?: (req: Request) => string | Promise<string>): RequestHandler {
   return rateLimit({
@@ -20,7 +32,7 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
     limit: window.max,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    ...(keyOf && { keyGenerator: keyOf }),
+    ...(keyOf ? { keyGenerator: keyOf } : { ipv6Subnet: IPV6_SUBNET }),
     store: new RedisStore({
       prefix: keys.rateLimit(name),
       sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
@@ -31,4 +43,33 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
     },
     passOnStoreError: false,
   });
+}
+
+/** One counter of the same kind the limiters keep (same key, fixed window), for DelistIntake's script to count. */
+export function hit(keys: Keys, name: string, key: string, w: Window): Hit {
+  return { key: keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 };
+}
+
+/**
+ * The limits of a challenge mail to `email`, counted on the address as normalised (src/domain/email-address.ts):
+ * the flow's own per-email limit (`flow`, e.g. `delist-email` with rateLimits.delistPerEmail), then the caps per
+ * recipient and per recipient domain that every flow shares (delist, unblock, report), so that no one address or
+ * domain can be sent more than its share whatever form and spelling is used.
+ */
+export function challengeHits(keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window, email: string): Hit[] {
+  const address = countingAddress(email);
+  return [
+    hit(keys, flow, address, flowLimit),
+    hit(keys, 'challenge-recipient', address, limits.challengePerRecipient),
+    hit(keys, 'challenge-domain', countingDomainOf(address), limits.challengePerRecipientDomain),
+  ];
+}
+
+/**
+ * Counts hits once a form validated (a typo does not use up anyone's quota), in DelistIntake's one script run, as
+ * POST /delist counts; throws RateLimitedError (429 with Retry-After) at the first full window, counting no later one.
+ */
+export async function countOrRefuse(intake: DelistIntake, hits: Hit[]): Promise<void> {
+  const outcome = await intake.count(hits);
+  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
 }

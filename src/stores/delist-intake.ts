@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Keys } from '../redis/keys.js';
+import { countingAddress } from '../domain/email-address.js';
 import { intentFields, type JobIntent } from '../jobs/outbox.js';
 import type { PortalRequest, RequestEvent } from './requests.js';
 
@@ -150,12 +151,12 @@ export class DelistIntake {
 
   /**
    * Counts hits, then creates the request (made at `nowMs`) and its challenge mail's job unless a cool-down for this
-   * email and IP is running.
+   * email (as counted: src/domain/email-address.ts) and IP is running.
    */
   async submit(hits: Hit[], request: PortalRequest, event: RequestEvent, nowMs: number, mail: JobIntent): Promise<IntakeOutcome> {
     const { keys, limits } = split(hits);
     keys.push(
-      this.keys.challengeCooldown(request.email, request.ip),
+      this.keys.challengeCooldown(countingAddress(request.email), request.ip),
       this.keys.request(request.id),
       this.keys.requestEvents(request.id),
       this.keys.requestsByTime,

@@ -18,10 +18,11 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
     return { ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${token}` };
   },
   'delist-result': (ctx, r) => outcome(ctx, r),
+  // The address has not confirmed yet: the mail carries our own fixed text and the link only, nothing from the
+  // sample (its subject, sender or links would let anyone send their text to any address from our domain).
   'report-challenge': (ctx, r) => ({
     ttlMinutes: ctx.policy.challenge.ttlMinutes,
     confirmUrl: `${ctx.config.publicUrl}/report/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
-    subject: (JSON.parse(r.parsed ?? '{}') as { subject?: string }).subject ?? null,
   }),
   'report-ack': (ctx, r) => outcome(ctx, r),
   'unblock-challenge': (ctx, r) => ({

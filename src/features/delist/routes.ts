@@ -1,7 +1,6 @@
 import { Router, type RequestHandler } from 'express';
-import { ipKeyGenerator } from 'express-rate-limit';
 import type { Context } from '../../context.js';
-import { limiter } from '../../http/rate-limit.js';
+import { clientKey, limiter } from '../../http/rate-limit.js';
 import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } from './service.js';
 import { delistForm, echo, parseForm } from './schema.js';
 
@@ -17,7 +16,7 @@ const SEE_SENT = ['Location', '/delist/sent', 'Content-Length', '0'];
  */
 export function submitDelist(ctx: Context): RequestHandler {
   return async (req, res) => {
-    const client = ipKeyGenerator(req.ip ?? '');
+    const client = clientKey(req.ip);
     const parsed = parseForm(delistForm, req.body);
     if (!parsed.ok) {
       await countInvalidDelist(ctx, client);

@@ -3,6 +3,7 @@ import { parseAddress } from '../../domain/ip.js';
 import { selfDelistsLeft } from '../../domain/delist-policy.js';
 import type { Verdict } from '../../domain/listing.js';
 import { GoneError, NotFoundError, RateLimitedError } from '../../errors.js';
+import { challengeHits, hit } from '../../http/rate-limit.js';
 import type { Hit } from '../../stores/delist-intake.js';
 import { intentFields } from '../../jobs/outbox.js';
 import { newId, type PortalRequest, type RequestEvent } from '../../stores/requests.js';
@@ -46,16 +47,19 @@ export async function countInvalidDelist(ctx: Context, client: string): Promise<
 
 const rateLimited = (resetMs: number) => new RateLimitedError(Math.max(1, Math.ceil(resetMs / 1000)));
 
-/** The public limits of the delist form, in the order they are counted (same keys as the other limiters). */
+/**
+ * The public limits of the delist form, in the order they are counted (same keys as the other limiters): per
+ * client, then (for a form that validated) per email, per target IP, and the caps per recipient and recipient
+ * domain that all challenge mails share; the email limits count the address as normalised (challengeHits).
+ */
 function delistHits(ctx: Context, client: string, input?: { email: string; ip: string }): Hit[] {
   const limits = ctx.policy.rateLimits;
-  const hits = [hit(ctx, 'delist-client', client, limits.delistPerClientIp)];
-  if (input) hits.push(hit(ctx, 'delist-email', input.email, limits.delistPerEmail), hit(ctx, 'delist-target', input.ip, limits.delistPerTargetIp));
+  const hits = [hit(ctx.keys, 'delist-client', client, limits.delistPerClientIp)];
+  if (input) {
+    const [perEmail, ...shared] = challengeHits(ctx.keys, limits, 'delist-email', limits.delistPerEmail, input.email);
+    hits.push(perEmail!, hit(ctx.keys, 'delist-target', input.ip, limits.delistPerTargetIp), ...shared);
+  }
   return hits;
-}
-
-function hit(ctx: Context, name: string, key: string, w: { max: number; windowMinutes: number }): Hit {
-  return { key: ctx.keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 };
 }
 
 export interface ConfirmView {

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import PostalMime from 'postal-mime';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { classify, factsFromHeaders } from '../../domain/pools.js';
+import { classify, factsFromHeaders, isLive, POOLS } from '../../domain/pools.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { assignmentsFor } from './service.js';
 
@@ -43,8 +43,15 @@ export function poolExplainerRoutes(ctx: Context): Router {
       overSendingLimits: parsed.value.overLimits === 'on',
     };
     const now = new Date();
-    const assignments = await assignmentsFor(ctx, facts.tenant, facts.senderDomain);
-    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), assignments }));
+    // The staff's reason text stays inside: the page shows what the headers say and each live assignment's public
+    // reason, by who made it (our automation or our staff), as a message key.
+    const assignments = (await assignmentsFor(ctx, facts.tenant, facts.senderDomain)).filter((a) => POOLS.includes(a.pool) && isLive(a, now)).map((a) => ({ ...a, reason: '' }));
+    const publicReasons = new Map<string, { by: 'automation' | 'staff'; pool: string }>();
+    for (const a of assignments) {
+      const by = a.source === 'automation' ? 'automation' : 'staff';
+      publicReasons.set(`${by}:${a.pool}`, { by, pool: a.pool });
+    }
+    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), publicReasons: [...publicReasons.values()] }));
   });
   return r;
 }

@@ -2,7 +2,8 @@ import { Router, type RequestHandler } from 'express';
 import multer from 'multer';
 import type { Context } from '../../context.js';
 import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
-import { limiter } from '../../http/rate-limit.js';
+import { countingAddress } from '../../domain/email-address.js';
+import { challengeHits, countOrRefuse, hit, limiter } from '../../http/rate-limit.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { CATEGORIES, reportForm } from './schema.js';
 import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmation } from './service.js';
@@ -44,6 +45,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     if (file?.length && raw.trim()) errors.sample = 'errors.sample.both';
     else if (!file?.length && !raw.trim()) errors.sample = 'errors.sample.missing';
     if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
+    await countOrRefuse(ctx.delistIntake, [hit(ctx.keys, 'report-draft-email', countingAddress(parsed.value.email), ctx.policy.rateLimits.reportDraftPerEmail)]);
     try {
       const draftId = await createDraft(ctx, { lang: res.locals.lang, email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
       res.redirect(303, `/report/preview/${draftId}`);
@@ -59,8 +61,10 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     res.set('Cache-Control', 'no-store').render('report/preview', { title: 'Check what we understood', draft, s: draft.summary });
   });
 
-  r.post('/report/preview/:draft', limiter(ctx.redis, ctx.keys, 'report-email', ctx.policy.rateLimits.reportPerEmail, async (req) => (await getDraft(ctx, String(req.params.draft))).email), async (req, res) => {
-    await submitDraft(ctx, String(req.params.draft));
+  r.post('/report/preview/:draft', async (req, res) => {
+    const draft = await getDraft(ctx, String(req.params.draft));
+    await countOrRefuse(ctx.delistIntake, challengeHits(ctx.keys, ctx.policy.rateLimits, 'report-email', ctx.policy.rateLimits.reportPerEmail, draft.email));
+    await submitDraft(ctx, draft.id);
     res.redirect(303, '/report/sent');
   });
 

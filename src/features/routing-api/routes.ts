@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { IpInputError, parseAddress } from '../../domain/ip.js';
+import type { BlockEntry } from '../../domain/listing.js';
 import { GoneError, ValidationError } from '../../errors.js';
 import { requireApiToken } from '../../http/api-auth.js';
 import { publicKeyPem, SIGNATURE_HEADER, signatureHeader, signingKeyFrom } from '../../domain/signing.js';
@@ -13,6 +14,14 @@ const feedQuery = z.object({
 });
 
 const etagOf = (version: number) => `"v${version}"`;
+
+/**
+ * What anyone may know of a listing: its range, category, the category's public reason (policy) and its dates.
+ * Never the operator's own reason text, note or source.
+ */
+function publicEntry(ctx: Context, e: BlockEntry) {
+  return { cidr: e.cidr, category: e.category, reason: ctx.policy.categories[e.category]?.reason ?? null, listedAt: e.listedAt, expiresAt: e.expiresAt };
+}
 
 /** The machine API the routing engine reads: snapshot (ETag/304), change feed (410 once trimmed), and check. */
 export function routingApiRoutes(ctx: Context): Router {
@@ -61,7 +70,7 @@ export function routingApiRoutes(ctx: Context): Router {
       throw new ValidationError(err instanceof IpInputError ? err.message : 'Not a valid IP address.', { ip: 'invalid' });
     }
     const verdict = await ctx.blocklist.lookup(addr);
-    res.set('Cache-Control', 'no-cache').json({ ip: addr.text, listed: verdict.listed, ...(verdict.listed && { entry: verdict.listing }) });
+    res.set('Cache-Control', 'no-cache').json({ ip: addr.text, listed: verdict.listed, ...(verdict.listed && verdict.listing && { entry: publicEntry(ctx, verdict.listing) }) });
   });
 
   return r;

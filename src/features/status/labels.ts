@@ -1,4 +1,4 @@
-import type { RequestState } from '../../stores/requests.js';
+import type { PortalRequest, RequestEvent, RequestState } from '../../stores/requests.js';
 
 /** How each request state reads to the public, and what happens next. */
 export const STATE_LABELS: Record<RequestState, { label: string; next: string }> = {
@@ -18,8 +18,83 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
 export function reasonText(t: ((key: string, opts?: Record<string, unknown>) => string) | undefined, request: { reason?: string; reasonCode?: string; reasonParams?: string }): string {
   if (t && request.reasonCode) {
     const key = `reason.${request.reasonCode}`;
-    const text = t(key, { ...(request.reasonParams ? (JSON.parse(request.reasonParams) as Record<string, unknown>) : {}), defaultValue: '' });
+    const text = t(key, { ...publicParams(request.reasonParams), defaultValue: '' });
     if (text && text !== key) return text;
   }
   return request.reason ?? '';
+}
+
+type Translate = (key: string, opts?: Record<string, unknown>) => string;
+
+/**
+ * Reason parameters a public answer may use: counts, durations, a category, the tenant the requester named.
+ * Never an id of another request or case (`canonicalId`, `caseId`) or anything naming a person.
+ */
+const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant'];
+
+function publicParams(raw: string | undefined): Record<string, unknown> {
+  let params: unknown;
+  try {
+    params = raw ? JSON.parse(raw) : {};
+  } catch {
+    params = {};
+  }
+  if (!params || typeof params !== 'object') return {};
+  return Object.fromEntries(Object.entries(params).filter(([k, v]) => PUBLIC_PARAMS.includes(k) && (typeof v === 'string' || typeof v === 'number')));
+}
+
+/**
+ * A request's reason as the public may read it, in the reader's language: from its message key and the public
+ * parameters only (the stored English text may name other requests, a case, or who sent a machine report). A reason
+ * without a key is one our staff wrote to this requester (a refusal), which they also had by mail. '' for none.
+ */
+export function publicReason(t: Translate, request: Pick<PortalRequest, 'reason' | 'reasonCode' | 'reasonParams'>): string {
+  if (request.reasonCode) {
+    const key = `reason.${request.reasonCode}`;
+    const text = t(key, { ...publicParams(request.reasonParams), defaultValue: '' });
+    return text && text !== key ? text : '';
+  }
+  return request.reason ?? '';
+}
+
+export interface PublicEvent {
+  at: string;
+  state: RequestState;
+  /** The step in the reader's language; '' when only its state is shown. */
+  message: string;
+}
+
+/**
+ * A request's timeline as the public may read it: each step's message key (`timeline.<type>.<state>`) with no
+ * parameter naming anyone, and the decision step as its public reason. A step without a key shows its state only.
+ */
+export function publicTimeline(t: Translate, request: PortalRequest, events: RequestEvent[]): PublicEvent[] {
+  const reason = publicReason(t, request);
+  return events.map((e) => {
+    if (request.reason && e.message === request.reason) return { at: e.at, state: e.state, message: reason };
+    const step = request.type === 'report' && e.state === 'queued' && request.channel && request.channel !== 'web' ? 'received' : e.state;
+    const key = `timeline.${request.type}.${step}`;
+    const text = t(key, { channel: request.channel === 'api' ? 'API' : 'SMTP', defaultValue: '' });
+    return { at: e.at, state: e.state, message: text && text !== key ? text : '' };
+  });
+}
+
+/** An address as the public may see it: first character and domain (`a…@example.org`). */
+export const maskEmail = (email: string) => email.replace(/^(.).*(@.*)$/, '$1…$2');
+
+/**
+ * What a public status answer (page or JSON) holds of a request: nothing else reaches the view. The email is the
+ * requester's own, masked; the tenant and IP are what the requester gave (or, for a report, where it left us).
+ */
+export function publicStatus(t: Translate, request: PortalRequest, events: RequestEvent[]) {
+  return {
+    id: request.id,
+    type: request.type,
+    state: request.state,
+    ip: request.ip || '',
+    tenant: request.tenant ?? '',
+    email: request.email ? maskEmail(request.email) : '',
+    reason: publicReason(t, request),
+    events: publicTimeline(t, request, events),
+  };
 }

@@ -1,30 +1,33 @@
 import { Router } from 'express';
 import type { Context } from '../../context.js';
 import { NotFoundError } from '../../errors.js';
+import { limiter } from '../../http/rate-limit.js';
 import { FINAL_STATES } from '../../stores/requests.js';
-import { STATE_LABELS } from './labels.js';
+import { publicStatus, STATE_LABELS } from './labels.js';
 
-const maskEmail = (email: string) => email.replace(/^(.).*(@.*)$/, '$1…$2');
-
-/** `/status/:id`: a request's timeline as a page (refreshing itself until final) or as JSON. */
+/**
+ * `/status/:id`: a request's timeline as a page (refreshing itself until final) or as JSON. Both are public (the
+ * id is the capability) and render from publicStatus only: no other request's id, nobody's identity but the
+ * requester's own masked address.
+ */
 export function statusRoutes(ctx: Context): Router {
   const r = Router();
-  r.get('/status/:id', async (req, res) => {
-    const request = await ctx.requests.get(req.params.id);
+  r.get('/status/:id', limiter(ctx.redis, ctx.keys, 'status-client', ctx.policy.rateLimits.statusPerClientIp), async (req, res) => {
+    const request = await ctx.requests.get(String(req.params.id));
     if (!request) throw new NotFoundError('We have no request with this number. Check the address from your email.');
-    const events = await ctx.requests.events(request.id);
+    const view = publicStatus(res.locals.t, request, await ctx.requests.events(request.id));
     res.set('Cache-Control', 'no-store');
     res.format({
       html: () =>
         res.render('status/show', {
-          title: `Request ${request.id}`,
-          request,
-          email: maskEmail(request.email),
-          events,
+          title: `Request ${view.id}`,
+          request: view,
+          email: view.email,
+          events: view.events,
           labels: STATE_LABELS,
-          final: FINAL_STATES.includes(request.state),
+          final: FINAL_STATES.includes(view.state),
         }),
-      json: () => res.json({ id: request.id, type: request.type, state: request.state, ip: request.ip, reason: request.reason ?? null, events }),
+      json: () => res.json({ id: view.id, type: view.type, state: view.state, ip: view.ip, reason: view.reason || null, events: view.events }),
     });
   });
   return r;

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { limiter } from '../../http/rate-limit.js';
+import { challengeHits, countOrRefuse, limiter } from '../../http/rate-limit.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { tenantId } from '../pools/service.js';
 import { confirmUnblock, requestUnblock, viewUnblockConfirmation } from './service.js';
@@ -30,6 +30,8 @@ export function unblockRoutes(ctx: Context): Router {
   r.post('/unblock', limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), async (req, res) => {
     const parsed = parseForm(unblockForm, req.body);
     if (!parsed.ok) return render(res, 400, echo(req.body, FIELDS), parsed.fields);
+    const limits = ctx.policy.rateLimits;
+    await countOrRefuse(ctx.delistIntake, challengeHits(ctx.keys, limits, 'unblock-email', limits.unblockPerEmail, parsed.value.email));
     await requestUnblock(ctx, { lang: res.locals.lang, tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
     res.redirect(303, '/unblock/sent');
   });

@@ -1,5 +1,6 @@
 import type { Context } from '../../context.js';
 import type { Restriction } from '../../domain/datasets.js';
+import { countingAddress } from '../../domain/email-address.js';
 import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
 import { tenantId } from '../pools/service.js';
 import { outboxIn } from '../../jobs/outbox.js';
@@ -43,9 +44,12 @@ export interface UnblockInput {
   evidence: string;
 }
 
-/** The public unblock request: recorded, then confirmed by the emailed challenge before it becomes a ticket. */
+/**
+ * The public unblock request: recorded, then confirmed by the emailed challenge before it becomes a ticket. One
+ * challenge per address (as counted) and tenant per cool-down; the route counts the rate limits before.
+ */
 export async function requestUnblock(ctx: Context, input: UnblockInput, now = new Date()): Promise<void> {
-  const fresh = await ctx.challenges.startCooldown(input.email, `tenant:${input.tenant}`, ctx.policy.challenge.resendCooldownSeconds);
+  const fresh = await ctx.challenges.startCooldown(countingAddress(input.email), `tenant:${input.tenant}`, ctx.policy.challenge.resendCooldownSeconds);
   if (!fresh) return;
   const request: PortalRequest = {
     id: newId(), type: 'unblock', state: 'awaiting_confirmation', email: input.email, ip: '', tenant: input.tenant, comment: input.evidence,
