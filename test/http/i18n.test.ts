@@ -271,7 +271,7 @@ describe('mails in the requester\'s language', () => {
       name: 'report-ack',
       data: { ip: '203.0.113.10', state: 'received', stateLabel: 'Received', reason: 'Counted against tenant tenant-d (1 distinct in 24 h) and added to case case-1.', hasReason: true, reasonCode: 'report-counted', reasonParams: { inWindow: 1, hours: 24, caseId: 'case-1', canonicalId: 'r1' }, statusUrl, publicUrl },
       subject: (l) => text(l, 'mail.reportAck.subject', { state: text(l, 'state.received.label') }),
-      body: (l) => [text(l, 'mail.reportAck.thanks', { ip: '203.0.113.10' }), l === 'en' ? 'tenant tenant-d' : text(l, 'reason.report-counted', { inWindow: 1, hours: 24, caseId: 'case-1' })],
+      body: (l) => [text(l, 'mail.reportAck.thanks', { ip: '203.0.113.10' }), text(l, 'reason.report-counted', { inWindow: 1, hours: 24 })], // every language from the key: the stored English names the case (issue 13)
     },
     {
       name: 'unblock-challenge',

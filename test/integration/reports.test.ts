@@ -143,7 +143,11 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     const id = done.headers.location!.split('/').pop()!;
     await stateOf(id, ['received']);
     const ack = await portal.smtp.waitFor((m) => m.to.includes('reporter@example.org') && /We received your abuse report/.test(m.raw));
-    assert.match(decodeQuotedPrintable(ack.raw), /tenant-d/);
+    // The acknowledgement says what happened in public words: no case id, no other report's id (issue 13).
+    const ackText = decodeQuotedPrintable(ack.raw);
+    assert.match(ackText, /added to the sender's abuse case as\s+evidence/);
+    const ticketId = (await portal.ctx.requests.get(id))!.ticketId!;
+    assert.ok(ticketId && !ackText.includes(ticketId), 'the case id stays with staff');
   });
 
   it('answers a pasted foreign message with a 422 page that explains, and an unreadable one with 400', async () => {

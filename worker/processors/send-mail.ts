@@ -2,7 +2,7 @@ import type { Context } from '../../src/context.js';
 import type { MailKind, SendMailJob } from '../../src/jobs/contract.js';
 import type { Mailer } from '../../src/mail/mailer.js';
 import { renderMail } from '../../src/mail/render.js';
-import { STATE_LABELS } from '../../src/features/status/labels.js';
+import { publicParams, STATE_LABELS } from '../../src/features/status/labels.js';
 import type { PortalRequest } from '../../src/stores/requests.js';
 import { PermanentJobError } from './delist.js';
 
@@ -38,7 +38,7 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
   },
 };
 
-/** A request's outcome: English label and reason as stored, plus the state and reason key the templates translate. */
+/** A request's outcome: English label and reason as stored (used when it has no message key), plus the state and reason key the templates translate in every language. */
 function outcome(ctx: Context, r: PortalRequest): Data {
   return {
     state: r.state,
@@ -46,7 +46,8 @@ function outcome(ctx: Context, r: PortalRequest): Data {
     reason: r.reason ?? STATE_LABELS[r.state].next,
     hasReason: Boolean(r.reason),
     reasonCode: r.reasonCode ?? '',
-    reasonParams: r.reasonParams ? (JSON.parse(r.reasonParams) as Record<string, unknown>) : {},
+    // Only the parameters a public answer may show: never another report's or a case's id (issue 13).
+    reasonParams: publicParams(r.reasonParams),
     statusUrl: `${ctx.config.publicUrl}/status/${r.id}`,
   };
 }

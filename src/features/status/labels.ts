@@ -32,7 +32,7 @@ type Translate = (key: string, opts?: Record<string, unknown>) => string;
  */
 const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant'];
 
-function publicParams(raw: string | undefined): Record<string, unknown> {
+export function publicParams(raw: string | undefined): Record<string, unknown> {
   let params: unknown;
   try {
     params = raw ? JSON.parse(raw) : {};
