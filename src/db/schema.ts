@@ -103,6 +103,13 @@ export interface TicketsTable {
   closed_at: Timestamp | null;
 }
 
+/** Tickets per state and kind (the queue's tabs), kept by triggers on tickets: read it, never write it. */
+export interface TicketCountsTable {
+  state: 'open' | 'closed';
+  kind: 'delist-review' | 'abuse-case' | 'tenant-unblock';
+  n: number;
+}
+
 export interface TicketEventsTable {
   id: Id;
   ticket_id: string;
@@ -328,6 +335,7 @@ export interface Database {
   staff_users: StaffUsersTable;
   api_tokens: ApiTokensTable;
   tickets: TicketsTable;
+  ticket_counts: TicketCountsTable;
   ticket_events: TicketEventsTable;
   ticket_replies: TicketRepliesTable;
   reports: ReportsTable;

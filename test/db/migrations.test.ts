@@ -13,7 +13,7 @@ const MODEL = [
   'allow_entries', 'api_tokens', 'audit_log', 'blocklist_entries', 'blocklist_exclusions', 'challenges', 'evidence',
   'job_outbox', 'listing_history', 'pool_assignments', 'report_drafts', 'reports', 'request_events', 'requests',
   'restrictions', 'routing_feed', 'routing_state', 'self_delists', 'staff_users', 'tenant_contacts', 'tenant_domains',
-  'tenant_feedback_ids', 'tenant_verp_patterns', 'tenants', 'ticket_events', 'ticket_replies', 'ticket_reports', 'tickets',
+  'tenant_feedback_ids', 'tenant_verp_patterns', 'tenants', 'ticket_counts', 'ticket_events', 'ticket_replies', 'ticket_reports', 'tickets',
 ];
 
 let t: TestDb;
@@ -101,4 +101,34 @@ test('the routing datasets answer containment look-ups: every listing and exclus
   assert.deepEqual(v6, [{ cidr: '2001:db8::/32' }]);
   // cidr refuses host bits: a listing's key is always a network.
   await assert.rejects(t.db.insertInto('blocklist_entries').values({ cidr: '10.1.2.3/24', category: 'manual', reason: 'r', source: 'test', listed_at: now }).execute(), /invalid cidr value/);
+});
+
+test("the queue's per-kind counts follow every ticket change", async () => {
+  await migrateToLatest(t.db);
+  await t.db.deleteFrom('tickets').execute();
+  const counts = async () =>
+    Object.fromEntries((await t.db.selectFrom('ticket_counts').select(['state', 'kind', 'n']).where('n', '>', 0).orderBy('state').orderBy('kind').execute()).map((r) => [`${r.state} ${r.kind}`, r.n]));
+  const due = new Date(Date.now() + 3_600_000);
+  const ticket = (id: string, kind: 'delist-review' | 'abuse-case') => ({ id, kind, case_key: id, subject: 's', reason: 'r', due_at: due });
+  await t.db.insertInto('tickets').values([ticket('d1', 'delist-review'), ticket('d2', 'delist-review'), ticket('a1', 'abuse-case')]).execute();
+  assert.deepEqual(await counts(), { 'open abuse-case': 1, 'open delist-review': 2 });
+  await t.db.updateTable('tickets').set({ state: 'closed', closed_at: new Date() }).where('id', '=', 'd1').execute();
+  await t.db.updateTable('tickets').set({ severity: 'critical', state: 'open' }).where('id', '=', 'a1').execute(); // state unchanged: no count moves
+  assert.deepEqual(await counts(), { 'closed delist-review': 1, 'open abuse-case': 1, 'open delist-review': 1 });
+  await t.db.deleteFrom('tickets').where('id', '=', 'd2').execute();
+  assert.deepEqual(await counts(), { 'closed delist-review': 1, 'open abuse-case': 1 });
+  // A rolled-back change leaves the counts as they were.
+  await t.db.transaction().execute(async (trx) => {
+    await trx.insertInto('tickets').values(ticket('d3', 'delist-review')).execute();
+    throw new Error('rollback');
+  }).catch(() => {});
+  assert.deepEqual(await counts(), { 'closed delist-review': 1, 'open abuse-case': 1 });
+  // One statement over many rows (a bulk close, an upsert) moves each count once, by the net change.
+  await t.db.insertInto('tickets').values([ticket('d4', 'delist-review'), ticket('d5', 'delist-review'), ticket('a2', 'abuse-case')]).execute();
+  await t.db.updateTable('tickets').set({ state: 'closed', closed_at: new Date() }).where('state', '=', 'open').execute();
+  assert.deepEqual(await counts(), { 'closed abuse-case': 2, 'closed delist-review': 3 });
+  await sql`TRUNCATE tickets CASCADE`.execute(t.db);
+  assert.deepEqual(await counts(), {});
+  const exact = await t.db.selectFrom('tickets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  assert.equal(Number(exact.n), 0);
 });
