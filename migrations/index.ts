@@ -1,0 +1,12 @@
+import type { Migration } from 'kysely';
+import * as m0001 from './0001_initial.js';
+
+/**
+ * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
+ * (test/db/migrations.test.ts fails when a file is missing from this list). A static list rather than Kysely's
+ * FileMigrationProvider: the migrations are type-checked with the rest of the code and load the same way under tsx
+ * or any bundler.
+ */
+export const migrations: Record<string, Migration> = {
+  '0001_initial': m0001,
+};

@@ -1,0 +1,49 @@
+import { Migrator, NO_MIGRATIONS, sql, type Kysely, type MigrationResult } from 'kysely';
+import { migrations } from '../../migrations/index.js';
+
+/** The schema the connection works in (the first existing one of its search_path). */
+export async function currentSchema(db: Kysely<any>): Promise<string> {
+  const { rows } = await sql<{ schema: string | null }>`SELECT current_schema() AS schema`.execute(db);
+  const schema = rows[0]?.schema;
+  if (!schema) throw new Error('The connection has no schema: the schema its search_path names does not exist.');
+  return schema;
+}
+
+/** Kysely's Migrator over the repository's migrations, keeping its bookkeeping tables in the connection's schema. */
+export async function createMigrator(db: Kysely<any>): Promise<Migrator> {
+  return new Migrator({ db, provider: { getMigrations: async () => migrations }, migrationTableSchema: await currentSchema(db) });
+}
+
+export class MigrationError extends Error {
+  readonly code = 'MIGRATION_FAILED';
+}
+
+function check(results: MigrationResult[] | undefined, error: unknown): MigrationResult[] {
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error');
+    throw new MigrationError(`Migration ${failed ? `${failed.migrationName} ` : ''}failed: ${(error as Error).message ?? String(error)}`, { cause: error });
+  }
+  return results ?? [];
+}
+
+/**
+ * Applies every pending migration, all in one transaction (PostgreSQL's DDL is transactional: a failure leaves the
+ * schema as it was) under Kysely's advisory lock, so processes starting together migrate once. Returns what ran
+ * (empty when the schema was already current). Development runs this at start; production runs `npm run migrate`.
+ */
+export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
+  const { results, error } = await (await createMigrator(db)).migrateToLatest();
+  return check(results, error);
+}
+
+/** Undoes every migration (tests of the migrations themselves). */
+export async function migrateDownToEmpty(db: Kysely<any>): Promise<MigrationResult[]> {
+  const { results, error } = await (await createMigrator(db)).migrateTo(NO_MIGRATIONS);
+  return check(results, error);
+}
+
+/** Names of the migrations not applied yet (production start can refuse to run on an old schema). */
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const all = await (await createMigrator(db)).getMigrations();
+  return all.filter((m) => !m.executedAt).map((m) => m.name);
+}
