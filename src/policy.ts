@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { parseNetwork as parseRange } from './domain/ip.js';
 
 const window = (what: string) =>
   z.object({
@@ -138,5 +139,16 @@ export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new PolicyError(`Invalid policy file ${file}:\n${lines.join('\n')}`);
   }
+  // Ranges are read at start-up (our pools) or on a staff request (refused allow ranges): refuse a bad one here.
+  const ranges = [...Object.entries(parsed.data.network.pools).flatMap(([pool, cidrs]) => cidrs.map((c, i) => [`network.pools.${pool}.${i}`, c])), ...parsed.data.allowlist.refusedRanges.map((c, i) => [`allowlist.refusedRanges.${i}`, c])];
+  const badRanges = ranges.filter(([, cidr]) => {
+    try {
+      parseRange(cidr!);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (badRanges.length) throw new PolicyError(`Invalid policy file ${file}:\n${badRanges.map(([key, cidr]) => `  ${key}: ${JSON.stringify(cidr)} is not an IP address or CIDR range with its host bits clear`).join('\n')}`);
   return parsed.data;
 }

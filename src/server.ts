@@ -1,11 +1,11 @@
 /** The web role: config → Redis → app → listen; graceful shutdown on SIGTERM. */
-import { boot, onShutdown } from './runtime.js';
+import { boot, listenOrExit, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
 import { createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 
 const rt = await boot('web');
 const ctx = rt.context('web');
-const server = await listen(ctx);
+const server = await listenOrExit('PORT', rt.config, () => listen(ctx));
 rt.logger.info({ url: rt.config.publicUrl, port: rt.config.port }, 'web listening');
 const smtp = rt.config.abuseSmtpPort !== undefined ? createAbuseSmtpServer(ctx) : null;
 if (smtp) {
