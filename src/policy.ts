@@ -132,7 +132,7 @@ export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new PolicyError(`Cannot read policy file ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`Cannot read policy file ${file}:\n  POLICY_FILE: ${err instanceof SyntaxError ? 'not JSON: ' : ''}${(err as Error).message}`);
   }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) {
