@@ -223,7 +223,7 @@ describe('start-up: what used to crash', () => {
       const base = `http://127.0.0.1:${port}`;
       const bad = await fetch(`${base}/unblock`, { method: 'POST', headers: { cookie: 'pm_lang=%E0%A4%A', 'content-type': 'application/x-www-form-urlencoded', accept: 'text/html' }, body: 'tenant=x' });
       assert.equal(bad.status, 403);
-      for (const headers of [{ 'x-forwarded-for': '198.51.100.1' }, { forwarded: 'for=198.51.100.1' }]) {
+      for (const headers of [{ 'x-forwarded-for': '198.51.100.1' }, { forwarded: 'for=198.51.100.1' }] as Array<Record<string, string>>) {
         assert.equal((await fetch(`${base}/api/v1/blocklist/check/192.0.2.1`, { headers })).status, 200);
       }
       assert.equal((await fetch(`${base}/STAFF/login`)).status, 404);
