@@ -38,6 +38,8 @@ export async function boot(role: string): Promise<Runtime> {
   } catch (err) {
     exitConfig((err as Error).message);
   }
+  // The mode decided for this role is every library's too (express caches views only in production).
+  process.env.NODE_ENV ??= config.env;
   const logger = createLogger(config.logLevel, role);
   let redisHandle: RedisHandle;
   try {
