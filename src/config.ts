@@ -106,7 +106,7 @@ export interface Config {
   localDevelopment: boolean;
 }
 
-/** A fixed development secret, so separately started dev roles agree on challenge links; refused in production. */
+/** A fixed development secret, so separately started dev roles agree on challenge links; public, so local development only. */
 const DEV_SECRET = 'dev-only-secret-never-use-in-production-0123456789';
 
 export class ConfigError extends Error {
@@ -137,7 +137,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: { role
   }
   if (!localDevelopment) {
     if (blanksRemoved.SESSION_SECRET === DEV_SECRET) lines.push('  SESSION_SECRET: is the public development secret; choose your own (openssl rand -base64 48)');
-    if (SIGNS_SNAPSHOTS(opts.role) && !blanksRemoved.SNAPSHOT_SIGNING_KEY) lines.push(`  SNAPSHOT_SIGNING_KEY: is required ${nodeEnv === 'production' ? 'in production' : `when HOST (${host}) is not a loopback address`}: the snapshot-signing key is a secret of its own (openssl genpkey -algorithm ed25519)`);
+    if (SIGNS_SNAPSHOTS(opts.role) && !blanksRemoved.SNAPSHOT_SIGNING_KEY) lines.push(`  SNAPSHOT_SIGNING_KEY: is required ${nodeEnv === 'production' ? 'in production' : `when HOST (${host}) is not a loopback address`}: the snapshot-signing key is a secret of its own (a base64 32-byte seed: openssl rand -base64 32)`);
   }
   if (blanksRemoved.SNAPSHOT_SIGNING_KEY) {
     try {
