@@ -73,9 +73,11 @@ export async function removeListing(
   const changes = planRemoval(net, verdict, { reason, source: by, now });
   if (!changes) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
   authorize?.(exact ? [exact] : (await ctx.blocklist.listingsContaining(net)).filter((l) => isLive(l, now)));
-  if (exact) changes.push(...(await exclusionsOrphanedBy(ctx, net, now)));
+  const orphaned = exact ? await exclusionsOrphanedBy(ctx, net, now) : [];
+  changes.push(...orphaned);
   const change = exact ? 'removed' : 'excluded';
-  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail: exact ? reason : `exclusion ${net.text}: ${reason}` } }]);
+  const detail = exact ? `${reason}${orphaned.length ? `; its self-service exclusions went with it: ${orphaned.map((c) => c.key).join(', ')}` : ''}` : `exclusion ${net.text}: ${reason}`;
+  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail } }]);
   return { change, covering: covering.cidr, version };
 }
 
