@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Context } from './context.js';
 import { delistRoutes, submitDelist } from './features/delist/routes.js';
-import { devOutboxRoutes } from './features/dev-outbox/routes.js';
+import { devOutboxRoutes, fromThisMachine } from './features/dev-outbox/routes.js';
 import { homeRoutes } from './features/home/routes.js';
 import { lookupRoutes } from './features/lookup/routes.js';
 import { poolExplainerRoutes } from './features/pools/routes.js';
@@ -19,7 +19,7 @@ import { reasonText } from './features/status/labels.js';
 import { routingApiRoutes } from './features/routing-api/routes.js';
 import { exportRoutes } from './features/exports/routes.js';
 import { statusRoutes } from './features/status/routes.js';
-import { errorHandler, notFound } from './http/errors.js';
+import { errorHandler, notFound, onlyLowerCaseStaff } from './http/errors.js';
 import { csrf, secureResponses } from './http/security.js';
 import { formBody } from './http/form-body.js';
 
@@ -31,7 +31,14 @@ export function createApp(ctx: Context): express.Express {
   const https = ctx.config.publicUrl.startsWith('https:');
   app.set('views', path.join(root, 'views'));
   app.set('view engine', 'ejs');
-  app.set('trust proxy', ctx.config.trustProxy);
+  // TRUST_PROXY true/false as the functions express compiles them to (same meaning): express-rate-limit checks the
+  // literal setting and prints a stack trace on stderr for it (true: on the first request, warned about here once
+  // instead; false: whenever a client sends X-Forwarded-For).
+  const trust = ctx.config.trustProxy;
+  app.set('trust proxy', trust === true ? () => true : trust === false ? () => false : trust);
+  if (trust === true) ctx.logger.warn('TRUST_PROXY=true trusts every X-Forwarded-For hop, so any client can choose the address rate limits count: set the number of proxies in front, or their addresses, instead');
+  // One spelling per path. The feature routers still match any case, so the staff area is fenced below as well.
+  app.set('case sensitive routing', true);
   app.disable('x-powered-by');
   secureResponses(app, https);
   app.locals.publicUrl = ctx.config.publicUrl;
@@ -42,6 +49,14 @@ export function createApp(ctx: Context): express.Express {
   const form = formBody({ limit: 16 * 1024, parameterLimit: 20 });
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
   const language = languageMiddleware(https);
+
+  // The dev outbox (development only) answers a browser on this machine only: nobody else gets a link to it.
+  if (app.locals.devOutbox) {
+    app.use((req, res, next) => {
+      if (!fromThisMachine(req)) res.locals.devOutbox = false;
+      next();
+    });
+  }
 
   // The busiest public request, the delist form's POST, is routed first, straight through the same layers every
   // public POST passes (metrics, form body, CSRF, language; the security headers come with every response of the
@@ -70,6 +85,7 @@ export function createApp(ctx: Context): express.Express {
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));
   app.use(poolExplainerRoutes(ctx));
   app.use(unblockRoutes(ctx));
+  app.use(onlyLowerCaseStaff);
   app.use(staffRoutes(ctx, { queuesDashboard: jobDashboard(ctx) }));
   app.use(statusRoutes(ctx));
   app.use(lookupRoutes(ctx));

@@ -1,29 +1,71 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
+import { signingKeyFrom, SigningKeyError } from './domain/signing.js';
 
 /** A TCP port written as plain decimal digits ("0x50" or " " are refused, not read as 80 or 0). */
 const port = z.string().regex(/^\d{1,5}$/, 'must be a port number (digits only)').transform(Number).pipe(z.number().max(65535));
 
+/** An address the web role can bind to: an IP address as written (no name lookup), or `localhost`. */
+const isBindable = (host: string) => host === 'localhost' || isIP(host) !== 0;
+
+/** True for a HOST only this machine can reach: localhost, 127.0.0.0/8, ::1 (also IPv4-mapped). */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (!isIP(host)) return false;
+  try {
+    return ipaddr.process(host.replace(/%.*$/, '')).range() === 'loopback';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * TRUST_PROXY as express's `trust proxy` takes it: `true`/`false`, a hop count, or a comma-separated list of
+ * addresses, CIDR ranges and the names loopback, linklocal, uniquelocal. Anything else is refused here, at start-up
+ * (express would throw on it when the app is built).
+ */
+const trustProxy = z.string().transform((raw, ctx): boolean | number | string[] => {
+  const value = raw.trim().toLowerCase();
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d{1,3}$/.test(value)) return Number(value);
+  const items = value.split(',').map((i) => i.trim());
+  const bad = items.filter((item) => {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(item)) return false;
+    const [addr = '', len, ...rest] = item.split('/');
+    if (rest.length || !isIP(addr)) return true;
+    return len !== undefined && !(/^\d{1,3}$/.test(len) && Number(len) <= (isIP(addr) === 4 ? 32 : 128));
+  });
+  if (bad.length) ctx.addIssue({ code: 'custom', message: `cannot read ${bad.map((b) => JSON.stringify(b)).join(', ')}: use true, false, a hop count, or addresses and CIDR ranges (and loopback, linklocal, uniquelocal) separated by commas` });
+  return items;
+});
+
 /** Every environment key the portal reads, documented once; parsed at start-up and never again. */
 const envShape = z.object({
-    NODE_ENV: z.enum(['development', 'test', 'production']).default('development').describe('Runtime mode; production refuses dev defaults.'),
+    NODE_ENV: z.enum(['development', 'test', 'production']).optional().describe('Runtime mode. Unset: development for `npm start` and the CLI, production for a role started on its own (start:web, start:worker). Production refuses every development default.'),
     PORT: port.default(3000).describe('HTTP port of the web role.'),
-    HOST: z.string().default('0.0.0.0').describe('Address the web role binds to.'),
-    REDIS_URL: z.string().url().optional().describe('Redis to use. Unset: 127.0.0.1:6379, started from PATH with AOF under ./var/redis when nothing answers.'),
+    HOST: z.string().refine(isBindable, 'must be an IP address (such as 127.0.0.1, 0.0.0.0 or ::) or localhost').optional().describe('Address the web role binds to. Default: 127.0.0.1 (loopback), in production 0.0.0.0.'),
+    REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional().describe('Redis to use. Unset: 127.0.0.1:6379, started from PATH with AOF under ./var/redis when nothing answers.'),
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and :_.- only').default('pm').describe('Prefix of every Redis key, BullMQ included (hash-tagged: {pm}:...).'),
-    PUBLIC_URL: z.string().url().optional().describe('Base URL used in mails and exports. Default: http://localhost:PORT.'),
-    SMTP_URL: z.string().url().optional().describe('Outgoing mail server (smtp:// or smtps://). Unset: mail goes to the dev outbox page /dev/outbox (never in production).'),
-    MAIL_FROM: z.string().min(3).default('Postmaster Portal <postmaster@portal.example.net>').describe('From: header of outgoing mail.'),
-    SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional().describe('Secret for CSRF tokens, challenge links and sessions. Required in production.'),
-    SNAPSHOT_SIGNING_KEY: z.string().optional().describe('Ed25519 key signing routing snapshots: PKCS#8 PEM or base64 32-byte seed. Default: derived from SESSION_SECRET.'),
+    PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Base URL used in mails and exports. Default: http://localhost:PORT.'),
+    SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional().describe('Outgoing mail server (smtp:// or smtps://). Unset: mail goes to the dev outbox page /dev/outbox (never in production).'),
+    MAIL_FROM: z
+      .string()
+      .regex(/^(?:[^\r\n<>@]*<[^\s<>@]+@[^\s<>@]+>|[^\s<>@]+@[^\s<>@]+)$/, 'must be an address, or a name and <address>, on one line')
+      .default('Postmaster Portal <postmaster@portal.example.net>')
+      .describe('From: header of outgoing mail.'),
+    SESSION_SECRET: z.string().min(32, 'at least 32 characters').optional().describe('Secret for CSRF tokens, challenge links and sessions. Required outside local development (see below).'),
+    SNAPSHOT_SIGNING_KEY: z.string().optional().describe('Ed25519 key signing routing snapshots: PKCS#8 PEM or base64 32-byte seed; its own secret. Required by the web role outside local development; in local development derived from the session secret.'),
     POLICY_FILE: z.string().optional().describe('Path of the policy JSON file. Default: src/policy.json.'),
     ABUSE_SMTP_PORT: port.optional().describe('Port of the SMTP intake for ARF abuse reports (issue 3).'),
     ABUSE_SMTP_TLS_KEY: z.string().optional().describe('PEM private key file for STARTTLS on the SMTP intake; with ABUSE_SMTP_TLS_CERT (both or neither). Neither: no STARTTLS.'),
     ABUSE_SMTP_TLS_CERT: z.string().optional().describe('PEM certificate file (chain) for STARTTLS on the SMTP intake; with ABUSE_SMTP_TLS_KEY.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
     WORKER_LOCK_MS: z.string().regex(/^\d{3,7}$/, 'milliseconds').transform(Number).default(30000).describe('How long a worker holds a job before another may take it over if the first died (BullMQ lockDuration).'),
-    TRUST_PROXY: z.string().default('loopback').describe('express "trust proxy" setting, so rate limits see the real client IP behind a proxy.'),
+    TRUST_PROXY: trustProxy.default(['loopback']).describe('express "trust proxy": true, false, a hop count, or addresses/CIDR ranges and loopback, linklocal, uniquelocal, comma-separated; so rate limits see the real client IP behind a proxy.'),
 });
 
 /** Keys production cannot do without; checked on the raw environment so they are reported with any other error. */
@@ -33,10 +75,23 @@ const REQUIRED_IN_PRODUCTION: Record<string, string> = {
   REDIS_URL: 'is required in production',
 };
 
+/**
+ * The process a configuration is loaded for. `all` is `npm start` (src/main.ts: every role in one process, the
+ * one-command development run); `web`, `worker` (and any other role started on its own) are a deployment; the CLI
+ * and tests load without a role.
+ */
+export type ProcessRole = 'all' | 'web' | 'worker' | (string & {});
+
+/** NODE_ENV when it is unset: development for `npm start` and the CLI, production for a role started on its own. */
+export const defaultEnvFor = (role: ProcessRole | undefined): 'development' | 'production' => (role === undefined || role === 'all' ? 'development' : 'production');
+
+/** Roles that serve the routing API, and so sign snapshots. */
+const SIGNS_SNAPSHOTS = (role: ProcessRole | undefined) => role === 'web' || role === 'all';
+
 export type Env = z.infer<typeof envShape>;
 
 export interface Config {
-  env: Env['NODE_ENV'];
+  env: 'development' | 'test' | 'production';
   port: number;
   host: string;
   redisUrl: string | undefined;
@@ -51,32 +106,61 @@ export interface Config {
   /** STARTTLS key pair of the SMTP intake (PEM text, read at start); absent: STARTTLS refused. */
   abuseSmtpTls?: { key: string; cert: string };
   logLevel: Env['LOG_LEVEL'];
-  trustProxy: string;
+  trustProxy: boolean | number | string[];
   workerLockMs: number;
+  /** Local development: NODE_ENV development or test on a loopback HOST, the only place development secrets are used. */
+  localDevelopment: boolean;
 }
 
-/** A fixed development secret, so separately started dev roles agree on challenge links; refused in production. */
+/** A fixed development secret, so separately started dev roles agree on challenge links; public, so local development only. */
 const DEV_SECRET = 'dev-only-secret-never-use-in-production-0123456789';
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
-/** Parses the environment once; throws ConfigError listing every bad key. */
-export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Parses the environment once; throws ConfigError listing every bad key.
+ *
+ * Fail closed: the development defaults (the public built-in session secret, a snapshot-signing key derived from
+ * the secret, the dev outbox) are used only in local development, NODE_ENV development or test with a loopback
+ * HOST. Anywhere else SESSION_SECRET is required (and SNAPSHOT_SIGNING_KEY by the roles that sign snapshots), and
+ * production also requires SMTP_URL and REDIS_URL.
+ */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: { role?: ProcessRole } = {}): Config {
   const blanksRemoved = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== ''));
   const parsed = envShape.safeParse(blanksRemoved);
   const lines = parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
-  if (blanksRemoved.NODE_ENV === 'production') {
-    for (const [key, message] of Object.entries(REQUIRED_IN_PRODUCTION)) if (!blanksRemoved[key]) lines.push(`  ${key}: ${message}`);
+  const nodeEnv = parsed.success ? (parsed.data.NODE_ENV ?? defaultEnvFor(opts.role)) : (blanksRemoved.NODE_ENV ?? defaultEnvFor(opts.role));
+  const host = (parsed.success ? parsed.data.HOST : undefined) ?? (nodeEnv === 'production' ? '0.0.0.0' : '127.0.0.1');
+  const localDevelopment = nodeEnv !== 'production' && isLoopbackHost(host);
+  if (nodeEnv === 'production') {
+    const missing = Object.keys(REQUIRED_IN_PRODUCTION).filter((key) => !blanksRemoved[key]);
+    for (const key of missing) lines.push(`  ${key}: ${REQUIRED_IN_PRODUCTION[key]}`);
+    if (missing.length && !blanksRemoved.NODE_ENV) lines.push('  NODE_ENV: is unset, and a role started on its own runs as production; for a local run set NODE_ENV=development (HOST stays 127.0.0.1)');
+  } else if (!localDevelopment && !blanksRemoved.SESSION_SECRET) {
+    lines.push(`  SESSION_SECRET: is required when HOST (${host}) is not a loopback address: the built-in development secret is public`);
+  }
+  if (!localDevelopment) {
+    if (blanksRemoved.SESSION_SECRET === DEV_SECRET) lines.push('  SESSION_SECRET: is the public development secret; choose your own (openssl rand -base64 48)');
+    if (SIGNS_SNAPSHOTS(opts.role) && !blanksRemoved.SNAPSHOT_SIGNING_KEY) lines.push(`  SNAPSHOT_SIGNING_KEY: is required ${nodeEnv === 'production' ? 'in production' : `when HOST (${host}) is not a loopback address`}: the snapshot-signing key is a secret of its own (a base64 32-byte seed: openssl rand -base64 32)`);
+  }
+  if (blanksRemoved.SNAPSHOT_SIGNING_KEY) {
+    try {
+      signingKeyFrom({ snapshotSigningKey: blanksRemoved.SNAPSHOT_SIGNING_KEY, secret: '' });
+    } catch (err) {
+      if (!(err instanceof SigningKeyError)) throw err;
+      lines.push(`  SNAPSHOT_SIGNING_KEY: ${err.message.replace(/^SNAPSHOT_SIGNING_KEY /, '')}`);
+    }
+    if (blanksRemoved.SNAPSHOT_SIGNING_KEY === blanksRemoved.SESSION_SECRET) lines.push('  SNAPSHOT_SIGNING_KEY: must not be the SESSION_SECRET');
   }
   const abuseSmtpTls = readSmtpTls(blanksRemoved, lines);
   if (!parsed.success || lines.length) throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   const e = parsed.data;
   return {
-    env: e.NODE_ENV,
+    env: nodeEnv as Config['env'],
     port: e.PORT,
-    host: e.HOST,
+    host,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
@@ -90,6 +174,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Config {
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     workerLockMs: e.WORKER_LOCK_MS,
+    localDevelopment,
   };
 }
 

@@ -3,7 +3,7 @@
  * answers, dev outbox when no SMTP_URL). Production runs the roles apart: npm run start:web / start:worker.
  */
 import { createMailer } from './mail/mailer.js';
-import { boot, onShutdown } from './runtime.js';
+import { boot, listenOrExit, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
 import { closeSmtp, createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 import { startWorkers } from '../worker/workers.js';
@@ -13,7 +13,7 @@ const web = rt.context('web');
 const work = rt.context('worker');
 const mailer = createMailer({ smtpUrl: rt.config.smtpUrl, from: rt.config.mailFrom, redis: work.redis, keys: work.keys });
 const workers = startWorkers(work, work.redis, mailer);
-const server = await listen(web);
+const server = await listenOrExit('PORT', rt.config, () => listen(web));
 rt.logger.info({ url: rt.config.publicUrl, mail: rt.config.smtpUrl ? 'smtp' : `${rt.config.publicUrl}/dev/outbox` }, 'portal ready (web + worker)');
 // Development convenience: the SMTP intake in this process too (production runs it apart: npm run start:smtp).
 // Its errors are handled per connection, so a client cannot end this process through it.

@@ -181,12 +181,23 @@ export function loadPolicy(file: string = DEFAULT_POLICY_FILE): Policy {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    throw new PolicyError(`Cannot read policy file ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`Cannot read policy file ${file}:\n  POLICY_FILE: ${err instanceof SyntaxError ? 'not JSON: ' : ''}${(err as Error).message}`);
   }
   const parsed = policySchema.safeParse(raw);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new PolicyError(`Invalid policy file ${file}:\n${lines.join('\n')}`);
   }
+  // Ranges are read at start-up (our pools) or on a staff request (refused allow ranges): refuse a bad one here.
+  const ranges = [...Object.entries(parsed.data.network.pools).flatMap(([pool, cidrs]) => cidrs.map((c, i) => [`network.pools.${pool}.${i}`, c])), ...parsed.data.allowlist.refusedRanges.map((c, i) => [`allowlist.refusedRanges.${i}`, c])];
+  const badRanges = ranges.filter(([, cidr]) => {
+    try {
+      parseNetwork(cidr!);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (badRanges.length) throw new PolicyError(`Invalid policy file ${file}:\n${badRanges.map(([key, cidr]) => `  ${key}: ${JSON.stringify(cidr)} is not an IP address or CIDR range with its host bits clear`).join('\n')}`);
   return parsed.data;
 }

@@ -15,17 +15,31 @@ export interface Runtime {
   connection(role: 'web' | 'worker' | 'cli'): Redis;
 }
 
-/** Start-up shared by every process: config and policy validated once, Redis found or started. Exits with a clear message on failure. */
+/** Exit status of a configuration error (sysexits EX_CONFIG). */
+export const EX_CONFIG = 78;
+
+/** Ends the process for a configuration error: the message (a line per key) on stderr, exit 78, no stack trace. */
+export function exitConfig(message: string): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(EX_CONFIG);
+}
+
+/**
+ * Start-up shared by every process: config and policy validated once, Redis found or started. Exits with a clear
+ * message on failure. `role` also decides the mode when NODE_ENV is unset (see loadConfig): `all` (npm start) is
+ * development, a role started on its own is production.
+ */
 export async function boot(role: string): Promise<Runtime> {
   let config: Config;
   let policy;
   try {
-    config = loadConfig();
+    config = loadConfig(process.env, { role });
     policy = loadPolicy(config.policyFile ?? DEFAULT_POLICY_FILE);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
-    process.exit(78); // EX_CONFIG
+    exitConfig((err as Error).message);
   }
+  // The mode decided for this role is every library's too (express caches views only in production).
+  process.env.NODE_ENV ??= config.env;
   const logger = createLogger(config.logLevel, role);
   let redisHandle: RedisHandle;
   try {
@@ -41,6 +55,23 @@ export async function boot(role: string): Promise<Runtime> {
     connection: (r) => createRedis(redisHandle.url, r),
     context: (r) => createContext(config, policy, createRedis(redisHandle.url, r), logger),
   };
+}
+
+/**
+ * Binds a listener; a bind refused because of the configuration (the port taken or privileged, the address not one
+ * of this machine's) ends the process like any configuration error, naming the key.
+ */
+export async function listenOrExit<T>(portKey: string, at: { host: string; port: number }, bind: () => Promise<T>): Promise<T> {
+  try {
+    return await bind();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `cannot listen on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}`;
+    if (code === 'EADDRINUSE') exitConfig(`Invalid configuration:\n  ${portKey}: ${where}: the port is already in use`);
+    if (code === 'EACCES') exitConfig(`Invalid configuration:\n  ${portKey}: ${where}: this process may not use that port`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAFNOSUPPORT') exitConfig(`Invalid configuration:\n  HOST: ${where}: not an address of this machine`);
+    throw err;
+  }
 }
 
 /** Runs the closers in order on SIGTERM or SIGINT, once, then exits; a second signal or 10 s forces the exit. */

@@ -11,10 +11,26 @@ export function overlaps(a: Network, b: Network): boolean {
   return contains(wider, { version: narrower.version, value: narrower.base, text: narrower.text });
 }
 
+const adminWidth = (policy: Policy, net: Network) => (net.version === 4 ? policy.blockWidth.ipv4MinPrefixWithoutAdmin : policy.blockWidth.ipv6MinPrefixWithoutAdmin);
+
 /** Block entries wider than /16 (IPv4) or /32 (IPv6) need the admin role. Returns the refusal, or null. */
 export function blockWidthRefusal(policy: Policy, net: Network, role: Role): string | null {
-  const min = net.version === 4 ? policy.blockWidth.ipv4MinPrefixWithoutAdmin : policy.blockWidth.ipv6MinPrefixWithoutAdmin;
+  const min = adminWidth(policy, net);
   if (net.prefix < min && !roleAtLeast(role, 'admin')) return `Listing ${net.text} (wider than /${min}) needs the admin role.`;
+  return null;
+}
+
+/**
+ * What only an admin may list, only an admin may lift: removing such a listing, or punching an exclusion into it
+ * (staff delisting an address inside it included). `lifted` are the listings the change takes effect from.
+ */
+export function liftRefusal(policy: Policy, lifted: Array<{ cidr: string }>, role: Role): string | null {
+  if (roleAtLeast(role, 'admin')) return null;
+  for (const { cidr } of lifted) {
+    const net = parseNetwork(cidr);
+    const min = adminWidth(policy, net);
+    if (net.prefix < min) return `${net.text} is wider than /${min}: removing it or excluding addresses from it needs the admin role.`;
+  }
   return null;
 }
 

@@ -25,8 +25,10 @@ function fromSeed(seed: Buffer): KeyObject {
 
 /**
  * The snapshot signing key: SNAPSHOT_SIGNING_KEY as a PKCS#8 PEM (literal "\n" accepted, as env files write it)
- * or a base64 32-byte seed; unset, a seed derived as HMAC-SHA256(secret, "snapshot-signing-key"), so every web
- * instance sharing the secret signs with the same key. Throws SigningKeyError for anything else.
+ * or a base64 32-byte seed; unset, a development key derived as HMAC-SHA256(secret, "snapshot-signing-key"), so
+ * separately started development roles sign alike. Only local development gets that far without a key: loadConfig
+ * requires SNAPSHOT_SIGNING_KEY of every role that serves snapshots anywhere else, so a deployed key is never
+ * derived from SESSION_SECRET (whoever knows one must not be able to sign). Throws SigningKeyError for anything else.
  */
 export function signingKeyFrom(opts: { snapshotSigningKey?: string | undefined; secret: string }): KeyObject {
   const configured = opts.snapshotSigningKey?.trim();

@@ -6,6 +6,17 @@ import { languageOf, translator } from '../i18n/index.js';
 /** The one 404: an HTML page, or JSON for the API and clients that ask for it. */
 export const notFound: RequestHandler = (_req, _res, next) => next(new NotFoundError());
 
+/**
+ * The staff area answers at /staff only, in lower case: its session cookie is scoped to path /staff, and cookie
+ * paths are case-sensitive, so under /STAFF or /Staff there would never be a session (express's routers match paths
+ * in any case). Any other spelling of the prefix is a 404.
+ */
+export const onlyLowerCaseStaff: RequestHandler = (req, _res, next) => {
+  const path = req.path;
+  if (path.length >= 6 && !path.startsWith('/staff') && /^\/staff(?:\/|$)/i.test(path)) return next(new NotFoundError());
+  next();
+};
+
 /** body-parser and friends signal bad input with a status and a type; keep their meaning, never their text. */
 function fromFrameworkError(err: { status?: number; type?: string }): AppError | null {
   if (err.type === 'entity.too.large' || err.type === 'parameters.too.many') return new PayloadTooLargeError();
@@ -20,8 +31,30 @@ const isRedisDown = (err: unknown) => {
   return e.name === 'MaxRetriesPerRequestError' || e.code === 'ECONNREFUSED' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '');
 };
 
-/** Turns every error into a readable page or `{error, code, details}`; internals never reach the public. */
+/**
+ * Turns every error into a readable page or `{error, code, details}`; internals never reach the public. It never
+ * throws or passes an error on (express's own handler would print a stack trace): if answering fails, or the answer
+ * had already begun, the connection is closed after logging.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
+  const answer = answerError(logger);
+  return (err, req, res, next) => {
+    if (res.headersSent) {
+      logger.error({ err, path: req.path }, 'request failed after the answer began');
+      res.destroy();
+      return;
+    }
+    try {
+      answer(err, req, res, next);
+    } catch (failure) {
+      logger.error({ err: failure, original: err, path: req.path }, 'error page failed');
+      if (res.headersSent) res.destroy();
+      else res.status(500).type('text/plain').send('Something went wrong on our side.\n');
+    }
+  };
+}
+
+function answerError(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
@@ -39,7 +72,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     const json = () => res.json({ error: e.message, code: e.code, ...(e.details !== undefined && { details: e.details }) });
     if (req.path.startsWith('/api/')) return json();
     res.format({
-      html: () => res.render('error', { title: titleOf(e.status), error: e }),
+      html: () =>
+        res.render('error', { title: titleOf(e.status), error: e }, (renderErr, html) => {
+          if (!renderErr) return res.send(html);
+          logger.error({ err: renderErr, path: req.path }, 'error page failed');
+          res.type('text/plain').send(`${e.status < 500 ? e.message : 'Something went wrong on our side.'}\n`);
+        }),
       json,
       default: () => res.type('text/plain').send(`${e.message}\n`),
     });

@@ -96,9 +96,17 @@ export function languageMiddleware(https: boolean): RequestHandler {
   };
 }
 
-/** The language of a request before the middleware ran (errors raised early): the cookie, else Accept-Language. */
+/**
+ * The language of a request before the middleware ran (errors raised early): the cookie, else Accept-Language.
+ * Never throws: a cookie that is not one of our language codes (malformed percent-encoding included) is ignored.
+ */
 export function languageOf(cookieHeader: string | undefined, acceptLanguage: string | undefined): Language {
-  const fromCookie = /(?:^|;\s*)pm_lang=([^;]+)/.exec(cookieHeader ?? '')?.[1];
-  const decoded = fromCookie ? decodeURIComponent(fromCookie) : undefined;
+  const fromCookie = /(?:^|;\s*)pm_lang=([^;]{1,20})(?:;|$)/.exec(cookieHeader ?? '')?.[1];
+  let decoded: string | undefined;
+  try {
+    decoded = fromCookie ? decodeURIComponent(fromCookie) : undefined;
+  } catch {
+    decoded = undefined;
+  }
   return isLanguage(decoded) ? decoded : fromAcceptLanguage(acceptLanguage);
 }

@@ -22,6 +22,8 @@ export function createKeys(prefix: string) {
     exclusions: `${p}:routing:exclusions`,
     assignments: `${p}:routing:assignments`,
     listingHistory: (cidr: string) => `${p}:history:${cidr}`,
+    /** Index of the self-service exclusions by address (a lex-ordered sorted set), to find those inside a range. */
+    selfServiceExclusions: `${p}:self-exclusions`,
 
     request: (id: string) => `${p}:req:${id}`,
     requestEvents: (id: string) => `${p}:req:${id}:events`,

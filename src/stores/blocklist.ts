@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
-import { candidateKeys, type Address } from '../domain/ip.js';
-import { decide, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../domain/listing.js';
+import { candidateKeys, parseNetwork, type Address, type Network } from '../domain/ip.js';
+import { decide, isSelfService, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../domain/listing.js';
 import type { Keys } from '../redis/keys.js';
 import type { RoutingStore } from './routing.js';
 
@@ -38,12 +38,37 @@ export class BlocklistStore {
     return raw ? (JSON.parse(raw) as Exclusion) : null;
   }
 
-  /** Publishes changes and appends the history events in the same transaction; returns the new version. */
+  /**
+   * Publishes changes and appends the history events in the same transaction; returns the new version. The index of
+   * self-service exclusions follows the exclusions dataset in that transaction.
+   */
   async apply(changes: RoutingChange[], history: Array<{ cidr: string; event: HistoryEvent }>, also?: (tx: ChainableCommander) => void): Promise<number> {
     return this.routing.publish(changes, (tx) => {
       for (const { cidr, event } of history) tx.rpush(this.keys.listingHistory(cidr), JSON.stringify(event));
+      for (const c of changes) {
+        if (c.dataset !== 'exclusions') continue;
+        if (c.op === 'upsert' && isSelfService(c.value)) tx.zadd(this.keys.selfServiceExclusions, 0, indexMember(parseNetwork(c.key)));
+        else tx.zrem(this.keys.selfServiceExclusions, indexMember(parseNetwork(c.key)));
+      }
       also?.(tx);
     });
+  }
+
+  /** The self-service exclusions whose network lies inside `net` (or is `net`). */
+  async selfServiceExclusionsWithin(net: Network): Promise<Exclusion[]> {
+    const digits = net.version === 4 ? 8 : 32;
+    const last = net.base | ((1n << BigInt(digits * 4 - net.prefix)) - 1n);
+    const members = await this.redis.zrangebylex(this.keys.selfServiceExclusions, `[${net.version}:${hex(net.base, digits)}`, `(${net.version}:${hex(last, digits)}~`);
+    if (!members.length) return [];
+    const cidrs = members.map((m) => m.slice(m.indexOf(' ') + 1));
+    const values = await this.redis.hmget(this.keys.exclusions, ...cidrs);
+    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as Exclusion).filter(isSelfService);
+  }
+
+  /** Every listing containing `net` at its length or wider (live or not), most specific first. */
+  async listingsContaining(net: Network): Promise<BlockEntry[]> {
+    const keys = candidateKeys({ version: net.version, value: net.base, text: '' }).slice((net.version === 4 ? 32 : 128) - net.prefix);
+    return (await this.redis.hmget(this.keys.blocklist, ...keys)).filter((v): v is string => v !== null).map((v) => JSON.parse(v) as BlockEntry);
   }
 
   async history(cidr: string): Promise<HistoryEvent[]> {
@@ -64,3 +89,8 @@ export class BlocklistStore {
     tx.zadd(this.keys.selfDelists(ip), at.getTime(), requestId);
   }
 }
+
+const hex = (value: bigint, digits: number) => value.toString(16).padStart(digits, '0');
+
+/** An index member: version and fixed-width hex base (so members sort by address), then the canonical CIDR. */
+const indexMember = (net: Network) => `${net.version}:${hex(net.base, net.version === 4 ? 8 : 32)} ${net.text}`;

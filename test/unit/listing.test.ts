@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { candidateKeys, networkOf, parseAddress, parseNetwork, type Address } from '../../src/domain/ip.js';
-import { decide, planListing, planRemoval, planSelfDelist, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../../src/domain/listing.js';
+import { decide, latestExpiry, planListing, planOrphanedExclusions, planRemoval, planSelfDelist, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../../src/domain/listing.js';
+import { liftRefusal } from '../../src/domain/guardrails.js';
+import { loadPolicy } from '../../src/policy.js';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
 const BEFORE_NOW = '2025-06-01T11:59:59.000Z';
@@ -358,5 +360,60 @@ describe('decide: listings in effect', () => {
     assert.deepEqual(lookup(state, '198.51.100.7').covering?.map((e) => e.cidr), ['198.51.100.7']);
     assert.deepEqual(lookup(stateOf([listing('198.51.100.7'), listing('198.51.0.0/16')]), '198.51.100.7').covering?.map((e) => e.cidr), ['198.51.100.7', '198.51.0.0/16']);
     assert.equal(lookup(stateOf([listing('198.51.100.0/24')], [exclusion('198.51.100.7')]), '198.51.100.7').covering, undefined);
+  });
+});
+
+describe('self-service exclusions belong to the listings they punch (issue 13)', () => {
+  const host = (ip: string) => parseNetwork(ip);
+  const staffMeta = { reason: 'approved on a ticket', source: 'staff', now: NOW };
+
+  it('latestExpiry: the latest of the expiries, or never when one never expires', () => {
+    assert.equal(latestExpiry([{ expiresAt: BEFORE_NOW }, { expiresAt: AFTER_NOW }]), AFTER_NOW);
+    assert.equal(latestExpiry([{ expiresAt: AFTER_NOW }, { expiresAt: null }]), null);
+    assert.equal(latestExpiry([]), null);
+  });
+
+  it('a self-service exclusion expires with the last listing it punches; a staff one never', () => {
+    const state = stateOf([listing('198.51.100.0/24', { expiresAt: AFTER_NOW }), listing('198.51.0.0/16', { expiresAt: '2025-06-03T00:00:00.000Z' })]);
+    const self = planSelfDelist(host('198.51.100.7'), lookup(state, '198.51.100.7'), meta)!;
+    assert.deepEqual(self, [{ dataset: 'exclusions', op: 'upsert', key: '198.51.100.7', value: { cidr: '198.51.100.7', reason: meta.reason, source: 'self-service', createdAt: NOW.toISOString(), expiresAt: '2025-06-03T00:00:00.000Z' } }]);
+    const staff = planSelfDelist(host('198.51.100.7'), lookup(state, '198.51.100.7'), staffMeta)!;
+    assert.equal((staff[0] as { value: Exclusion }).value.expiresAt, null);
+    // The address's own listing is removed, not punched: it does not lengthen the hole.
+    const own = stateOf([listing('198.51.100.7', { expiresAt: null }), listing('198.51.100.0/24', { expiresAt: AFTER_NOW })]);
+    const changes = planSelfDelist(host('198.51.100.7'), lookup(own, '198.51.100.7'), meta)!;
+    assert.equal((changes.find((c) => c.dataset === 'exclusions') as { value: Exclusion }).value.expiresAt, AFTER_NOW);
+  });
+
+  it('a new listing lifts the self-service exclusions inside it, not the staff ones or those outside', () => {
+    const entry = listing('198.51.100.0/24', { category: 'botnet' });
+    const inside = [exclusion('198.51.100.7', { source: 'self-service' }), exclusion('198.51.100.8', { source: 'staff@example.net' }), exclusion('198.51.101.7', { source: 'self-service' })];
+    const changes = planListing(entry, undefined, inside);
+    assert.deepEqual(changes, [
+      { dataset: 'blocklist', op: 'upsert', key: '198.51.100.0/24', value: entry },
+      { dataset: 'exclusions', op: 'remove', key: '198.51.100.7' },
+    ]);
+    const after = apply(stateOf([listing('198.51.100.0/24')], inside), changes);
+    assert.equal(lookup(after, '198.51.100.7').listed, true);
+    assert.equal(lookup(after, '198.51.100.8').listed, false);
+  });
+
+  it('removing a listing takes along the self-service exclusions no other listing still needs', () => {
+    const removed = parseNetwork('198.51.100.0/24');
+    const inside = [exclusion('198.51.100.7', { source: 'self-service' }), exclusion('198.51.100.9', { source: 'self-service' }), exclusion('198.51.100.8', { source: 'staff' })];
+    const others: Record<string, BlockEntry[]> = { '198.51.100.7': [listing('198.51.100.0/24')], '198.51.100.9': [listing('198.51.100.0/24'), listing('198.51.0.0/16')], '198.51.100.8': [] };
+    assert.deepEqual(planOrphanedExclusions(removed, inside, (e) => others[e.cidr]!), [{ dataset: 'exclusions', op: 'remove', key: '198.51.100.7' }]);
+    assert.deepEqual(planOrphanedExclusions(parseNetwork('203.0.113.0/24'), inside, () => []), [], 'only those inside the removed listing');
+  });
+});
+
+describe('liftRefusal: what only an admin may list, only an admin may lift', () => {
+  const policy = loadPolicy();
+  it('refuses a triager lifting anything wider than /16 or /32, and lets an admin', () => {
+    assert.match(liftRefusal(policy, [{ cidr: '198.51.100.0/24' }, { cidr: '198.0.0.0/8' }], 'triager')!, /198\.0\.0\.0\/8 is wider than \/16.*admin role/);
+    assert.match(liftRefusal(policy, [{ cidr: '2001:db0::/28' }], 'triager')!, /admin role/);
+    assert.equal(liftRefusal(policy, [{ cidr: '198.51.0.0/16' }, { cidr: '2001:db8::/32' }, { cidr: '192.0.2.7' }], 'triager'), null);
+    assert.equal(liftRefusal(policy, [{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }], 'admin'), null);
+    assert.match(liftRefusal(policy, [{ cidr: '10.0.0.0/8' }], 'viewer')!, /admin role/);
   });
 });

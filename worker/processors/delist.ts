@@ -1,7 +1,7 @@
 import type { Context } from '../../src/context.js';
 import { decideDelist } from '../../src/domain/delist-policy.js';
 import { networkOf, parseAddress } from '../../src/domain/ip.js';
-import { planSelfDelist } from '../../src/domain/listing.js';
+import { planSelfDelist, SELF_SERVICE } from '../../src/domain/listing.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
 import type { DelistJob } from '../../src/jobs/contract.js';
 
@@ -39,7 +39,7 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
   if (decision.outcome === 'delisted') {
     const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, {
       reason: `self-delisted (request ${request.id})`,
-      source: 'self-service',
+      source: SELF_SERVICE,
       now,
     })!;
     const listingCidr = verdict.listing!.cidr;

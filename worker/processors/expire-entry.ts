@@ -1,5 +1,9 @@
+import type { ChainableCommander } from 'ioredis';
 import type { Context } from '../../src/context.js';
 import type { ExpireEntryJob } from '../../src/jobs/contract.js';
+import type { RoutingChange } from '../../src/domain/datasets.js';
+import { parseNetwork } from '../../src/domain/ip.js';
+import { exclusionsOrphanedBy } from '../../src/features/blocklist/service.js';
 
 /** Removes an expired routing entry through the publisher, unless it was renewed since the job was planned. */
 export async function processExpireEntry(ctx: Context, job: ExpireEntryJob, now = new Date()): Promise<'expired' | 'replaced' | 'gone'> {
@@ -9,10 +13,17 @@ export async function processExpireEntry(ctx: Context, job: ExpireEntryJob, now 
   const entry = JSON.parse(raw) as { listedAt?: string; assignedAt?: string; since?: string; expiresAt: string | null };
   const stamp = entry.listedAt ?? entry.assignedAt ?? entry.since;
   if (stamp !== job.stamp || !entry.expiresAt || Date.parse(entry.expiresAt) > now.getTime()) return 'replaced';
-  await ctx.routing.publish([{ dataset: job.dataset, op: 'remove', key: job.key }], (tx) => {
-    const event = { at: now.toISOString(), action: 'removed', by: 'expiry', detail: `expired at ${entry.expiresAt}` };
-    if (job.dataset === 'blocklist') tx.rpush(ctx.keys.listingHistory(job.key), JSON.stringify(event));
+  const changes: RoutingChange[] = [{ dataset: job.dataset, op: 'remove', key: job.key }];
+  const audit = (tx: ChainableCommander) =>
     ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:expiry', action: `${job.dataset}.expire`, target: job.key, reason: `expired at ${entry.expiresAt}`, before: entry, after: null });
-  });
+  if (job.dataset !== 'blocklist') {
+    await ctx.routing.publish(changes, audit);
+    return 'expired';
+  }
+  // A listing takes the self-service exclusions that punched only it along (they expire with it).
+  changes.push(...(await exclusionsOrphanedBy(ctx, parseNetwork(job.key), now)));
+  const lifted = changes.slice(1).map((c) => c.key);
+  const event = { at: now.toISOString(), action: 'removed' as const, by: 'expiry', detail: `expired at ${entry.expiresAt}${lifted.length ? `; its self-service exclusions went with it: ${lifted.join(', ')}` : ''}` };
+  await ctx.blocklist.apply(changes, [{ cidr: job.key, event }], audit);
   return 'expired';
 }

@@ -2,7 +2,7 @@ import type { Context } from '../../context.js';
 import { relistDurationDays } from '../../domain/delist-policy.js';
 import { parseDuration } from '../../domain/duration.js';
 import { IpInputError, parseAddress, parseNetwork, type Network } from '../../domain/ip.js';
-import { planListing, planRemoval, type BlockEntry } from '../../domain/listing.js';
+import { isLive, planListing, planOrphanedExclusions, planRemoval, type BlockEntry, type RoutingChange } from '../../domain/listing.js';
 import { ConflictError, ValidationError } from '../../errors.js';
 
 export interface AddListingInput {
@@ -41,16 +41,30 @@ export async function addListing(ctx: Context, input: AddListingInput, now = new
     listedAt: now.toISOString(),
     expiresAt,
   };
-  const exclusion = (await ctx.blocklist.getExclusion(net.text)) ?? undefined;
-  const version = await ctx.blocklist.apply(planListing(entry, exclusion), [
-    { cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}` } },
+  // A new listing of the range covers again the addresses self-service excluded inside it.
+  const [exclusion, selfServiceInside] = await Promise.all([ctx.blocklist.getExclusion(net.text), ctx.blocklist.selfServiceExclusionsWithin(net)]);
+  const changes = planListing(entry, exclusion ?? undefined, selfServiceInside);
+  const lifted = changes.filter((c) => c.dataset === 'exclusions').map((c) => c.key);
+  const version = await ctx.blocklist.apply(changes, [
+    { cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}${lifted.length ? `; exclusions lifted: ${lifted.join(', ')}` : ''}` } },
   ]);
   if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt, now);
   return { entry, version };
 }
 
-/** Removes a listing; an address inside a listed range gets an exclusion instead of a hole in the range. */
-export async function removeListing(ctx: Context, target: string, by: string, reason = 'removed by an operator', now = new Date()): Promise<{ change: 'removed' | 'excluded'; covering: string; version: number }> {
+/**
+ * Removes a listing; an address inside a listed range gets an exclusion instead of a hole in the range. Self-service
+ * exclusions that only the removed listing needed go with it. `authorize` sees the listings the change lifts (the
+ * listing removed, or every live listing the exclusion punches) and throws to refuse it.
+ */
+export async function removeListing(
+  ctx: Context,
+  target: string,
+  by: string,
+  reason = 'removed by an operator',
+  now = new Date(),
+  authorize?: (lifted: BlockEntry[]) => void,
+): Promise<{ change: 'removed' | 'excluded'; covering: string; version: number }> {
   const net = parseTarget(target);
   const exact = await ctx.blocklist.getListing(net.text);
   const verdict = exact ? { listed: true, listing: exact } : await ctx.blocklist.lookup(parseAddress(net.text.split('/')[0]!), now);
@@ -58,9 +72,21 @@ export async function removeListing(ctx: Context, target: string, by: string, re
   if (!covering || (!exact && net.prefix < parseNetwork(covering.cidr).prefix)) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
   const changes = planRemoval(net, verdict, { reason, source: by, now });
   if (!changes) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
+  authorize?.(exact ? [exact] : (await ctx.blocklist.listingsContaining(net)).filter((l) => isLive(l, now)));
+  const orphaned = exact ? await exclusionsOrphanedBy(ctx, net, now) : [];
+  changes.push(...orphaned);
   const change = exact ? 'removed' : 'excluded';
-  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail: exact ? reason : `exclusion ${net.text}: ${reason}` } }]);
+  const detail = exact ? `${reason}${orphaned.length ? `; its self-service exclusions went with it: ${orphaned.map((c) => c.key).join(', ')}` : ''}` : `exclusion ${net.text}: ${reason}`;
+  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail } }]);
   return { change, covering: covering.cidr, version };
+}
+
+/** The removals of the self-service exclusions inside listing `net` that no other live listing still needs. */
+export async function exclusionsOrphanedBy(ctx: Context, net: Network, now = new Date()): Promise<RoutingChange[]> {
+  const inside = await ctx.blocklist.selfServiceExclusionsWithin(net);
+  if (!inside.length) return [];
+  const covering = new Map(await Promise.all(inside.map(async (e) => [e.cidr, (await ctx.blocklist.listingsContaining(parseNetwork(e.cidr))).filter((l) => isLive(l, now))] as const)));
+  return planOrphanedExclusions(net, inside, (e) => covering.get(e.cidr) ?? []);
 }
 
 async function expiryOf(ctx: Context, net: Network, expires: string | undefined, now: Date): Promise<string | null> {

@@ -1,6 +1,6 @@
 import type { Context } from '../../context.js';
 import type { AllowEntry } from '../../domain/datasets.js';
-import { allowRefusal, blockWidthRefusal } from '../../domain/guardrails.js';
+import { allowRefusal, blockWidthRefusal, liftRefusal } from '../../domain/guardrails.js';
 import { ConflictError, ForbiddenError, ValidationError } from '../../errors.js';
 import type { StaffUser } from '../../stores/staff.js';
 import { addListing, parseTarget, removeListing } from '../blocklist/service.js';
@@ -19,7 +19,10 @@ export async function staffAddListing(ctx: Context, user: StaffUser, input: { ta
 export async function staffRemoveListing(ctx: Context, user: StaffUser, target: string, reason: string, now = new Date()) {
   const net = parseTarget(target);
   const before = await ctx.blocklist.getListing(net.text);
-  const result = await removeListing(ctx, net.text, user.email, reason || 'removed by staff', now);
+  const result = await removeListing(ctx, net.text, user.email, reason || 'removed by staff', now, (lifted) => {
+    const refusal = liftRefusal(ctx.policy, lifted, user.role);
+    if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
+  });
   await audit(ctx, user, `blocklist.${result.change === 'removed' ? 'remove' : 'exclude'}`, net.text, reason, before, null, now);
   return result;
 }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { Context } from '../../context.js';
 import { networkOf, parseAddress } from '../../domain/ip.js';
 import { planSelfDelist } from '../../domain/listing.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
+import { liftRefusal } from '../../domain/guardrails.js';
 import type { StaffUser } from '../../stores/staff.js';
 import type { ReplyTemplate, Ticket, TicketEvent } from '../../stores/tickets.js';
 import { assignPool, releasePool } from '../pools/service.js';
@@ -84,6 +85,8 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
   const addr = parseAddress(request.ip);
   const now = a.now ?? new Date();
   const verdict = await ctx.blocklist.lookup(addr, now);
+  const refusal = liftRefusal(ctx.policy, verdict.covering ?? [], a.user.role);
+  if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
   const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
   const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
   const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
