@@ -32,6 +32,9 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
     limit: window.max,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
+    // These two checks look at what a client sends (Forwarded, X-Forwarded-For) and print a stack trace on the
+    // first one per limiter: any client could fill the log. TRUST_PROXY is validated at start instead (config.ts).
+    validate: { forwardedHeader: false, xForwardedForHeader: false },
     ...(keyOf ? { keyGenerator: keyOf } : { ipv6Subnet: IPV6_SUBNET }),
     store: new RedisStore({
       prefix: keys.rateLimit(name),

@@ -192,3 +192,30 @@ describe('TRUST_PROXY', () => {
     });
   }
 });
+
+describe('forwarding headers sent by a client', () => {
+  let ctx: TestContext;
+  let app: ReturnType<typeof createApp>;
+  before(() => {
+    ctx = testContext();
+    app = createApp(ctx);
+  });
+  after(() => ctx.cleanup());
+
+  // express-rate-limit checks each request's Forwarded / X-Forwarded-For against `trust proxy` and prints a
+  // ValidationError with its stack on the first one per limiter: any client could write stack traces to the log.
+  it('writes nothing to stderr, whatever Forwarded or X-Forwarded-For a client sends to the rate-limited routes', async () => {
+    const written: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => void written.push(args.map(String).join(' '));
+    try {
+      for (const path of ['/lookup?ip=198.51.100.7', '/status/AAAAAAAAAAAAAAAA']) {
+        await request(app).get(path).set('Forwarded', 'for=203.0.113.9;proto=https').expect((r) => assert.ok(r.status < 500, `${path} ${r.status}`));
+        await request(app).get(path).set('X-Forwarded-For', '203.0.113.9, 10.0.0.1').expect((r) => assert.ok(r.status < 500, `${path} ${r.status}`));
+      }
+    } finally {
+      console.error = original;
+    }
+    assert.deepEqual(written, []);
+  });
+});

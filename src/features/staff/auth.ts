@@ -72,7 +72,7 @@ function sessionEnd(login: StaffLogin, user: StaffUser | null, absoluteMs: numbe
 export function requireStaff(ctx: Context): RequestHandler {
   const absoluteMs = ctx.policy.staff.sessionAbsoluteHours * 3_600_000;
   return async (req, res, next) => {
-    const login = req.session.staffLogin;
+    const login = req.session?.staffLogin; // no session at all (a path the session cookie does not cover): signed out
     if (login) {
       const user = await ctx.staff.get(login.email);
       const end = sessionEnd(login, user, absoluteMs, Date.now());
