@@ -6,6 +6,7 @@ import { createMailer } from './mail/mailer.js';
 import { boot, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
 import { createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
+import { closeParsePool } from './parse/pool.js';
 import { startWorkers } from '../worker/workers.js';
 
 const rt = await boot('all');
@@ -23,6 +24,7 @@ if (smtp) {
 onShutdown(rt.logger, [
   () => closeServer(server),
   () => new Promise<void>((r) => (smtp ? smtp.close(() => r()) : r())),
+  () => closeParsePool(),
   () => Promise.all(workers.map((w) => w.close())),
   () => Promise.all([web.jobs.close(), work.jobs.close()]),
   () => mailer.close(),

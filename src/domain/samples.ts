@@ -83,8 +83,10 @@ export interface ParsedSample {
   ourHost: string | null;
   /** Index of the hand-off line in `hops`; -1 when the source came from the report's Source-IP/Source field. */
   handoffIndex: number;
-  /** The original message's Received lines, topmost first. */
+  /** The original message's Received lines, topmost first (at most MAX_HOPS of them). */
   hops: Hop[];
+  /** How many Received lines the original has (`hops` holds the first MAX_HOPS). */
+  receivedCount: number;
   /** Our tenant header (topmost occurrence) in the original message, when it is a well-formed id. */
   tenant: string | null;
   /** 5321.MailFrom as a bare address: ARF Original-Mail-From, else the original's Return-Path. */
@@ -576,6 +578,7 @@ function decoded(value: string | null): string | null {
 
 interface OriginalFacts {
   hops: Hop[];
+  receivedCount: number;
   tenant: string | null;
   returnPath: string | null;
   from: string | null;
@@ -610,6 +613,7 @@ function factsOf(original: Original, network: NetworkPolicy, limits: Bounds): Or
   const messageId = firstField(fields, 'message-id')?.trim() ?? null;
   return {
     hops: buildHops(received, network.hostSuffix),
+    receivedCount: received.length,
     tenant: tenantValue !== null && TENANT_ID.test(tenantValue) ? tenantValue : null,
     returnPath: bareAddress(firstField(fields, 'return-path')),
     from,
@@ -684,6 +688,7 @@ function result(
     ourHost: source.host,
     handoffIndex: source.index,
     hops: facts.hops,
+    receivedCount: facts.receivedCount,
     tenant: facts.tenant,
     mailFrom: extra.mailFrom ?? facts.returnPath,
     from: facts.from,
@@ -702,6 +707,7 @@ function result(
 function emptyFacts(reportBytes: Buffer): OriginalFacts {
   return {
     hops: [],
+    receivedCount: 0,
     tenant: null,
     returnPath: null,
     from: null,
@@ -853,4 +859,61 @@ export async function parseSample(raw: Buffer | Uint8Array | string, network: Ne
   const topFields = parseFieldBlock(headerText);
   if ((firstField(topFields, 'x-arf') ?? '').trim().toLowerCase() === 'yes') return parseXarf(root, bytes, network, bounds);
   return parsePlain(root, bytes, network, bounds);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What is kept of a parsed sample
+
+/** A parsed sample as it is shown and stored: the ARF field block left out, the path and every text bounded. */
+export interface SampleSummary extends Omit<ParsedSample, 'arf'> {
+  /** Received lines left out of `hops` (each kept hop has its own `index`, so gaps show where). */
+  omittedHops: number;
+}
+
+/** What a summary keeps: the top hops, the hops around the hand-off, and texts cut to these lengths. */
+export const SUMMARY_BOUNDS = {
+  /** The topmost hops (the recipient's side delivering the message). */
+  topHops: 2,
+  /** Hops kept above and below the hand-off. */
+  hopsAround: 3,
+  hopRaw: 1000,
+  host: 255,
+  text: 998,
+  headers: 64 * 1024,
+} as const;
+
+const cut = <T extends string | null>(value: T, max: number): T => (value !== null && value.length > max ? (value.slice(0, max) as T) : value);
+
+/**
+ * The hops worth keeping: the first few, and the hand-off with a few above and below it. Without a hand-off hop
+ * (the source came from the report's Source-IP) the first few as many as that would keep.
+ */
+export function hopsThatMatter(hops: Hop[], handoffIndex: number, bounds: { topHops: number; hopsAround: number } = SUMMARY_BOUNDS): Hop[] {
+  if (handoffIndex < 0) return hops.filter((h) => h.index < bounds.topHops + 2 * bounds.hopsAround + 1);
+  return hops.filter((h) => h.index < bounds.topHops || Math.abs(h.index - handoffIndex) <= bounds.hopsAround);
+}
+
+/** The summary of a parsed sample: small enough to store with a request and re-read on every view. */
+export function summarizeSample(parsed: ParsedSample): SampleSummary {
+  const { arf: _arf, ...rest } = parsed;
+  const hops = hopsThatMatter(parsed.hops, parsed.handoffIndex).map((h) => ({
+    ...h,
+    raw: cut(h.raw, SUMMARY_BOUNDS.hopRaw),
+    fromHost: cut(h.fromHost, SUMMARY_BOUNDS.host),
+    byHost: cut(h.byHost, SUMMARY_BOUNDS.host),
+  }));
+  return {
+    ...rest,
+    ourHost: cut(rest.ourHost, SUMMARY_BOUNDS.host),
+    hops,
+    omittedHops: Math.max(0, parsed.receivedCount - hops.length),
+    mailFrom: cut(rest.mailFrom, SUMMARY_BOUNDS.text),
+    from: cut(rest.from, SUMMARY_BOUNDS.text),
+    fromName: cut(rest.fromName, SUMMARY_BOUNDS.text),
+    messageId: cut(rest.messageId, SUMMARY_BOUNDS.text),
+    date: cut(rest.date, SUMMARY_BOUNDS.text),
+    subject: cut(rest.subject, SUMMARY_BOUNDS.text),
+    feedbackType: cut(rest.feedbackType, SUMMARY_BOUNDS.text),
+    originalHeaders: cut(rest.originalHeaders, SUMMARY_BOUNDS.headers),
+  };
 }
