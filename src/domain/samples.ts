@@ -201,18 +201,17 @@ function looksBinary(buf: Buffer): boolean {
  * `what` names the block in the message ("header lines of this message", "… of an attached part").
  */
 function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end = buf.length): { headerEnd: number; bodyStart: number } {
-  const lastByte = Math.min(end, start + limits.maxHeaderBytes);
   let pos = start;
   let fields = 0;
   let field = 0;
   while (pos < end) {
     if (buf[pos] === 10) return { headerEnd: pos, bodyStart: pos + 1 };
     if (buf[pos] === 13 && pos + 1 < end && buf[pos + 1] === 10) return { headerEnd: pos, bodyStart: pos + 2 };
-    if (pos >= lastByte) throw refuse('TOO_COMPLEX', limits, `The ${what} are larger than our limit of ${formatBytes(limits.maxHeaderBytes)}.`);
     let nl = buf.indexOf(10, pos);
     if (nl === -1 || nl >= end) nl = end;
     const line = nl - pos;
     if (line > limits.maxLineLength) throw refuse('TOO_COMPLEX', limits, `One of the ${what} is longer than our limit of ${formatBytes(limits.maxLineLength)}.`);
+    if (Math.min(nl + 1, end) - start > limits.maxHeaderBytes) throw refuse('TOO_COMPLEX', limits, `The ${what} are larger than our limit of ${formatBytes(limits.maxHeaderBytes)}.`);
     if (buf[pos] === 32 || buf[pos] === 9) field += line;
     else {
       field = line;
