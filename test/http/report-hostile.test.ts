@@ -164,7 +164,7 @@ describe('the web role while samples are parsed', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const delay = monitorEventLoopDelay({ resolution: 10 });
     try {
-      const post = () => fetch(`${base}/api/v1/reports`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'message/rfc822' }, body: slow });
+      const post = () => fetch(`${base}/api/v1/reports`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'message/rfc822' }, body: new Uint8Array(slow) });
       const reports = [post(), post(), post()];
       delay.enable();
       let answered = 0;
