@@ -7,8 +7,8 @@
  * decoding done is MIME transfer decoding (base64, quoted-printable) and character sets.
  *
  * Input guards run in this order, before any MIME parsing: size (TOO_LARGE), binary content (BINARY), the
- * shape of a message (NOT_A_MESSAGE); then MIME nesting (TOO_DEEP), counting nested multiparts and every
- * message/rfc822 level as one level each.
+ * bounds of the header block (TOO_COMPLEX), the shape of a message (NOT_A_MESSAGE); then MIME nesting (TOO_DEEP),
+ * counting nested multiparts and every message/rfc822 level as one level each.
  *
  * Every header block (the message's, each MIME part's, each attached message's, the ARF report's) is bounded on
  * its bytes before it is read: block size, number of fields, length of a line and of an unfolded field. So are the
@@ -195,10 +195,10 @@ function looksBinary(buf: Buffer): boolean {
 }
 
 /**
- * Offset of the empty line that ends the header block (or the end), and where the body starts, with the header
- * block bounded on its bytes before anything reads it: its size, its number of
- * fields, the length of each line and of each field once unfolded. Stops at the first bound passed (TOO_COMPLEX);
- * `what` names the block in the message ("header lines of this message", "… of an attached part").
+ * Offset of the empty line that ends the header block (or the end), and where the body starts. The block is
+ * bounded on its bytes before anything reads it: its size, its number of fields, the length of each line and of
+ * each field once unfolded; the walk stops at the first bound passed (TOO_COMPLEX). `what` names the block in the
+ * refusal ("header lines of this message", "lines of the feedback report", …).
  */
 function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end = buf.length): { headerEnd: number; bodyStart: number } {
   let pos = start;
