@@ -70,6 +70,8 @@ function errorOf(failure: ParseFailure): Error {
 const budgetMessage = (ms: number) =>
   `This message takes longer to read than we allow (${ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`}): it is built in a way we do not accept. Please send the message as your mail program saved it, or only its full headers.`;
 
+const MEMORY_MESSAGE = 'This message needs more memory to read than we allow: it is built in a way we do not accept. Please send the message as your mail program saved it, or only its full headers.';
+
 export class ParsePool {
   private readonly slots = new Set<Slot>();
   private readonly queue: Task[] = [];
@@ -140,7 +142,7 @@ export class ParsePool {
       this.pump();
     });
     worker.on('error', (err: Error & { code?: string }) => {
-      const failure = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ParseBudgetError(budgetMessage(slot.task?.budgetMs ?? 0)) : err;
+      const failure = err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? new ParseBudgetError(MEMORY_MESSAGE) : err;
       if (!slot.ready && !slot.task) {
         // The thread could not even start: the waiting samples would wait for ever.
         for (const task of this.queue.splice(0)) task.reject(err);
