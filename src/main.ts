@@ -6,6 +6,7 @@ import { createMailer } from './mail/mailer.js';
 import { boot, listenOrExit, onShutdown } from './runtime.js';
 import { closeServer, listen } from './web.js';
 import { closeSmtp, createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
+import { closeParsePool } from './parse/pool.js';
 import { startWorkers } from '../worker/workers.js';
 
 const rt = await boot('all');
@@ -25,6 +26,7 @@ if (smtp) {
 onShutdown(rt.logger, [
   () => closeServer(server),
   () => (smtp ? closeSmtp(smtp) : undefined),
+  () => closeParsePool(),
   () => Promise.all(workers.map((w) => w.close())),
   () => Promise.all([web.jobs.close(), work.jobs.close()]),
   () => mailer.close(),

@@ -79,6 +79,13 @@ export const policySchema = z.object({
   samples: z.object({
     maxBytes: z.number().int().positive().describe('Largest abuse sample accepted.'),
     maxMimeDepth: z.number().int().min(1).describe('Deepest MIME nesting accepted in a sample.'),
+    maxHeaderBytes: z.number().int().positive().default(2097152).describe('Largest header block (of the message, a MIME part, an attached message or an ARF report) read from a sample, in bytes.'),
+    maxHeaderFields: z.number().int().positive().default(20000).describe('Most fields in one header block of a sample.'),
+    maxLineLength: z.number().int().positive().default(65536).describe('Longest header line, and longest header field once unfolded, in bytes.'),
+    maxAddressesPerField: z.number().int().positive().default(100).describe('Most addresses in the From: field of a sample.'),
+    maxMimeParts: z.number().int().positive().default(5000).describe('Most MIME parts (all levels together) in a sample.'),
+    maxNestedMessages: z.number().int().positive().default(50).describe('Most attached messages (message/rfc822 parts, all levels together) in a sample.'),
+    parseBudgetMs: z.number().int().min(50).max(60000).default(2000).describe('Wall-clock time one sample may take to parse in the parser pool (counted from when a parser thread starts on it, not while it waits); over it the thread is ended and the sample refused (422 SampleTooComplex, SMTP 554).'),
   }),
   abuse: z.object({
     windowHours: z.number().positive().describe('Sliding window in which distinct reports against a tenant are counted.'),

@@ -5,6 +5,7 @@
 import { ConfigError, loadConfig } from './config.js';
 import { boot, onShutdown } from './runtime.js';
 import { closeSmtp, createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
+import { closeParsePool } from './parse/pool.js';
 
 const MISSING_PORT = '  ABUSE_SMTP_PORT: is required for the smtp role (npm run start:smtp)';
 
@@ -31,4 +32,4 @@ try {
   process.exit(71); // EX_OSERR
 }
 rt.logger.info({ port, host: rt.config.host, starttls: !!rt.config.abuseSmtpTls }, 'abuse SMTP intake listening');
-onShutdown(rt.logger, [() => closeSmtp(smtp), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);
+onShutdown(rt.logger, [() => closeSmtp(smtp), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);

@@ -236,10 +236,10 @@ export function isOurHost(host: string | null, hostSuffix: string): boolean {
   return stripTrailing(host.toLowerCase(), '.').endsWith(suffix);
 }
 
-/** Builds hops from Received values in header order (topmost first); at most MAX_HOPS. */
+/** Builds hops from Received values in header order (topmost first); at most MAX_HOPS, each raw at most MAX_RECEIVED_LENGTH. */
 export function buildHops(receivedValues: string[], hostSuffix: string): Hop[] {
   return receivedValues.slice(0, MAX_HOPS).map((value, index) => {
-    const raw = value.replace(/\r?\n(?=[ \t])/g, '').trim();
+    const raw = value.slice(0, MAX_RECEIVED_LENGTH).replace(/\r?\n(?=[ \t])/g, '').trim();
     const parsed = parseReceived(raw);
     return { index, raw, ...parsed, ourHop: isOurHost(parsed.byHost, hostSuffix) };
   });

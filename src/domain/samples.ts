@@ -7,11 +7,18 @@
  * decoding done is MIME transfer decoding (base64, quoted-printable) and character sets.
  *
  * Input guards run in this order, before any MIME parsing: size (TOO_LARGE), binary content (BINARY), the
- * shape of a message (NOT_A_MESSAGE); then MIME nesting (TOO_DEEP), counting nested multiparts and every
- * message/rfc822 level as one level each.
+ * bounds of the header block (TOO_COMPLEX), the shape of a message (NOT_A_MESSAGE); then MIME nesting (TOO_DEEP),
+ * counting nested multiparts and every message/rfc822 level as one level each.
+ *
+ * Every header block (the message's, each MIME part's, each attached message's, the ARF report's) is bounded on
+ * its bytes before it is read: block size, number of fields, length of a line and of an unfolded field. So are the
+ * number of MIME parts and of attached messages, and the addresses of the From: field before it is parsed. Over a
+ * bound the sample is refused (TOO_COMPLEX, or TOO_DEEP for the MIME parts as before). Nothing is parsed over the
+ * whole sample but these byte scans: postal-mime's parser is not used (our own MIME scan finds everything we
+ * read), only its RFC 2047 and address helpers on bounded field values.
  */
 import { createHash } from 'node:crypto';
-import PostalMime, { addressParser, decodeWords } from 'postal-mime';
+import { addressParser, decodeWords } from 'postal-mime';
 import {
   arfFromXarf,
   firstField,
@@ -34,11 +41,36 @@ export { parseFeedbackReport } from './arf.js';
 export { findHandoff, parseReceived, poolOf } from './received.js';
 export type { Handoff, Hop, NetworkPolicy, PoolName } from './received.js';
 
-/** The policy's `samples` section. */
+/** The policy's `samples` section (the bounds left out take SAMPLE_BOUNDS). */
 export interface SampleLimits {
   maxBytes: number;
   maxMimeDepth: number;
+  /** Largest header block (of the message, a MIME part, an attached message or the ARF report), in bytes. */
+  maxHeaderBytes?: number;
+  /** Most fields in one header block. */
+  maxHeaderFields?: number;
+  /** Longest header line, and longest header field once unfolded, in bytes. */
+  maxLineLength?: number;
+  /** Most addresses in the From: field. */
+  maxAddressesPerField?: number;
+  /** Most MIME parts (of every level together). */
+  maxMimeParts?: number;
+  /** Most attached messages (message/rfc822 parts, every level together). */
+  maxNestedMessages?: number;
 }
+
+/** The bounds a SampleLimits may leave out (the policy file has the same defaults). */
+export const SAMPLE_BOUNDS = {
+  maxHeaderBytes: 2 * 1024 * 1024,
+  maxHeaderFields: 20_000,
+  maxLineLength: 64 * 1024,
+  maxAddressesPerField: 100,
+  maxMimeParts: 5000,
+  maxNestedMessages: 50,
+} as const;
+
+/** Limits with every bound filled in. */
+type Bounds = Required<SampleLimits>;
 
 export type SampleKind = 'message' | 'arf' | 'x-arf' | 'forwarded';
 
@@ -51,8 +83,10 @@ export interface ParsedSample {
   ourHost: string | null;
   /** Index of the hand-off line in `hops`; -1 when the source came from the report's Source-IP/Source field. */
   handoffIndex: number;
-  /** The original message's Received lines, topmost first. */
+  /** The original message's Received lines, topmost first (at most MAX_HOPS of them). */
   hops: Hop[];
+  /** How many Received lines the original has (`hops` holds the first MAX_HOPS). */
+  receivedCount: number;
   /** Our tenant header (topmost occurrence) in the original message, when it is a well-formed id. */
   tenant: string | null;
   /** 5321.MailFrom as a bare address: ARF Original-Mail-From, else the original's Return-Path. */
@@ -77,7 +111,7 @@ export interface ParsedSample {
   originalHeaders: string;
 }
 
-export type SampleErrorCode = 'TOO_LARGE' | 'NOT_A_MESSAGE' | 'TOO_DEEP' | 'BINARY';
+export type SampleErrorCode = 'TOO_LARGE' | 'NOT_A_MESSAGE' | 'TOO_DEEP' | 'BINARY' | 'TOO_COMPLEX';
 
 /** A sample we refuse; `message` is readable English meant for the public. */
 export class SampleError extends Error {
@@ -105,8 +139,8 @@ export class NotOurMailError extends Error {
 /** Headers of which a message must have at least one. */
 export const MESSAGE_HEADERS = ['from', 'received', 'message-id', 'date', 'subject', 'content-type', 'return-path'];
 
-/** Most MIME parts (of every level together) we look at in one sample. */
-export const MAX_MIME_PARTS = 5000;
+/** Most MIME parts (of every level together) we look at in one sample, unless the limits say otherwise. */
+export const MAX_MIME_PARTS = SAMPLE_BOUNDS.maxMimeParts;
 
 /** Most message/rfc822 attachments tried when looking for a forwarded message. */
 const MAX_FORWARDED_TRIED = 20;
@@ -160,17 +194,54 @@ function looksBinary(buf: Buffer): boolean {
   return n > 0 && control * 10 > n;
 }
 
-/** Offset of the empty line that ends the header block (or the end), and where the body starts. */
-function splitHeaderBytes(buf: Buffer, start = 0, end = buf.length): { headerEnd: number; bodyStart: number } {
+/**
+ * Offset of the empty line that ends the header block (or the end), and where the body starts. The block is
+ * bounded on its bytes before anything reads it: its size, its number of fields, the length of each line and of
+ * each field once unfolded; the walk stops at the first bound passed (TOO_COMPLEX). `what` names the block in the
+ * refusal ("header lines of this message", "lines of the feedback report", …).
+ */
+function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end = buf.length): { headerEnd: number; bodyStart: number } {
   let pos = start;
+  let fields = 0;
+  let field = 0;
   while (pos < end) {
     if (buf[pos] === 10) return { headerEnd: pos, bodyStart: pos + 1 };
     if (buf[pos] === 13 && pos + 1 < end && buf[pos + 1] === 10) return { headerEnd: pos, bodyStart: pos + 2 };
-    const nl = buf.indexOf(10, pos);
-    if (nl === -1 || nl >= end) break;
+    let nl = buf.indexOf(10, pos);
+    if (nl === -1 || nl >= end) nl = end;
+    const line = nl - pos;
+    if (line > limits.maxLineLength) throw refuse('TOO_COMPLEX', limits, `One of the ${what} is longer than our limit of ${formatBytes(limits.maxLineLength)}.`);
+    if (Math.min(nl + 1, end) - start > limits.maxHeaderBytes) throw refuse('TOO_COMPLEX', limits, `The ${what} are larger than our limit of ${formatBytes(limits.maxHeaderBytes)}.`);
+    if (buf[pos] === 32 || buf[pos] === 9) field += line;
+    else {
+      field = line;
+      if (++fields > limits.maxHeaderFields) throw refuse('TOO_COMPLEX', limits, `The ${what} have more than ${limits.maxHeaderFields} fields, more than we accept.`);
+    }
+    if (field > limits.maxLineLength) throw refuse('TOO_COMPLEX', limits, `One field of the ${what} is longer than our limit of ${formatBytes(limits.maxLineLength)} once its folded lines are joined.`);
     pos = nl + 1;
   }
   return { headerEnd: end, bodyStart: end };
+}
+
+/** Upper bound of the addresses in an address-list field: the top-level separators (`,` `;` `:`) outside quotes, comments and <>, plus one. */
+function addressCount(value: string): number {
+  let count = 1;
+  let quoted = false;
+  let comment = 0;
+  let angle = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c === 92) i++; // backslash escapes the next character
+    else if (quoted) quoted = c !== 34;
+    else if (c === 34) quoted = true;
+    else if (c === 40) comment++;
+    else if (c === 41 && comment > 0) comment--;
+    else if (comment > 0) continue;
+    else if (c === 60) angle = true;
+    else if (c === 62) angle = false;
+    else if (!angle && (c === 44 || c === 59 || c === 58)) count++;
+  }
+  return count;
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -206,6 +277,8 @@ function isMessageHeaderBlock(text: string): boolean {
 
 function refuse(code: SampleErrorCode, limits: SampleLimits, detail?: string): SampleError {
   switch (code) {
+    case 'TOO_COMPLEX':
+      return new SampleError(code, `${detail ?? 'This message is built in a way we do not read.'} Please send the message as your mail program saved it (or only its full headers), not a constructed one.`);
     case 'TOO_LARGE':
       return new SampleError(
         code,
@@ -291,11 +364,12 @@ interface Entity {
 interface ScanState {
   maxDepth: number;
   parts: number;
-  limits: SampleLimits;
+  messages: number;
+  limits: Bounds;
 }
 
-/** Ranges of the body parts of a multipart body (preamble and epilogue left out). */
-function splitMultipart(text: string, from: number, to: number, boundary: string): [number, number][] {
+/** Ranges of the body parts of a multipart body (preamble and epilogue left out); stops after `cap` + 1 parts. */
+function splitMultipart(text: string, from: number, to: number, boundary: string, cap: number): [number, number][] {
   const delimiter = `--${boundary}`;
   const parts: [number, number][] = [];
   let partStart = -1;
@@ -319,6 +393,7 @@ function splitMultipart(text: string, from: number, to: number, boundary: string
       if (partEnd > partStart && text.charCodeAt(partEnd - 1) === 10) partEnd--;
       if (partEnd > partStart && text.charCodeAt(partEnd - 1) === 13) partEnd--;
       parts.push([partStart, partEnd]);
+      if (parts.length > cap) return parts;
     }
     if (close) return parts;
     partStart = lineEnd;
@@ -363,8 +438,7 @@ function decodedBody(e: Entity): Buffer {
 }
 
 /** The body as text in its declared charset (UTF-8 when none or unknown). */
-function bodyText(e: Entity): string {
-  const bytes = decodedBody(e);
+function bodyText(e: Entity, bytes: Buffer = decodedBody(e)): string {
   const charset = (e.params.charset ?? 'utf-8').trim();
   try {
     return new TextDecoder(charset).decode(bytes);
@@ -378,10 +452,11 @@ const isEmbeddedMessage = (type: string): boolean => type === 'message/rfc822' |
 function scanEntity(buf: Buffer, text: string, start: number, end: number, depth: number, state: ScanState, defaultType: string): Entity {
   if (depth > state.maxDepth) throw refuse('TOO_DEEP', state.limits);
   state.parts++;
-  if (state.parts > MAX_MIME_PARTS) {
-    throw refuse('TOO_DEEP', state.limits, `This message has more than ${MAX_MIME_PARTS} MIME parts, which we do not accept. Please send the original message itself.`);
+  const maxParts = state.limits.maxMimeParts;
+  if (state.parts > maxParts) {
+    throw refuse('TOO_DEEP', state.limits, `This message has more than ${maxParts} MIME parts, which we do not accept. Please send the original message itself.`);
   }
-  const { headerEnd, bodyStart } = splitHeaderBytes(buf, start, end);
+  const { headerEnd, bodyStart } = boundedHeader(buf, state.limits, depth === 0 ? 'header lines of this message' : 'header lines of one of its parts', start, end);
   const fields = parseFieldBlock(text.slice(start, headerEnd));
   const contentType = parseStructured(firstField(fields, 'content-type'), defaultType);
   const disposition = firstField(fields, 'content-disposition');
@@ -403,10 +478,13 @@ function scanEntity(buf: Buffer, text: string, start: number, end: number, depth
   const boundary = entity.params.boundary;
   if (entity.type.startsWith('multipart/') && boundary !== undefined && boundary !== '') {
     const childType = entity.type === 'multipart/digest' ? 'message/rfc822' : 'text/plain';
-    for (const [s, e] of splitMultipart(text, bodyStart, end, boundary)) {
+    for (const [s, e] of splitMultipart(text, bodyStart, end, boundary, maxParts - state.parts)) {
       entity.children.push(scanEntity(buf, text, s, e, depth + 1, state, childType));
     }
   } else if (isEmbeddedMessage(entity.type)) {
+    if (++state.messages > state.limits.maxNestedMessages) {
+      throw refuse('TOO_COMPLEX', state.limits, `This message carries more than ${state.limits.maxNestedMessages} attached messages, more than we accept.`);
+    }
     if (entity.transferEncoding === 'base64' || entity.transferEncoding === 'quoted-printable') {
       const inner = decodedBody(entity);
       entity.message = scanEntity(inner, inner.toString('latin1'), 0, inner.length, depth + 1, state, 'text/plain');
@@ -423,21 +501,6 @@ function* partsOf(e: Entity): Generator<Entity> {
   for (const child of e.children) yield* partsOf(child);
 }
 
-/** postal-mime's own nesting limit as a second check on the whole sample. */
-async function checkWithPostalMime(bytes: Buffer, limits: SampleLimits): Promise<void> {
-  try {
-    await PostalMime.parse(bytes, {
-      forceRfc822Attachments: true,
-      maxNestingDepth: limits.maxMimeDepth,
-      maxHeadersSize: limits.maxBytes,
-      attachmentEncoding: 'arraybuffer',
-    });
-  } catch (err) {
-    if (/nesting depth/i.test(String((err as Error)?.message))) throw refuse('TOO_DEEP', limits);
-    throw refuse('NOT_A_MESSAGE', limits);
-  }
-}
-
 // ---------------------------------------------------------------------------------------------------------
 // The original message
 
@@ -447,8 +510,8 @@ interface Original {
   fields: Field[];
 }
 
-function originalOf(bytes: Buffer): Original | null {
-  const { headerEnd } = splitHeaderBytes(bytes);
+function originalOf(bytes: Buffer, limits: Bounds): Original | null {
+  const { headerEnd } = boundedHeader(bytes, limits, 'header lines of the reported message');
   const headerText = lenientUtf8.decode(bytes.subarray(0, headerEnd));
   const fields = parseFieldBlock(headerText);
   return fields.length === 0 ? null : { bytes, headerText, fields };
@@ -458,18 +521,33 @@ function entityBytes(e: Entity): Buffer {
   return e.buf.subarray(e.start, e.end);
 }
 
+/** The bytes with CRLF and a lone CR turned into LF (a copy only when there is a CR; one pass over the bytes). */
+function lfOnly(buf: Buffer): Buffer {
+  let cr = buf.indexOf(13);
+  if (cr === -1) return buf;
+  const out = Buffer.allocUnsafe(buf.length);
+  let n = 0;
+  let pos = 0;
+  while (cr !== -1) {
+    n += buf.copy(out, n, pos, cr);
+    if (buf[cr + 1] !== 10) out[n++] = 10;
+    pos = cr + 1;
+    cr = buf.indexOf(13, pos);
+  }
+  n += buf.copy(out, n, pos);
+  return out.subarray(0, n);
+}
+
 /** sha256 hex of the bytes with CRLF and CR turned into LF and trailing whitespace of the whole text trimmed. */
 export function sampleHashOf(bytes: Uint8Array | string): string {
-  const text = (typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
-    .toString('latin1')
-    .replace(/\r\n?/g, '\n');
-  let end = text.length;
+  const lf = lfOnly(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  let end = lf.length;
   while (end > 0) {
-    const c = text.charCodeAt(end - 1);
+    const c = lf[end - 1];
     if (c === 32 || c === 9 || c === 10 || c === 11 || c === 12) end--;
     else break;
   }
-  return createHash('sha256').update(Buffer.from(text.slice(0, end), 'latin1')).digest('hex');
+  return createHash('sha256').update(lf.subarray(0, end)).digest('hex');
 }
 
 /** The bare address in a Return-Path / Original-Mail-From value; null for the null path "<>". */
@@ -499,6 +577,7 @@ function decoded(value: string | null): string | null {
 
 interface OriginalFacts {
   hops: Hop[];
+  receivedCount: number;
   tenant: string | null;
   returnPath: string | null;
   from: string | null;
@@ -510,7 +589,7 @@ interface OriginalFacts {
   originalHeaders: string;
 }
 
-function factsOf(original: Original, network: NetworkPolicy): OriginalFacts {
+function factsOf(original: Original, network: NetworkPolicy, limits: Bounds): OriginalFacts {
   const { fields } = original;
   const received = fields.filter((f) => f.lname === 'received').map((f) => f.value);
   const tenantValue = firstField(fields, network.tenantHeader)?.trim() ?? null;
@@ -518,6 +597,9 @@ function factsOf(original: Original, network: NetworkPolicy): OriginalFacts {
   let fromName: string | null = null;
   const fromValue = firstField(fields, 'from');
   if (fromValue !== null) {
+    if (addressCount(fromValue) > limits.maxAddressesPerField) {
+      throw refuse('TOO_COMPLEX', limits, `The From: field of the reported message lists more than ${limits.maxAddressesPerField} addresses, more than we accept.`);
+    }
     try {
       const first = addressParser(fromValue)[0];
       const mailbox = first?.group ? first.group[0] : first;
@@ -530,6 +612,7 @@ function factsOf(original: Original, network: NetworkPolicy): OriginalFacts {
   const messageId = firstField(fields, 'message-id')?.trim() ?? null;
   return {
     hops: buildHops(received, network.hostSuffix),
+    receivedCount: received.length,
     tenant: tenantValue !== null && TENANT_ID.test(tenantValue) ? tenantValue : null,
     returnPath: bareAddress(firstField(fields, 'return-path')),
     from,
@@ -604,6 +687,7 @@ function result(
     ourHost: source.host,
     handoffIndex: source.index,
     hops: facts.hops,
+    receivedCount: facts.receivedCount,
     tenant: facts.tenant,
     mailFrom: extra.mailFrom ?? facts.returnPath,
     from: facts.from,
@@ -622,6 +706,7 @@ function result(
 function emptyFacts(reportBytes: Buffer): OriginalFacts {
   return {
     hops: [],
+    receivedCount: 0,
     tenant: null,
     returnPath: null,
     from: null,
@@ -635,14 +720,14 @@ function emptyFacts(reportBytes: Buffer): OriginalFacts {
 }
 
 /** The report's original message: an embedded message/rfc822 part, or a text/rfc822-headers part. */
-function reportOriginal(root: Entity): Original | null {
+function reportOriginal(root: Entity, limits: Bounds): Original | null {
   for (const part of partsOf(root)) {
     if (part === root) continue;
     if (part.message) {
-      const original = originalOf(entityBytes(part.message));
+      const original = originalOf(entityBytes(part.message), limits);
       if (original) return original;
     } else if (part.type === 'text/rfc822-headers') {
-      const original = originalOf(decodedBody(part));
+      const original = originalOf(decodedBody(part), limits);
       if (original) return original;
     }
   }
@@ -656,17 +741,24 @@ function isFeedbackReport(root: Entity): boolean {
   return false;
 }
 
-function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
+/** The fields of a `message/feedback-report` part: a header block, bounded like one. */
+function feedbackReportOf(part: Entity, limits: Bounds): ArfReport {
+  const body = decodedBody(part);
+  const { headerEnd } = boundedHeader(body, limits, 'lines of the feedback report');
+  return parseFeedbackReport(bodyText(part, body.subarray(0, headerEnd)));
+}
+
+function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
   let arf: ArfReport | null = null;
   for (const part of partsOf(root)) {
     if (part.type === 'message/feedback-report') {
-      arf = parseFeedbackReport(bodyText(part));
+      arf = feedbackReportOf(part, limits);
       break;
     }
   }
   arf ??= parseFeedbackReport('');
-  const original = reportOriginal(root);
-  const facts = original ? factsOf(original, network) : emptyFacts(bytes);
+  const original = reportOriginal(root, limits);
+  const facts = original ? factsOf(original, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(arf.sourceIp, network);
   if (!source) throw notOurMail(facts.hops, true);
   return result('arf', source, facts, { arf, feedbackType: arf.feedbackType, mailFrom: bareAddress(arf.originalMailFrom) });
@@ -686,19 +778,19 @@ function xarfReportIn(root: Entity): XarfReport | null {
   return yaml;
 }
 
-function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
+function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
   const report = xarfReportIn(root);
-  const original = reportOriginal(root);
-  const facts = original ? factsOf(original, network) : emptyFacts(bytes);
+  const original = reportOriginal(root, limits);
+  const facts = original ? factsOf(original, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(report?.source ?? null, network);
   if (!source) throw notOurMail(facts.hops, true);
   const feedbackType = report ? (report.reportType ?? report.category) : null;
   return result('x-arf', source, facts, { arf: report ? arfFromXarf(report) : null, feedbackType, mailFrom: null });
 }
 
-function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy): ParsedSample {
-  const own = originalOf(bytes);
-  const ownFacts = own ? factsOf(own, network) : emptyFacts(bytes);
+function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
+  const own = originalOf(bytes, limits);
+  const ownFacts = own ? factsOf(own, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(ownFacts.hops, network);
   const none = { arf: null, feedbackType: null, mailFrom: null };
   if (source) return result('message', source, ownFacts, none);
@@ -707,10 +799,10 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy): Parsed
   let tried = 0;
   for (const part of partsOf(root)) {
     if (!part.message || tried >= MAX_FORWARDED_TRIED) continue;
-    const original = originalOf(entityBytes(part.message));
+    const original = originalOf(entityBytes(part.message), limits);
     if (!original) continue;
     tried++;
-    const facts = factsOf(original, network);
+    const facts = factsOf(original, network, limits);
     firstForwarded ??= facts;
     const forwardedSource = sourceFromHops(facts.hops, network);
     if (forwardedSource) return result('forwarded', forwardedSource, facts, none);
@@ -718,33 +810,109 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy): Parsed
   throw notOurMail(firstForwarded?.hops ?? ownFacts.hops, false);
 }
 
-function checkLimits(limits: SampleLimits): void {
+/** The limits with every bound filled in and checked (a bad value is a configuration error: TypeError). */
+export function sampleBounds(limits: SampleLimits): Bounds {
   if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) throw new TypeError('limits.maxBytes must be a positive integer');
   if (!Number.isInteger(limits.maxMimeDepth) || limits.maxMimeDepth < 0) throw new TypeError('limits.maxMimeDepth must be a non-negative integer');
+  const bounds: Bounds = {
+    maxBytes: limits.maxBytes,
+    maxMimeDepth: limits.maxMimeDepth,
+    maxHeaderBytes: limits.maxHeaderBytes ?? SAMPLE_BOUNDS.maxHeaderBytes,
+    maxHeaderFields: limits.maxHeaderFields ?? SAMPLE_BOUNDS.maxHeaderFields,
+    maxLineLength: limits.maxLineLength ?? SAMPLE_BOUNDS.maxLineLength,
+    maxAddressesPerField: limits.maxAddressesPerField ?? SAMPLE_BOUNDS.maxAddressesPerField,
+    maxMimeParts: limits.maxMimeParts ?? SAMPLE_BOUNDS.maxMimeParts,
+    maxNestedMessages: limits.maxNestedMessages ?? SAMPLE_BOUNDS.maxNestedMessages,
+  };
+  for (const key of Object.keys(SAMPLE_BOUNDS) as (keyof typeof SAMPLE_BOUNDS)[]) {
+    if (!Number.isInteger(bounds[key]) || bounds[key] < 1) throw new TypeError(`limits.${key} must be a positive integer`);
+  }
+  return bounds;
 }
 
 /**
- * Parses a reported sample. Throws SampleError (TOO_LARGE, BINARY, NOT_A_MESSAGE, TOO_DEEP) for input we do
- * not accept and NotOurMailError when it did not leave through our pools; a bad `network`/`limits`
+ * Parses a reported sample. Throws SampleError (TOO_LARGE, BINARY, NOT_A_MESSAGE, TOO_DEEP, TOO_COMPLEX) for
+ * input we do not accept and NotOurMailError when it did not leave through our pools; a bad `network`/`limits`
  * configuration throws a plain Error/TypeError.
+ *
+ * Guards in order: size (TOO_LARGE), binary content (BINARY), the bounds of the top header block (TOO_COMPLEX),
+ * its encoding (BINARY) and shape (NOT_A_MESSAGE); then the MIME scan (TOO_DEEP for depth and parts,
+ * TOO_COMPLEX for the bounds of every other header block and the attached messages), then the From: addresses.
  */
 export async function parseSample(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Promise<ParsedSample> {
   validateNetwork(network);
-  checkLimits(limits);
+  const bounds = sampleBounds(limits);
   const input = toBuffer(raw);
-  if (input.length > limits.maxBytes) throw refuse('TOO_LARGE', limits);
+  if (input.length > bounds.maxBytes) throw refuse('TOO_LARGE', bounds);
   const bytes = stripLeading(input);
-  if (looksBinary(bytes)) throw refuse('BINARY', limits);
-  const { headerEnd } = splitHeaderBytes(bytes);
+  if (looksBinary(bytes)) throw refuse('BINARY', bounds);
+  const { headerEnd } = boundedHeader(bytes, bounds, 'header lines of this message');
   const headerBytes = bytes.subarray(0, headerEnd);
-  if (!isValidUtf8(headerBytes)) throw refuse('BINARY', limits);
-  if (!isMessageHeaderBlock(headerBytes.toString('utf8'))) throw refuse('NOT_A_MESSAGE', limits);
+  if (!isValidUtf8(headerBytes)) throw refuse('BINARY', bounds);
+  const headerText = headerBytes.toString('utf8');
+  if (!isMessageHeaderBlock(headerText)) throw refuse('NOT_A_MESSAGE', bounds);
 
-  const root = scanEntity(bytes, bytes.toString('latin1'), 0, bytes.length, 0, { maxDepth: limits.maxMimeDepth, parts: 0, limits }, 'text/plain');
-  await checkWithPostalMime(bytes, limits);
+  const root = scanEntity(bytes, bytes.toString('latin1'), 0, bytes.length, 0, { maxDepth: bounds.maxMimeDepth, parts: 0, messages: 0, limits: bounds }, 'text/plain');
 
-  if (isFeedbackReport(root)) return parseArf(root, bytes, network);
-  const topFields = parseFieldBlock(headerBytes.toString('utf8'));
-  if ((firstField(topFields, 'x-arf') ?? '').trim().toLowerCase() === 'yes') return parseXarf(root, bytes, network);
-  return parsePlain(root, bytes, network);
+  if (isFeedbackReport(root)) return parseArf(root, bytes, network, bounds);
+  const topFields = parseFieldBlock(headerText);
+  if ((firstField(topFields, 'x-arf') ?? '').trim().toLowerCase() === 'yes') return parseXarf(root, bytes, network, bounds);
+  return parsePlain(root, bytes, network, bounds);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// What is kept of a parsed sample
+
+/** A parsed sample as it is shown and stored: the ARF field block left out, the path and every text bounded. */
+export interface SampleSummary extends Omit<ParsedSample, 'arf'> {
+  /** Received lines left out of `hops` (each kept hop has its own `index`, so gaps show where). */
+  omittedHops: number;
+}
+
+/** What a summary keeps: the top hops, the hops around the hand-off, and texts cut to these lengths. */
+export const SUMMARY_BOUNDS = {
+  /** The topmost hops (the recipient's side delivering the message). */
+  topHops: 2,
+  /** Hops kept above and below the hand-off. */
+  hopsAround: 3,
+  hopRaw: 1000,
+  host: 255,
+  text: 998,
+  headers: 64 * 1024,
+} as const;
+
+const cut = <T extends string | null>(value: T, max: number): T => (value !== null && value.length > max ? (value.slice(0, max) as T) : value);
+
+/**
+ * The hops worth keeping: the first few, and the hand-off with a few above and below it. Without a hand-off hop
+ * (the source came from the report's Source-IP) the first few as many as that would keep.
+ */
+export function hopsThatMatter(hops: Hop[], handoffIndex: number, bounds: { topHops: number; hopsAround: number } = SUMMARY_BOUNDS): Hop[] {
+  if (handoffIndex < 0) return hops.filter((h) => h.index < bounds.topHops + 2 * bounds.hopsAround + 1);
+  return hops.filter((h) => h.index < bounds.topHops || Math.abs(h.index - handoffIndex) <= bounds.hopsAround);
+}
+
+/** The summary of a parsed sample: small enough to store with a request and re-read on every view. */
+export function summarizeSample(parsed: ParsedSample): SampleSummary {
+  const { arf: _arf, ...rest } = parsed;
+  const hops = hopsThatMatter(parsed.hops, parsed.handoffIndex).map((h) => ({
+    ...h,
+    raw: cut(h.raw, SUMMARY_BOUNDS.hopRaw),
+    fromHost: cut(h.fromHost, SUMMARY_BOUNDS.host),
+    byHost: cut(h.byHost, SUMMARY_BOUNDS.host),
+  }));
+  return {
+    ...rest,
+    ourHost: cut(rest.ourHost, SUMMARY_BOUNDS.host),
+    hops,
+    omittedHops: Math.max(0, parsed.receivedCount - hops.length),
+    mailFrom: cut(rest.mailFrom, SUMMARY_BOUNDS.text),
+    from: cut(rest.from, SUMMARY_BOUNDS.text),
+    fromName: cut(rest.fromName, SUMMARY_BOUNDS.text),
+    messageId: cut(rest.messageId, SUMMARY_BOUNDS.text),
+    date: cut(rest.date, SUMMARY_BOUNDS.text),
+    subject: cut(rest.subject, SUMMARY_BOUNDS.text),
+    feedbackType: cut(rest.feedbackType, SUMMARY_BOUNDS.text),
+    originalHeaders: cut(rest.originalHeaders, SUMMARY_BOUNDS.headers),
+  };
 }

@@ -82,8 +82,24 @@ describe('the shipped policy file', () => {
     assert.deepEqual(smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
   });
 
-  it('accepts samples up to 10 MB and MIME depth 10', () => {
-    assert.deepEqual(policy.samples, { maxBytes: 10 * 1024 * 1024, maxMimeDepth: 10 });
+  it('accepts samples up to 10 MB and MIME depth 10, bounds what it parses and gives each parse 2 s', () => {
+    assert.deepEqual(policy.samples, {
+      maxBytes: 10 * 1024 * 1024,
+      maxMimeDepth: 10,
+      maxHeaderBytes: 2 * 1024 * 1024,
+      maxHeaderFields: 20000,
+      maxLineLength: 65536,
+      maxAddressesPerField: 100,
+      maxMimeParts: 5000,
+      maxNestedMessages: 50,
+      parseBudgetMs: 2000,
+    });
+  });
+
+  it('gives an older samples section (maxBytes and maxMimeDepth only) the same bounds by default', () => {
+    const raw = JSON.parse(readFileSync(DEFAULT_POLICY_FILE, 'utf8')) as Record<string, any>;
+    const older = policySchema.parse({ ...raw, samples: { maxBytes: raw.samples.maxBytes, maxMimeDepth: raw.samples.maxMimeDepth } });
+    assert.deepEqual(older.samples, policy.samples);
   });
 });
 

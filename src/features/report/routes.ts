@@ -1,4 +1,4 @@
-import { Router, type RequestHandler } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
 import multer from 'multer';
 import type { Context } from '../../context.js';
 import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
@@ -10,7 +10,11 @@ import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmati
 
 const FIELDS = ['email', 'category', 'comment', 'raw'];
 /** Sample refusals we have a translated message for (SampleError codes, src/domain/samples.ts). */
-const SAMPLE_ERRORS = new Set(['BINARY', 'NOT_A_MESSAGE', 'TOO_DEEP']);
+const SAMPLE_ERRORS = new Set(['BINARY', 'NOT_A_MESSAGE', 'TOO_DEEP', 'TOO_COMPLEX']);
+/** What the form may add to its sample: the other fields (email, category, a 2000-character comment, the token) and the multipart framing. */
+const FORM_OVERHEAD = 64 * 1024;
+/** The visitor cookie the CSRF token is bound to (src/http/security.ts). */
+const VISITOR_COOKIE = 'pm_vid';
 
 /** A refused sample as a message key for the form (`errors.sample.<code>`), else its English message as it is. */
 function sampleErrorKey(err: ValidationError): string {
@@ -22,12 +26,39 @@ function sampleErrorKey(err: ValidationError): string {
 export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Router {
   const r = Router();
   const maxBytes = ctx.policy.samples.maxBytes;
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxBytes, fieldSize: maxBytes, files: 1, fields: 10, parts: 12 } }).single('sample');
+  const tooLarge = () => new PayloadTooLargeError(`The message is larger than ${Math.round(maxBytes / 1048576)} MB.`);
+  // One file, the form's five fields and nothing else. multer has one fieldSize for every field and the pasted
+  // source needs the sample limit, so the request as a whole is bounded by its Content-Length (checkBeforeUpload);
+  // the small fields are then checked by the form schema. The token is checked as soon as the file starts (the
+  // form sends it first), so no file is read for a request whose token is wrong, and once more after the upload.
+  const upload = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: maxBytes, fieldSize: maxBytes, files: 1, fields: FIELDS.length + 1, parts: FIELDS.length + 2, fieldNameSize: 16, headerPairs: 8 },
+    fileFilter: (req, _file, accept) => csrfAfterUpload(req, req.res!, (err?: unknown) => (err ? accept(err as Error) : accept(null, true))),
+  }).single('sample');
+  /**
+   * Before a byte of the body is read: a length is required and may not pass the sample limit plus the form's own
+   * fields (413 naming the limit); a request without the visitor cookie its token is bound to (or with the token in
+   * the X-CSRF-Token header) has its token checked right away (403).
+   */
+  const checkBeforeUpload: RequestHandler = (req, res, next) => {
+    const refuse = (err: Error) => {
+      req.resume(); // the unread body is discarded, never buffered
+      next(err);
+    };
+    const length = req.headers['content-length'];
+    if (length === undefined) return refuse(new AppError(411, 'LENGTH_REQUIRED', 'Send the form with its length (a Content-Length header).'));
+    if (Number(length) > maxBytes + FORM_OVERHEAD) return refuse(tooLarge());
+    const visitorId = (req as Request & { visitorId?: string }).visitorId;
+    if (req.cookies?.[VISITOR_COOKIE] !== visitorId || req.get('x-csrf-token') !== undefined) return csrfAfterUpload(req, res, (err?: unknown) => (err ? refuse(err as Error) : next()));
+    next();
+  };
   const readUpload: RequestHandler = (req, res, next) =>
     upload(req, res, (err: unknown) => {
       if (!err) return next();
+      if (err instanceof AppError) return next(err);
       const code = (err as { code?: string }).code;
-      if (code === 'LIMIT_FILE_SIZE' || code === 'LIMIT_FIELD_VALUE') return next(new PayloadTooLargeError(`The message is larger than ${Math.round(maxBytes / 1048576)} MB.`));
+      if (code === 'LIMIT_FILE_SIZE' || code === 'LIMIT_FIELD_VALUE') return next(tooLarge());
       if (code?.startsWith('LIMIT_')) return next(new ValidationError('The form has unexpected fields.'));
       next(new ValidationError('The upload could not be read. Please try again.'));
     });
@@ -36,7 +67,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   r.get('/report', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
 
-  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp), readUpload, csrfAfterUpload, async (req, res) => {
+  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp), checkBeforeUpload, readUpload, csrfAfterUpload, async (req, res) => {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(reportForm, req.body);
     const file = req.file?.buffer;
@@ -51,6 +82,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
       res.redirect(303, `/report/preview/${draftId}`);
     } catch (err) {
       if (err instanceof AppError && err.code === 'NotOurMail') return res.status(422).render('report/not-ours', { title: 'This message did not leave through our service', error: err });
+      if (err instanceof AppError && err.code === 'SampleTooComplex') return render(res, 422, values, { sample: res.locals.lang === 'en' ? err.message : 'errors.sample.TOO_COMPLEX' });
       if (err instanceof ValidationError) return render(res, 400, values, { sample: sampleErrorKey(err) });
       throw err;
     }

@@ -1,12 +1,16 @@
 import type { Context } from '../../context.js';
 import { intentFields, outboxIn } from '../../jobs/outbox.js';
-import { NotOurMailError, parseSample, SampleError, type ParsedSample } from '../../domain/samples.js';
-import { AppError, GoneError, NotFoundError, PayloadTooLargeError, ValidationError } from '../../errors.js';
+import { NotOurMailError, SampleError, type SampleSummary } from '../../domain/samples.js';
+import { AppError, GoneError, NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError } from '../../errors.js';
+import { ParseBudgetError, ParsePoolBusyError, parsePool } from '../../parse/pool.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
 import { reporterByTransport, type ReportOrigin } from '../../domain/report-trust.js';
 
-/** What we show and keep of a parsed sample: all of it but the ARF field block (its feedbackType stays). */
-export type ReportSummary = Omit<ParsedSample, 'arf'>;
+/**
+ * What we show and keep of a parsed sample: all of it but the ARF field block (its feedbackType stays), with the
+ * path cut to the hops that matter and every text bounded (summarizeSample), so a request record stays small.
+ */
+export type ReportSummary = SampleSummary;
 
 const DRAFT_TTL_SECONDS = 3600;
 const EVIDENCE_TTL_SECONDS = 180 * 24 * 3600;
@@ -14,14 +18,23 @@ const EVIDENCE_TTL_SECONDS = 180 * 24 * 3600;
 /** The parsed fields machine clients get back (DESIGN: 202 {id, statusUrl, parsed}). */
 export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: s.tenant, mailFrom: s.mailFrom, from: s.from, messageId: s.messageId, feedbackType: s.feedbackType });
 
-/** Parses a sample at the edge: a bad one is refused with a 4xx before anything is stored. */
+/**
+ * Parses a sample at the edge, on a thread of the parser pool (src/parse/pool.ts) within the policy's time budget,
+ * never on this event loop: a bad one is refused with a 4xx before anything is stored. Refusals: 413 too large,
+ * 400 not a message (BINARY, NOT_A_MESSAGE, TOO_DEEP), 422 NotOurMail, 422 SampleTooComplex (over a bound of the
+ * policy's samples section, or over the parse budget); 503 when too many samples wait for the pool.
+ */
 export async function understand(ctx: Context, raw: Buffer): Promise<ReportSummary> {
+  const samples = ctx.policy.samples;
   try {
-    const { arf: _arf, ...summary } = await parseSample(raw, ctx.policy.network, ctx.policy.samples);
-    return { ...summary, originalHeaders: summary.originalHeaders.slice(0, 64 * 1024) };
+    if (raw.length > samples.maxBytes) throw new SampleError('TOO_LARGE', `The sample is larger than our limit of ${Math.round((samples.maxBytes / 1048576) * 10) / 10} MB.`);
+    return await parsePool().parse(raw, ctx.policy.network, samples, samples.parseBudgetMs);
   } catch (err) {
     if (err instanceof NotOurMailError) throw new AppError(422, 'NotOurMail', err.message, { hops: err.hops.map((h) => ({ index: h.index, fromIp: h.fromIp, fromHost: h.fromHost, byHost: h.byHost })) });
+    if (err instanceof SampleError && err.code === 'TOO_COMPLEX') throw new AppError(422, 'SampleTooComplex', err.message, { sample: err.code });
     if (err instanceof SampleError) throw err.code === 'TOO_LARGE' ? new PayloadTooLargeError(err.message) : new ValidationError(err.message, { sample: err.code });
+    if (err instanceof ParseBudgetError) throw new AppError(422, 'SampleTooComplex', err.message, { sample: 'TOO_COMPLEX', budgetMs: samples.parseBudgetMs });
+    if (err instanceof ParsePoolBusyError) throw new UnavailableError('Too many reports are being read right now. Please try again in a minute.');
     throw err;
   }
 }
