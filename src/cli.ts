@@ -1,7 +1,7 @@
 /** The operator CLI: `npx postmaster <command>`. Talks to Redis directly, through the same use cases as the portal. */
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
-import { loadConfig } from './config.js';
+import { loadConfig, type Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { AppError } from './errors.js';
 import { IpInputError, parseAddress } from './domain/ip.js';
@@ -9,25 +9,42 @@ import { addListing, removeListing } from './features/blocklist/service.js';
 import { assignPool, releasePool } from './features/pools/service.js';
 import { isExportFormat, writeExport } from './features/exports/service.js';
 import { createLogger } from './logger.js';
-import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
+import { DEFAULT_POLICY_FILE, loadPolicy, type Policy } from './policy.js';
 import { createRedis } from './redis/connection.js';
 import { generatePassword, hashPassword } from './domain/passwords.js';
 import { ROLES, type Role, type StaffUser } from './stores/staff.js';
 import { z } from 'zod';
 import { DEFAULT_REDIS_URL } from './redis/embedded.js';
+import { openDatabase, SchemaBehindError, type OpenDatabase } from './db/open.js';
 
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 /** Runs one command with a context, and always closes its connections. */
 async function withContext(fn: (ctx: Context) => Promise<unknown>): Promise<void> {
-  const config = loadConfig();
-  const policy = loadPolicy(config.policyFile ?? DEFAULT_POLICY_FILE);
-  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? DEFAULT_REDIS_URL, 'cli'), createLogger('silent', 'cli'));
+  let config: Config;
+  let policy: Policy;
+  try {
+    config = loadConfig();
+    policy = loadPolicy(config.policyFile ?? DEFAULT_POLICY_FILE);
+  } catch (err) {
+    // A configuration error is the operator's to fix, named key by key: exit 78 as every role does, no stack trace.
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(78);
+  }
+  let database: OpenDatabase;
+  try {
+    database = await openDatabase(config, 'postmaster-cli');
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(err instanceof SchemaBehindError ? 78 : 69);
+  }
+  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? DEFAULT_REDIS_URL, 'cli'), createLogger('silent', 'cli'), database.db);
   try {
     await fn(ctx);
   } finally {
     await ctx.jobs.close();
     ctx.redis.disconnect();
+    await database.close();
   }
 }
 

@@ -50,6 +50,8 @@ const envShape = z.object({
     HOST: z.string().refine(isBindable, 'must be an IP address (such as 127.0.0.1, 0.0.0.0 or ::) or localhost').optional().describe('Address the web role binds to. Default: 127.0.0.1 (loopback), in production 0.0.0.0.'),
     REDIS_URL: z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL' }).optional().describe('Redis to use. Unset: 127.0.0.1:6379, started from PATH with AOF under ./var/redis when nothing answers.'),
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9:_.-]{1,64}$/, 'letters, digits and :_.- only').default('pm').describe('Prefix of every Redis key, BullMQ included (hash-tagged: {pm}:...).'),
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// or postgresql:// URL' }).optional().describe('PostgreSQL, the system of record. Unset: the local server on the default socket or 127.0.0.1:5432 when it accepts this user, else a private cluster under ./var/postgres.'),
+    DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]{0,39}$/, 'lower-case letters, digits and _ only, at most 40 characters').optional().describe('The schema the portal keeps its tables in (search_path). Default: public.'),
     PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Base URL used in mails and exports. Default: http://localhost:PORT.'),
     SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional().describe('Outgoing mail server (smtp:// or smtps://). Unset: mail goes to the dev outbox page /dev/outbox (never in production).'),
     MAIL_FROM: z
@@ -73,6 +75,7 @@ const REQUIRED_IN_PRODUCTION: Record<string, string> = {
   SESSION_SECRET: 'is required in production',
   SMTP_URL: 'is required in production (the dev outbox is never used there)',
   REDIS_URL: 'is required in production',
+  DATABASE_URL: 'is required in production',
 };
 
 /**
@@ -96,6 +99,8 @@ export interface Config {
   host: string;
   redisUrl: string | undefined;
   redisPrefix: string;
+  databaseUrl: string | undefined;
+  databaseSchema: string | undefined;
   publicUrl: string;
   smtpUrl: string | undefined;
   mailFrom: string;
@@ -163,6 +168,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: { role
     host,
     redisUrl: e.REDIS_URL,
     redisPrefix: e.REDIS_PREFIX,
+    databaseUrl: e.DATABASE_URL,
+    databaseSchema: e.DATABASE_SCHEMA,
     publicUrl: (e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, ''),
     smtpUrl: e.SMTP_URL,
     mailFrom: e.MAIL_FROM,

@@ -1,4 +1,6 @@
 import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Database } from './db/schema.js';
 import type { Config } from './config.js';
 import { contains, parseNetwork, type Address, type Network } from './domain/ip.js';
 import { JobProducer } from './jobs/enqueue.js';
@@ -21,6 +23,8 @@ export interface Context {
   config: Config;
   policy: Policy;
   redis: Redis;
+  /** The system of record (PostgreSQL). Stores use it; features never touch it directly. */
+  db: Kysely<Database>;
   keys: Keys;
   logger: Logger;
   routing: RoutingStore;
@@ -38,7 +42,7 @@ export interface Context {
   isOwnAddress(addr: Address): boolean;
 }
 
-export function createContext(config: Config, policy: Policy, redis: Redis, logger: Logger): Context {
+export function createContext(config: Config, policy: Policy, redis: Redis, logger: Logger, db: Kysely<Database>): Context {
   const keys = createKeys(config.redisPrefix);
   const routing = new RoutingStore(redis, keys, policy.routing.feedMaxLength);
   const challenges = new ChallengeStore(redis, keys, config.secret);
@@ -47,6 +51,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     config,
     policy,
     redis,
+    db,
     keys,
     logger,
     routing,

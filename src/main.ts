@@ -31,5 +31,6 @@ onShutdown(rt.logger, [
   () => Promise.all([web.jobs.close(), work.jobs.close()]),
   () => mailer.close(),
   () => Promise.all([web.redis.quit(), work.redis.quit()]),
+  () => rt.closeDatabase(),
   () => rt.redisHandle.stop(),
 ]);

@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from './config.js';
+import { openDatabase, SchemaBehindError, type OpenDatabase } from './db/open.js';
+import type { Database } from './db/schema.js';
 import { createContext, type Context } from './context.js';
 import { createLogger, type Logger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy } from './policy.js';
@@ -10,6 +13,10 @@ export interface Runtime {
   config: Config;
   logger: Logger;
   redisHandle: RedisHandle;
+  /** The system of record (one pool per process), migrated at start outside production. */
+  db: Kysely<Database>;
+  /** Closes the database pool (and a private PostgreSQL cluster this process started): the last closer. */
+  closeDatabase(): Promise<void>;
   /** Builds a context on its own connection (web: fail fast; worker: wait). */
   context(role: 'web' | 'worker' | 'cli'): Context;
   connection(role: 'web' | 'worker' | 'cli'): Redis;
@@ -25,7 +32,8 @@ export function exitConfig(message: string): never {
 }
 
 /**
- * Start-up shared by every process: config and policy validated once, Redis found or started. Exits with a clear
+ * Start-up shared by every process: config and policy validated once, Redis and PostgreSQL found or started (the
+ * schema migrated outside production). Exits with a clear
  * message on failure. `role` also decides the mode when NODE_ENV is unset (see loadConfig): `all` (npm start) is
  * development, a role started on its own is production.
  */
@@ -48,12 +56,23 @@ export async function boot(role: string): Promise<Runtime> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(69); // EX_UNAVAILABLE
   }
+  let database: OpenDatabase;
+  try {
+    database = await openDatabase(config, `postmaster-${role}`, (err) => logger.warn({ err: err.message }, 'database connection lost'));
+  } catch (err) {
+    await redisHandle.stop();
+    if (err instanceof SchemaBehindError) exitConfig(err.message);
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(69); // EX_UNAVAILABLE
+  }
   return {
     config,
     logger,
     redisHandle,
+    db: database.db,
+    closeDatabase: () => database.close(),
     connection: (r) => createRedis(redisHandle.url, r),
-    context: (r) => createContext(config, policy, createRedis(redisHandle.url, r), logger),
+    context: (r) => createContext(config, policy, createRedis(redisHandle.url, r), logger, database.db),
   };
 }
 

@@ -8,4 +8,4 @@ const ctx = rt.context('web');
 const server = await listenOrExit('PORT', rt.config, () => listen(ctx));
 rt.logger.info({ url: rt.config.publicUrl, port: rt.config.port }, 'web listening');
 if (rt.config.abuseSmtpPort !== undefined) rt.logger.warn({ port: rt.config.abuseSmtpPort }, 'ABUSE_SMTP_PORT is set, but the web role does not run the SMTP intake: start it with npm run start:smtp');
-onShutdown(rt.logger, [() => closeServer(server), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);
+onShutdown(rt.logger, [() => closeServer(server), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.closeDatabase(), () => rt.redisHandle.stop()]);

@@ -32,4 +32,4 @@ try {
   process.exit(71); // EX_OSERR
 }
 rt.logger.info({ port, host: rt.config.host, starttls: !!rt.config.abuseSmtpTls }, 'abuse SMTP intake listening');
-onShutdown(rt.logger, [() => closeSmtp(smtp), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);
+onShutdown(rt.logger, [() => closeSmtp(smtp), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.closeDatabase(), () => rt.redisHandle.stop()]);

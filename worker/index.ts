@@ -8,4 +8,4 @@ const ctx = rt.context('worker');
 const mailer = createMailer({ smtpUrl: rt.config.smtpUrl, from: rt.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
 const workers = startWorkers(ctx, ctx.redis, mailer);
 rt.logger.info({ queues: workers.map((w) => w.name) }, 'worker started');
-onShutdown(rt.logger, [() => Promise.all(workers.map((w) => w.close())), () => ctx.jobs.close(), () => mailer.close(), () => ctx.redis.quit(), () => rt.redisHandle.stop()]);
+onShutdown(rt.logger, [() => Promise.all(workers.map((w) => w.close())), () => ctx.jobs.close(), () => mailer.close(), () => ctx.redis.quit(), () => rt.closeDatabase(), () => rt.redisHandle.stop()]);

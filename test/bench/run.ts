@@ -3,6 +3,7 @@
  * each is set against a baseline measured in the same run on the same machine (the machine is shared and noisy).
  */
 import { ensureRedis } from '../../src/redis/embedded.js';
+import { ensurePostgres } from '../../src/db/embedded.js';
 import { propagationBench } from './delist-propagation.js';
 import { ingestBench } from './report-ingest.js';
 import { staffQueueBench } from './staff-queue.js';
@@ -15,6 +16,9 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
 const redis = await ensureRedis(process.env.REDIS_URL);
 process.env.REDIS_URL = redis.url;
+// PostgreSQL as the tests find it: each bench works in a schema of its own (test/helpers/db.ts) and drops it.
+const postgres = await ensurePostgres(process.env.DATABASE_URL, { dataDir: 'var/postgres-test', database: 'postmaster_test' });
+process.env.DATABASE_URL = postgres.url;
 const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, value, unit]) => process.stdout.write(`BENCH ${name} ${value} ${unit}\n`));
 
 if (!only || only === 'lookup') print(await lookupBench());
@@ -25,4 +29,5 @@ if (!only || only === 'export') print(await exportBench(redis.url));
 if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200) }));
 if (!only || only === 'hostile') print(await hostileBench(redis.url, { seconds: Number(process.env.BENCH_HOSTILE_SECONDS ?? 5) }));
 await redis.stop();
+await postgres.stop();
 process.exit(0);

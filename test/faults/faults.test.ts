@@ -30,7 +30,7 @@ describe('faults', () => {
       ids.push(await confirmDelist(ctx, await delistToken(ctx, id)));
     }
     const versionBefore = await ctx.routing.version();
-    const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, WORKER_LOCK_MS: '1500' };
+    const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, DATABASE_SCHEMA: ctx.schema, WORKER_LOCK_MS: '1500' };
     const first = startRole('worker/index.ts', env);
     await first.waitFor(/worker started/);
     await eventually(async () => (await ctx.routing.version()) > versionBefore + 5, 20_000);

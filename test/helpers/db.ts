@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { sql, type Kysely } from 'kysely';
-import { createDb, type DbOptions } from '../../src/db/connection.js';
+import { Kysely, PostgresDialect, sql } from 'kysely';
+import pg from 'pg';
+import { clientConfig, createDb, type DbOptions } from '../../src/db/connection.js';
 import { ensurePostgres } from '../../src/db/embedded.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
@@ -43,8 +44,35 @@ async function admin<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
  * A schema of this test's own, created (and migrated, unless `migrate: false`) now and dropped by cleanup(), so no
  * test sees another's rows. Call it once per file (in `before`) or once per test.
  */
+/** A new test schema name (not created yet): unique, and recognisable by its age (dropStaleTestSchemas). */
+export const newSchemaName = () => `pm_t_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(4).toString('hex')}`;
+
+/**
+ * A Kysely over a schema of its own that is created and migrated on first use (Kysely opens its pool lazily, and the
+ * pool factory may be async), so a synchronous testContext() can carry a database. Drop it with dropSchema().
+ */
+export function lazyTestDb(schema: string, max = 5): Kysely<Database> {
+  return new Kysely<Database>({
+    dialect: new PostgresDialect({
+      pool: async () => {
+        const url = await testDatabaseUrl();
+        await admin((db) => sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db));
+        const migrating = createDb({ url, searchPath: schema, max: 1 });
+        try {
+          await migrateToLatest(migrating);
+        } finally {
+          await migrating.destroy();
+        }
+        const pool = new pg.Pool({ ...clientConfig({ url, searchPath: schema, applicationName: `test ${schema}` }), max });
+        pool.on('error', () => {}); // a connection dropped by the server is replaced by the pool
+        return pool;
+      },
+    }),
+  });
+}
+
 export async function testDb(opts: { migrate?: boolean; max?: number } = {}): Promise<TestDb> {
-  const schema = `pm_t_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(4).toString('hex')}`;
+  const schema = newSchemaName();
   const dbUrl = await testDatabaseUrl();
   await admin((db) => sql`CREATE SCHEMA ${sql.id(schema)}`.execute(db));
   const options: DbOptions = { url: dbUrl, searchPath: schema, max: opts.max ?? 5, applicationName: `test ${schema}` };
@@ -68,7 +96,8 @@ export async function testDb(opts: { migrate?: boolean; max?: number } = {}): Pr
   };
 }
 
-async function dropSchema(schema: string): Promise<void> {
+/** Drops a test schema with everything in it (nothing when it was never created). */
+export async function dropSchema(schema: string): Promise<void> {
   await admin((db) => sql`DROP SCHEMA IF EXISTS ${sql.id(schema)} CASCADE`.execute(db));
 }
 

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { isListening } from '../../src/redis/embedded.js';
+import { dropSchema, newSchemaName } from './db.js';
 
 export const freePort = () =>
   new Promise<number>((resolve) => {
@@ -38,9 +39,25 @@ export async function privateRedis() {
   return { url: `redis://127.0.0.1:${port}`, port, start, kill };
 }
 
+/**
+ * The PostgreSQL schema of the processes a test starts under one Redis prefix (the same prefix, the same schema, so a
+ * restarted process finds its data), unless the test names one (a context's own: `DATABASE_SCHEMA: ctx.schema`).
+ * The processes create and migrate it at start (development and test do); it is dropped when the test file ends.
+ */
+const schemaOfPrefix = new Map<string, string>();
+process.once('beforeExit', () => {
+  void Promise.all([...schemaOfPrefix.values()].map((schema) => dropSchema(schema).catch(() => {})));
+});
+function databaseEnv(env: Record<string, string>): Record<string, string> {
+  if (env.DATABASE_SCHEMA || !env.REDIS_PREFIX) return {};
+  const schema = schemaOfPrefix.get(env.REDIS_PREFIX) ?? newSchemaName();
+  schemaOfPrefix.set(env.REDIS_PREFIX, schema);
+  return { DATABASE_SCHEMA: schema };
+}
+
 /** Starts a role (src/main.ts, src/server.ts, worker/index.ts) as its own process and waits for a log line. */
 export function startRole(entry: string, env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, LOG_LEVEL: 'info', NODE_ENV: 'test', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { env: { ...process.env, LOG_LEVEL: 'info', NODE_ENV: 'test', ...databaseEnv(env), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d) => (output += d));
   child.stderr!.on('data', (d) => (output += d));

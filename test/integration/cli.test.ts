@@ -14,14 +14,16 @@ import { createRedis, deleteByPattern } from '../../src/redis/connection.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { REDIS_URL } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
+import { dropSchema, lazyTestDb, newSchemaName } from '../helpers/db.js';
 
 const run = promisify(execFile);
 const prefix = `pm-test-cli-${randomBytes(4).toString('hex')}`;
+const schema = newSchemaName();
 
 /** Runs `postmaster …` as an operator would (bin/postmaster.js), under this test's own prefix. */
 async function postmaster(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['bin/postmaster.js', ...args], { env: { ...process.env, REDIS_URL, REDIS_PREFIX: prefix, NODE_ENV: 'test' } });
+    const { stdout, stderr } = await run(process.execPath, ['bin/postmaster.js', ...args], { env: { ...process.env, REDIS_URL, REDIS_PREFIX: prefix, DATABASE_SCHEMA: schema, NODE_ENV: 'test' } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -32,13 +34,15 @@ async function postmaster(...args: string[]): Promise<{ code: number; stdout: st
 describe('npx postmaster', () => {
   const redis = createRedis(REDIS_URL, 'cli');
   // The portal on the CLI's own prefix, to see what each command does to live sessions and tokens.
-  const ctx = createContext(loadConfig({ NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix, PUBLIC_URL: 'http://portal.test' }), loadPolicy(), redis, createLogger('silent', 'test'));
+  const ctx = createContext(loadConfig({ NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix, PUBLIC_URL: 'http://portal.test' }), loadPolicy(), redis, createLogger('silent', 'test'), lazyTestDb(schema));
   const app = createApp(ctx);
   before(() => redis.ping());
   after(async () => {
     await ctx.jobs.close();
     await deleteByPattern(redis, createKeys(prefix).all);
     await redis.quit();
+    await ctx.db.destroy();
+    await dropSchema(schema);
   });
 
   const signIn = async (email: string, password: string, ip = '198.51.100.40') => {

@@ -11,6 +11,7 @@ import { createRedis, deleteByPattern } from '../../src/redis/connection.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { REDIS_URL } from '../helpers/context.js';
 import { freePort } from '../helpers/processes.js';
+import { dropSchema, lazyTestDb, newSchemaName } from '../helpers/db.js';
 
 /**
  * Issue 13 (fail closed; config errors): each entry point started as operators start it, with an environment of its
@@ -23,10 +24,25 @@ const baseEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]
 const SECRET = randomBytes(32).toString('base64');
 const KEY = randomBytes(32).toString('base64');
 const prefixes: string[] = [];
-const prefix = () => {
+const schemas: string[] = [];
+/** A Redis prefix and a PostgreSQL schema of the started process's own (development migrates the schema at start). */
+const isolated = () => {
   const p = `pm-test-start-${randomBytes(4).toString('hex')}`;
+  const schema = newSchemaName();
   prefixes.push(p);
-  return p;
+  schemas.push(schema);
+  return { REDIS_PREFIX: p, DATABASE_SCHEMA: schema };
+};
+/** The same for production, which refuses to start on a schema with pending migrations: migrated first, as `npm run migrate` would. */
+const isolatedMigrated = async () => {
+  const env = isolated();
+  const db = lazyTestDb(env.DATABASE_SCHEMA, 1);
+  try {
+    await db.selectFrom('job_outbox').select('id').limit(1).execute(); // the first query creates and migrates the schema
+  } finally {
+    await db.destroy();
+  }
+  return env;
 };
 
 /** Runs a command with exactly `env` on top of the clean base; resolves when it exits (or is killed at `timeoutMs`). */
@@ -93,6 +109,7 @@ after(async () => {
   const redis = createRedis(REDIS_URL, 'cli');
   for (const p of prefixes) await deleteByPattern(redis, createKeys(p).all);
   await redis.quit();
+  for (const schema of schemas) await dropSchema(schema);
 });
 
 describe('start-up: fail closed', () => {
@@ -127,7 +144,7 @@ describe('start-up: fail closed', () => {
   it('npm start with no environment is the local development run: on 127.0.0.1 only, with the dev outbox', async () => {
     const port = await freePort();
     // Only what keeps the test off the shared defaults (the Redis prefix, the port); NODE_ENV, HOST and secrets unset.
-    const p = run(['npm', 'start', '--silent'], { REDIS_URL, REDIS_PREFIX: prefix(), PORT: String(port) });
+    const p = run(['npm', 'start', '--silent'], { REDIS_URL, ...isolated(), PORT: String(port) });
     try {
       await p.waitFor(/portal ready/);
       assert.deepEqual(await (await fetch(`http://127.0.0.1:${port}/healthz`)).json(), { ok: true });
@@ -143,7 +160,7 @@ describe('start-up: fail closed', () => {
 
   it('start:web with the production settings runs on every address, with no dev outbox, signing with SNAPSHOT_SIGNING_KEY', async () => {
     const port = await freePort();
-    const p = run(['npm', 'run', '--silent', 'start:web'], { REDIS_URL, REDIS_PREFIX: prefix(), PORT: String(port), SESSION_SECRET: SECRET, SNAPSHOT_SIGNING_KEY: KEY, SMTP_URL: 'smtp://127.0.0.1:1' });
+    const p = run(['npm', 'run', '--silent', 'start:web'], { REDIS_URL, ...(await isolatedMigrated()), PORT: String(port), SESSION_SECRET: SECRET, SNAPSHOT_SIGNING_KEY: KEY, SMTP_URL: 'smtp://127.0.0.1:1' });
     try {
       await p.waitFor(/web listening/);
       const other = otherAddress();
@@ -182,7 +199,7 @@ describe('start-up: configuration errors of every kind exit 78 with a line per k
     writeFileSync(path.join(dir, 'broken.json'), '{ "challenge": ');
     writeFileSync(path.join(dir, 'key.json'), JSON.stringify({ ...policy, challenge: { ...policy.challenge, ttlMinutes: -1 } }));
     writeFileSync(path.join(dir, 'range.json'), JSON.stringify({ ...policy, network: { ...policy.network, pools: { ...policy.network.pools, normal: ['203.0.113.1/26', 'not-a-range'] } }, allowlist: { ...policy.allowlist, refusedRanges: ['10.0.0.0/33'] } }));
-    const env = { NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix() };
+    const env = { NODE_ENV: 'test', REDIS_URL, ...isolated() };
     const runs = [
       run(ENTRIES.worker, { ...env, POLICY_FILE: path.join(dir, 'missing.json') }),
       run(ENTRIES.web, { ...env, POLICY_FILE: path.join(dir, 'broken.json') }),
@@ -200,7 +217,7 @@ describe('start-up: configuration errors of every kind exit 78 with a line per k
     await new Promise((r) => taken.once('listening', r));
     try {
       const port = (taken.address() as { port: number }).port;
-      const env = { NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix() };
+      const env = { NODE_ENV: 'test', REDIS_URL, ...isolated() };
       const inUse = run(ENTRIES.web, { ...env, PORT: String(port) });
       const inUseAll = run(ENTRIES.all, { ...env, PORT: String(port) });
       const foreign = run(ENTRIES.web, { ...env, HOST: '198.51.100.77', PORT: String(await freePort()), SESSION_SECRET: SECRET, SNAPSHOT_SIGNING_KEY: KEY });
@@ -216,7 +233,7 @@ describe('start-up: configuration errors of every kind exit 78 with a line per k
 describe('start-up: what used to crash', () => {
   it('TRUST_PROXY=true starts (with a warning), and neither a bad pm_lang cookie nor forwarded headers print a stack trace', async () => {
     const port = await freePort();
-    const p = run(ENTRIES.web, { NODE_ENV: 'development', TRUST_PROXY: 'true', REDIS_URL, REDIS_PREFIX: prefix(), PORT: String(port) });
+    const p = run(ENTRIES.web, { NODE_ENV: 'development', TRUST_PROXY: 'true', REDIS_URL, ...isolated(), PORT: String(port) });
     try {
       await p.waitFor(/web listening/);
       assert.match(p.stdout(), /TRUST_PROXY=true trusts every X-Forwarded-For hop/);

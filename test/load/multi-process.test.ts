@@ -42,7 +42,7 @@ describe('two web and two worker processes on one Redis', () => {
     policy.challenge.resendCooldownSeconds = 0;
     writeFileSync(path.join(dir, 'policy.json'), JSON.stringify(policy));
     ctx = testContext({ env: { POLICY_FILE: path.join(dir, 'policy.json') } });
-    const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, POLICY_FILE: path.join(dir, 'policy.json'), HOST: '127.0.0.1' };
+    const env = { REDIS_URL: ctx.config.redisUrl!, REDIS_PREFIX: ctx.config.redisPrefix, DATABASE_SCHEMA: ctx.schema, POLICY_FILE: path.join(dir, 'policy.json'), HOST: '127.0.0.1' };
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
       roles.push(startRole('src/server.ts', { ...env, PORT: String(port) }));
