@@ -20,6 +20,7 @@ const PRODUCTION_OK = {
   SESSION_SECRET: 'x'.repeat(32),
   SMTP_URL: 'smtp://mail.example.net:587',
   REDIS_URL: 'redis://redis.example.net:6379',
+  DATABASE_URL: 'postgres://portal@db.example.net/portal',
 };
 
 describe('loadConfig', () => {
@@ -131,6 +132,15 @@ describe('loadConfig', () => {
     assert.match(message, /REDIS_PREFIX:/);
     assert.match(message, /LOG_LEVEL:/);
   });
+
+  it('reads DATABASE_URL (postgres:// or postgresql://) and DATABASE_SCHEMA (a plain lower-case name), refusing anything else by key', () => {
+    const config = loadConfig({ DATABASE_URL: 'postgresql://portal@db.example.net:5433/portal', DATABASE_SCHEMA: 'portal_2' });
+    assert.equal(config.databaseUrl, 'postgresql://portal@db.example.net:5433/portal');
+    assert.equal(config.databaseSchema, 'portal_2');
+    assert.equal(loadConfig({}).databaseSchema, undefined);
+    assert.match(refused({ DATABASE_URL: 'mysql://db.example.net/portal' }), /^\s+DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/m);
+    for (const schema of ['Public', 'a-b', 'x; DROP SCHEMA public', 'a'.repeat(41), '1abc']) assert.match(refused({ DATABASE_SCHEMA: schema }), /^\s+DATABASE_SCHEMA: /m, schema);
+  });
 });
 
 describe('describeConfig', () => {
@@ -203,7 +213,7 @@ describe('loadConfig: HOST', () => {
 describe('loadConfig: fail closed (issue 13)', () => {
   const SECRET = 'a-real-secret-of-at-least-32-characters!';
   const KEY = randomBytes(32).toString('base64');
-  const PROD = { SESSION_SECRET: SECRET, SNAPSHOT_SIGNING_KEY: KEY, SMTP_URL: 'smtp://mail.example.net', REDIS_URL: 'redis://redis.example.net:6379' };
+  const PROD = { SESSION_SECRET: SECRET, SNAPSHOT_SIGNING_KEY: KEY, SMTP_URL: 'smtp://mail.example.net', REDIS_URL: 'redis://redis.example.net:6379', DATABASE_URL: 'postgres://portal@db.example.net/portal' };
 
   it('npm start (role all) with nothing set is local development on 127.0.0.1 with the development secrets', () => {
     const c = loadConfig({}, { role: 'all' });
@@ -217,7 +227,7 @@ describe('loadConfig: fail closed (issue 13)', () => {
   it('a role started on its own (start:web, start:worker) with NODE_ENV unset is production and needs its secrets', () => {
     for (const role of ['web', 'worker', 'smtp']) {
       assert.throws(() => loadConfig({}, { role }), (err: Error) => {
-        for (const key of ['SESSION_SECRET', 'SMTP_URL', 'REDIS_URL', 'NODE_ENV']) assert.match(err.message, new RegExp(`^\\s+${key}: `, 'm'), `${role}: ${key}`);
+        for (const key of ['SESSION_SECRET', 'SMTP_URL', 'REDIS_URL', 'DATABASE_URL', 'NODE_ENV']) assert.match(err.message, new RegExp(`^\\s+${key}: `, 'm'), `${role}: ${key}`);
         assert.equal(/^\s+SNAPSHOT_SIGNING_KEY: /m.test(err.message), role === 'web', `${role}: only the web role signs snapshots`);
         return err instanceof ConfigError;
       });
