@@ -192,7 +192,7 @@ export class TicketStore {
    */
   async caseFor(caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
     const candidate = `case-${firstRequestId}`;
-    const open = () => this.db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+    const open = (db: Kysely<Database> = this.db) => db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
     const existing = await open();
     if (existing) return ticketOf(existing);
     return this.db.transaction().execute(async (trx) => {
@@ -220,7 +220,7 @@ export class TicketStore {
         return ticketOf(row);
       }
       // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
-      const winner = (await open()) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
+      const winner = (await open(trx)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
       if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
       return ticketOf(winner);
     });
