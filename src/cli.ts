@@ -341,7 +341,7 @@ tokenCmd
 
 tokenCmd
   .command('revoke <name>')
-  .description('delete every token of this name; it stops working at its next request')
+  .description('revoke the live token of this name (kept as revoked, with who and when); it stops working at its next request')
   .option('--reason <text>', 'why', 'revoked by an operator')
   .action((name: string, o: { reason: string }) =>
     withContext(async (ctx) => {
