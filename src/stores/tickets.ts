@@ -340,6 +340,21 @@ export class TicketStore {
    * gives an empty page.
    */
   async query(q: QueueQuery): Promise<QueuePage> {
+    const s = this.pageQuery(q);
+    if (!s) return { tickets: [], next: null };
+    const rows = await s.execute();
+    const page = rows.slice(0, q.limit).map(ticketOf);
+    return { tickets: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!, q.sort) : null };
+  }
+
+  /** The plan PostgreSQL chooses for a page of the queue (EXPLAIN, JSON): how the indexes serve it (tests, operators). */
+  async plan(q: QueueQuery): Promise<unknown> {
+    const s = this.pageQuery(q);
+    return s ? (await s.explain('json'))[0]?.['QUERY PLAN'] : null;
+  }
+
+  /** The SELECT of one page (limit + 1 rows, to know whether there is a next page); null when a filter cannot match. */
+  private pageQuery(q: QueueQuery) {
     let s = this.db.selectFrom('tickets').selectAll().where('state', '=', q.state);
     if (q.kind) s = s.where('kind', '=', q.kind);
     const f = q.filters;
@@ -348,7 +363,7 @@ export class TicketStore {
       try {
         net = parseNetwork(f.ip).text;
       } catch {
-        return { tickets: [], next: null };
+        return null;
       }
       s = s.where(sql<SqlBool>`ip <<= ${net}::cidr`);
     }
@@ -365,8 +380,6 @@ export class TicketStore {
     }
     if (q.sort === 'severity') s = s.orderBy('severity_rank');
     s = s.orderBy(q.sort === 'age' ? 'created_at' : 'due_at').orderBy('id');
-    const rows = await s.limit(q.limit + 1).execute();
-    const page = rows.slice(0, q.limit).map(ticketOf);
-    return { tickets: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!, q.sort) : null };
+    return s.limit(q.limit + 1);
   }
 }
