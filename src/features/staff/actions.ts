@@ -106,6 +106,8 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
   const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
   const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
   if (changes) {
+    // interim (issue 14): the list and the request are still in Redis on this branch: they change first (one MULTI),
+    // then close() commits the ticket, its timeline and the audit row in PostgreSQL.
     await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
   }
   await close(ctx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`, changes ? undefined : record);
