@@ -13,6 +13,9 @@ import { DEFAULT_POLICY_FILE, loadPolicy, type Policy } from './policy.js';
 import { createRedis } from './redis/connection.js';
 import { generatePassword, hashPassword } from './domain/passwords.js';
 import { ROLES, type Role, type StaffUser } from './stores/staff.js';
+import { TokenNameTakenError } from './stores/api-tokens.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './db/schema.js';
 import { z } from 'zod';
 import { DEFAULT_REDIS_URL } from './redis/embedded.js';
 import { openDatabase, SchemaBehindError, type OpenDatabase } from './db/open.js';
@@ -149,10 +152,12 @@ staffCmd
       if (!z.email().safeParse(email).success) throw new AppError(400, 'EMAIL_INVALID', `"${email}" is not an email address.`);
       const password = o.passwordStdin ? (await readStdin()).replace(/\r?\n$/, '') : generatePassword();
       if (password.length < 12) throw new AppError(400, 'PASSWORD_WEAK', 'A staff password needs at least 12 characters.');
-      const user = await ctx.staff.add(email, o.role as Role, password);
-      const tx = ctx.redis.multi();
-      ctx.audit.appendIn(tx, { at: user.createdAt, actor: operator(), action: 'staff.add', target: user.email, reason: `role ${user.role}`, after: user });
-      await tx.exec();
+      const hash = await hashPassword(password);
+      const user = await ctx.db.transaction().execute(async (trx) => {
+        const added = await ctx.staff.addIn(trx, email, o.role as Role, hash);
+        await ctx.audit.appendIn(trx, { at: new Date().toISOString(), actor: operator(), action: 'staff.add', target: added.email, reason: `role ${added.role}`, after: added });
+        return added;
+      });
       out(`created ${user.email} (${user.role})`);
       if (user.disabled) out('this account is disabled: `staff enable` lets it sign in');
       if (!o.passwordStdin) out(`password: ${password}`);
@@ -172,15 +177,15 @@ staffCmd
  * Changes one existing staff account and appends the audit entry naming who did it, in one transaction.
  * The changes apply at the account's next request: the web reads role, status and session version every time.
  */
-async function changeStaff(ctx: Context, email: string, action: string, reason: string, change: (tx: ReturnType<Context['redis']['multi']>, before: StaffUser) => Partial<Pick<StaffUser, 'role' | 'disabled'>>): Promise<StaffUser> {
+async function changeStaff(ctx: Context, email: string, action: string, reason: string, change: (trx: Kysely<Database>, before: StaffUser) => Promise<Partial<Pick<StaffUser, 'role' | 'disabled'>>>): Promise<StaffUser> {
   const actor = operator();
   if (reason.length > 500) throw new AppError(400, 'REASON_TOO_LONG', 'A reason has at most 500 characters.');
   const before = await ctx.staff.get(email);
   if (!before) throw new AppError(404, 'STAFF_UNKNOWN', `There is no staff account "${email}".`);
-  const tx = ctx.redis.multi();
-  const after = change(tx, before);
-  ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action, target: before.email, reason, before: { role: before.role, disabled: before.disabled }, after: { role: before.role, disabled: before.disabled, ...after } });
-  await tx.exec();
+  await ctx.db.transaction().execute(async (trx) => {
+    const after = await change(trx, before);
+    await ctx.audit.appendIn(trx, { at: new Date().toISOString(), actor, action, target: before.email, reason, before: { role: before.role, disabled: before.disabled }, after: { role: before.role, disabled: before.disabled, ...after } });
+  });
   return before;
 }
 
@@ -190,7 +195,7 @@ staffCmd
   .option('--reason <text>', 'why', 'disabled by an operator')
   .action((email: string, o: { reason: string }) =>
     withContext(async (ctx) => {
-      await changeStaff(ctx, email, 'staff.disable', o.reason, (tx) => (ctx.staff.setDisabledIn(tx, email, true), { disabled: true }));
+      await changeStaff(ctx, email, 'staff.disable', o.reason, async (trx) => (await ctx.staff.setDisabledIn(trx, email, true), { disabled: true }));
       out(`disabled ${email.toLowerCase()}; its sessions are ended`);
     }),
   );
@@ -201,7 +206,7 @@ staffCmd
   .option('--reason <text>', 'why', 'enabled by an operator')
   .action((email: string, o: { reason: string }) =>
     withContext(async (ctx) => {
-      await changeStaff(ctx, email, 'staff.enable', o.reason, (tx) => (ctx.staff.setDisabledIn(tx, email, false), { disabled: false }));
+      await changeStaff(ctx, email, 'staff.enable', o.reason, async (trx) => (await ctx.staff.setDisabledIn(trx, email, false), { disabled: false }));
       out(`enabled ${email.toLowerCase()}`);
     }),
   );
@@ -213,7 +218,7 @@ staffCmd
   .action((email: string, role: string, o: { reason: string }) =>
     withContext(async (ctx) => {
       if (!ROLES.includes(role as Role)) throw new AppError(400, 'ROLE_INVALID', `Unknown role "${role}": use ${ROLES.join(', ')}.`);
-      const before = await changeStaff(ctx, email, 'staff.role', o.reason, (tx) => (ctx.staff.setRoleIn(tx, email, role as Role), { role: role as Role }));
+      const before = await changeStaff(ctx, email, 'staff.role', o.reason, async (trx) => (await ctx.staff.setRoleIn(trx, email, role as Role), { role: role as Role }));
       out(`${before.email}: ${before.role} → ${role}`);
     }),
   );
@@ -228,7 +233,7 @@ staffCmd
       if (password.length < 12) throw new AppError(400, 'PASSWORD_WEAK', 'A staff password needs at least 12 characters.');
       if (password.length > 1000) throw new AppError(400, 'PASSWORD_LONG', 'A staff password has at most 1000 characters.');
       const hash = await hashPassword(password);
-      await changeStaff(ctx, email, 'staff.password', 'password changed; sessions ended', (tx) => (ctx.staff.setPasswordHashIn(tx, email, hash), {}));
+      await changeStaff(ctx, email, 'staff.password', 'password changed; sessions ended', async (trx) => (await ctx.staff.setPasswordHashIn(trx, email, hash), {}));
       out(`new password set for ${email.toLowerCase()}; its sessions are ended`);
       if (!o.passwordStdin) out(`password: ${password}`);
     }),
@@ -242,7 +247,7 @@ staffCmd
   .option('--reason <text>', 'why', 'sessions revoked by an operator')
   .action((email: string, o: { reason: string }) =>
     withContext(async (ctx) => {
-      await changeStaff(ctx, email, 'staff.sessions.revoke', o.reason, (tx) => (ctx.staff.revokeSessionsIn(tx, email), {}));
+      await changeStaff(ctx, email, 'staff.sessions.revoke', o.reason, async (trx) => (await ctx.staff.revokeSessionsIn(trx, email), {}));
       out(`ended every session of ${email.toLowerCase()}`);
     }),
   );
@@ -307,10 +312,17 @@ tokenCmd
     withContext(async (ctx) => {
       const actor = operator();
       if (!/^[A-Za-z0-9][A-Za-z0-9._ -]{0,99}$/.test(name)) throw new AppError(400, 'NAME_INVALID', 'A token name has 1–100 letters, digits, spaces and . _ -, starting with a letter or digit.');
-      const tx = ctx.redis.multi();
-      const token = ctx.apiTokens.createIn(tx, name);
-      ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action: 'token.create', target: name, reason: 'API token created' });
-      await tx.exec();
+      const token = await ctx.db
+        .transaction()
+        .execute(async (trx) => {
+          const created = await ctx.apiTokens.createIn(trx, name, new Date(), actor);
+          await ctx.audit.appendIn(trx, { at: new Date().toISOString(), actor, action: 'token.create', target: name, reason: 'API token created' });
+          return created;
+        })
+        .catch((err: unknown) => {
+          if (err instanceof TokenNameTakenError) throw new AppError(409, 'TOKEN_EXISTS', err.message);
+          throw err;
+        });
       out(token);
     }),
   );
@@ -329,17 +341,18 @@ tokenCmd
 
 tokenCmd
   .command('revoke <name>')
-  .description('delete every token of this name; it stops working at its next request')
+  .description('revoke the live token of this name (kept as revoked, with who and when); it stops working at its next request')
   .option('--reason <text>', 'why', 'revoked by an operator')
   .action((name: string, o: { reason: string }) =>
     withContext(async (ctx) => {
       const actor = operator();
       if (o.reason.length > 500) throw new AppError(400, 'REASON_TOO_LONG', 'A reason has at most 500 characters.');
-      const tx = ctx.redis.multi();
-      const revoked = await ctx.apiTokens.revokeIn(tx, name);
-      if (!revoked.length) throw new AppError(404, 'TOKEN_UNKNOWN', `There is no token named "${name}".`);
-      ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor, action: 'token.revoke', target: name, reason: o.reason, before: revoked });
-      await tx.exec();
+      const revoked = await ctx.db.transaction().execute(async (trx) => {
+        const gone = await ctx.apiTokens.revokeIn(trx, name, actor);
+        if (!gone.length) throw new AppError(404, 'TOKEN_UNKNOWN', `There is no token named "${name}".`);
+        await ctx.audit.appendIn(trx, { at: new Date().toISOString(), actor, action: 'token.revoke', target: name, reason: o.reason, before: gone });
+        return gone;
+      });
       out(`revoked ${revoked.length} token${revoked.length === 1 ? '' : 's'} named ${name}`);
     }),
   );

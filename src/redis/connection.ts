@@ -1,4 +1,4 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 import { INTAKE_COMMAND } from '../stores/delist-intake.js';
 
 /**
@@ -34,4 +34,16 @@ export async function deleteByPattern(redis: Redis, pattern: string): Promise<nu
     if (keys.length) deleted += await redis.unlink(...keys);
   } while (cursor !== '0');
   return deleted;
+}
+
+/**
+ * Runs a MULTI and fails when any command inside it failed (ioredis reports those per command, not as a rejection),
+ * or when the transaction was aborted (a WATCHed key changed: null). Returns each command's result.
+ */
+export async function execOrThrow(tx: ChainableCommander): Promise<unknown[]> {
+  const results = await tx.exec();
+  if (!results) throw new Error('the Redis transaction was aborted');
+  const failed = results.find(([err]) => err);
+  if (failed) throw failed[0]!;
+  return results.map(([, value]) => value);
 }

@@ -34,9 +34,6 @@ export function createKeys(prefix: string) {
 
     selfDelists: (ip: string) => `${p}:self-delists:${ip}`,
 
-    ticket: (id: string) => `${p}:ticket:${id}`,
-    ticketIndex: (state: string, kind: string, sort: string) => `${p}:tix:idx:${state}:${kind}:${sort}`,
-    ticketFilter: (field: string, value: string) => `${p}:tix:f:${field}:${value}`,
 
     reportDraft: (id: string) => `${p}:report-draft:${id}`,
     requestSample: (id: string) => `${p}:req:${id}:sample`,
@@ -48,19 +45,12 @@ export function createKeys(prefix: string) {
     trustedDedupeSample: (tenant: string, sampleHash: string) => `${p}:dedupe-trusted:sample:${tenant}:${sampleHash}`,
     trustedReportWindow: (tenant: string) => `${p}:tenant-reports-trusted:${tenant}`,
     trustedReporterWindow: (tenant: string) => `${p}:tenant-reporters-trusted:${tenant}`,
-    tenantCase: (tenant: string) => `${p}:tenant-case:${tenant}`,
-    ticketReports: (id: string) => `${p}:ticket:${id}:reports`,
-    ticketEvents: (id: string) => `${p}:ticket:${id}:events`,
-    audit: `${p}:audit`,
 
-    staffUser: (email: string) => `${p}:staff:user:${email}`,
-    staffAll: `${p}:staff:all`,
     /** Sign-in throttle per (account, client network): failures counted, and the wait before the next attempt. */
     staffLoginFailures: (email: string, client: string) => `${p}:staff:login-failures:${email}:${client}`,
     staffLoginWait: (email: string, client: string) => `${p}:staff:login-wait:${email}:${client}`,
     session: (sid: string) => `${p}:sess:${sid}`,
 
-    apiTokens: `${p}:api-tokens`,
     rateLimit: (name: string) => `${p}:rl:${name}:`,
     outbox: `${p}:dev-outbox`,
   };

@@ -1,59 +1,71 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
-import type { Keys } from '../redis/keys.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 
 export interface ApiToken {
   name: string;
   createdAt: string;
 }
 
-const hashOf = (token: string) => createHash('sha256').update(token).digest('hex');
+const hashOf = (token: string) => createHash('sha256').update(token).digest();
+
+/** A live token of this name exists already (a name is unique among live tokens; a revoked name can be issued again). */
+export class TokenNameTakenError extends Error {
+  constructor(readonly tokenName: string) {
+    super(`A live token named "${tokenName}" exists already: revoke it first, or choose another name.`);
+  }
+}
 
 /**
- * API tokens for the routing engine, stored only as SHA-256 hashes. Lookup is by the hash, so the secret is
- * never compared byte by byte with attacker input.
+ * API tokens for the routing engine and partners (table `api_tokens`), stored only as SHA-256 hashes. Lookup is by
+ * the hash, so the secret is never compared byte by byte with attacker input. Revoking keeps the row (who made it,
+ * who revoked it and when).
  */
 export class ApiTokenStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
-  ) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
   /** Creates a token and returns its only clear-text copy. */
-  async create(name: string, now = new Date()): Promise<string> {
-    const tx = this.redis.multi();
-    const token = this.createIn(tx, name, now);
-    await tx.exec();
-    return token;
+  create(name: string, now = new Date(), by = ''): Promise<string> {
+    return this.createIn(this.db, name, now, by);
   }
 
   /** The same, inside the caller's transaction (beside its audit entry). */
-  createIn(tx: ChainableCommander, name: string, now = new Date()): string {
+  async createIn(db: Kysely<Database>, name: string, now = new Date(), by = ''): Promise<string> {
     const token = `pmt_${randomBytes(32).toString('base64url')}`;
-    tx.hset(this.keys.apiTokens, hashOf(token), JSON.stringify({ name, createdAt: now.toISOString() } satisfies ApiToken));
+    const row = await db
+      .insertInto('api_tokens')
+      .values({ name, token_hash: hashOf(token), created_at: now, created_by: by })
+      .onConflict((oc) => oc.column('name').where('revoked_at', 'is', null).doNothing())
+      .returning('id')
+      .executeTakeFirst();
+    if (!row) throw new TokenNameTakenError(name);
     return token;
   }
 
-  /** Every token's name and creation date, oldest first (the secrets are not stored, so never shown). */
+  /** Every live token's name and creation date, oldest first (the secrets are not stored, so never shown). */
   async list(): Promise<ApiToken[]> {
-    const values = await this.redis.hvals(this.keys.apiTokens);
-    return values.map((v) => JSON.parse(v) as ApiToken).sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name));
+    const rows = await this.db.selectFrom('api_tokens').select(['name', 'created_at']).where('revoked_at', 'is', null).orderBy('created_at').orderBy('name').execute();
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at.toISOString() }));
   }
 
   /**
-   * Deletes every token of this name inside the caller's transaction, and returns them. Each stops working at its
-   * next request: verify reads the store every time, nothing is cached.
+   * Revokes the live token of this name inside the caller's transaction, and returns it (none: an empty list). It stops
+   * working at its next request: verify reads the store every time, nothing is cached.
    */
-  async revokeIn(tx: ChainableCommander, name: string): Promise<ApiToken[]> {
-    const all = await this.redis.hgetall(this.keys.apiTokens);
-    const gone = Object.entries(all).filter(([, v]) => (JSON.parse(v) as ApiToken).name === name);
-    if (gone.length) tx.hdel(this.keys.apiTokens, ...gone.map(([hash]) => hash));
-    return gone.map(([, v]) => JSON.parse(v) as ApiToken);
+  async revokeIn(db: Kysely<Database>, name: string, by = ''): Promise<ApiToken[]> {
+    const rows = await db
+      .updateTable('api_tokens')
+      .set({ revoked_at: sql`now()`, revoked_by: by })
+      .where('name', '=', name)
+      .where('revoked_at', 'is', null)
+      .returning(['name', 'created_at'])
+      .execute();
+    return rows.map((r) => ({ name: r.name, createdAt: r.created_at.toISOString() }));
   }
 
   async verify(token: string): Promise<ApiToken | null> {
     if (!/^pmt_[A-Za-z0-9_-]{43}$/.test(token)) return null;
-    const raw = await this.redis.hget(this.keys.apiTokens, hashOf(token));
-    return raw ? (JSON.parse(raw) as ApiToken) : null;
+    const row = await this.db.selectFrom('api_tokens').select(['name', 'created_at']).where('token_hash', '=', hashOf(token)).where('revoked_at', 'is', null).executeTakeFirst();
+    return row ? { name: row.name, createdAt: row.created_at.toISOString() } : null;
   }
 }

@@ -1,4 +1,6 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { Database, StaffUsersTable } from '../db/schema.js';
 import { hashPassword, verifyPassword } from '../domain/passwords.js';
 import type { Keys } from '../redis/keys.js';
 
@@ -37,11 +39,12 @@ export type LoginResult =
 /** A dummy hash, verified when the account does not exist, so an unknown email takes as long as a wrong password. */
 let dummyHash: Promise<string> | null = null;
 
-const userOf = (h: Record<string, string>): StaffUser | null =>
-  h.email ? { email: h.email, role: h.role as Role, createdAt: h.createdAt ?? '', disabled: h.disabled === '1', sessionVersion: Number(h.sessionVersion ?? 0) } : null;
+const userOf = (r: Selectable<StaffUsersTable> | undefined): StaffUser | null =>
+  r ? { email: r.email, role: r.role, createdAt: r.created_at.toISOString(), disabled: r.disabled_at !== null, sessionVersion: r.session_version } : null;
 
 /**
- * Staff accounts (scrypt password hashes, role, disabled flag, session version) and the sign-in throttle.
+ * Staff accounts (table `staff_users`: scrypt password hashes, role, disabled flag, session version) and the sign-in
+ * throttle (in Redis: it is rate-limit coordination, not a record).
  *
  * The throttle is kept per (account, client network), never per account alone, so nobody can lock a person out
  * by failing on purpose: the person signs in from their own address meanwhile. Two keys per pair: the failure
@@ -51,6 +54,7 @@ const userOf = (h: Record<string, string>): StaffUser | null =>
  */
 export class StaffStore {
   constructor(
+    private readonly db: Kysely<Database>,
     private readonly redis: Redis,
     private readonly keys: Keys,
     private readonly throttle: LoginThrottle,
@@ -58,44 +62,52 @@ export class StaffStore {
 
   /** Creates an account, or resets its role and password (which ends its sessions); a disabled account stays disabled. */
   async add(email: string, role: Role, password: string, now = new Date()): Promise<StaffUser> {
-    const key = this.keys.staffUser(email.toLowerCase());
-    const fields = { email: email.toLowerCase(), role, createdAt: now.toISOString(), passwordHash: await hashPassword(password) };
-    await this.redis.multi().hset(key, fields).hincrby(key, 'sessionVersion', 1).sadd(this.keys.staffAll, fields.email).exec();
-    return (await this.get(fields.email))!;
+    return this.addIn(this.db, email, role, await hashPassword(password), now);
+  }
+
+  /** The same with a password hash already made (see hashPassword), inside the caller's transaction. */
+  async addIn(db: Kysely<Database>, email: string, role: Role, passwordHash: string, now = new Date()): Promise<StaffUser> {
+    const row = await db
+      .insertInto('staff_users')
+      .values({ email: email.toLowerCase(), role, password_hash: passwordHash, created_at: now, updated_at: now })
+      .onConflict((oc) => oc.column('email').doUpdateSet({ role, password_hash: passwordHash, session_version: sql`staff_users.session_version + 1`, updated_at: now }))
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return userOf(row)!;
   }
 
   async get(email: string): Promise<StaffUser | null> {
-    return userOf(await this.redis.hgetall(this.keys.staffUser(email.toLowerCase())));
+    return userOf(await this.db.selectFrom('staff_users').selectAll().where('email', '=', email.toLowerCase()).executeTakeFirst());
   }
 
   async list(): Promise<StaffUser[]> {
-    const emails = await this.redis.smembers(this.keys.staffAll);
-    return (await Promise.all(emails.sort().map((e) => this.get(e)))).filter((u): u is StaffUser => !!u);
+    return (await this.db.selectFrom('staff_users').selectAll().orderBy('email').execute()).map((r) => userOf(r)!);
   }
 
   /* The changes below go into the caller's transaction, beside the audit entry that records them. */
 
   /** A new role; it applies from the user's next request (the role is read on every request). */
-  setRoleIn(tx: ChainableCommander, email: string, role: Role): void {
-    tx.hset(this.keys.staffUser(email.toLowerCase()), 'role', role);
+  async setRoleIn(db: Kysely<Database>, email: string, role: Role): Promise<void> {
+    await db.updateTable('staff_users').set({ role, updated_at: sql`now()` }).where('email', '=', email.toLowerCase()).execute();
   }
 
   /** Disabling also ends every session of the account; enabling lets it sign in again. */
-  setDisabledIn(tx: ChainableCommander, email: string, disabled: boolean): void {
-    const key = this.keys.staffUser(email.toLowerCase());
-    tx.hset(key, 'disabled', disabled ? '1' : '0');
-    if (disabled) tx.hincrby(key, 'sessionVersion', 1);
+  async setDisabledIn(db: Kysely<Database>, email: string, disabled: boolean): Promise<void> {
+    await db
+      .updateTable('staff_users')
+      .set(disabled ? { disabled_at: sql`coalesce(disabled_at, now())`, session_version: sql`session_version + 1`, updated_at: sql`now()` } : { disabled_at: null, updated_at: sql`now()` })
+      .where('email', '=', email.toLowerCase())
+      .execute();
   }
 
   /** Ends every session of the account (each is refused at its next request). */
-  revokeSessionsIn(tx: ChainableCommander, email: string): void {
-    tx.hincrby(this.keys.staffUser(email.toLowerCase()), 'sessionVersion', 1);
+  async revokeSessionsIn(db: Kysely<Database>, email: string): Promise<void> {
+    await db.updateTable('staff_users').set({ session_version: sql`session_version + 1`, updated_at: sql`now()` }).where('email', '=', email.toLowerCase()).execute();
   }
 
   /** A new password hash (see hashPassword); ends every session of the account. */
-  setPasswordHashIn(tx: ChainableCommander, email: string, passwordHash: string): void {
-    const key = this.keys.staffUser(email.toLowerCase());
-    tx.hset(key, 'passwordHash', passwordHash).hincrby(key, 'sessionVersion', 1);
+  async setPasswordHashIn(db: Kysely<Database>, email: string, passwordHash: string): Promise<void> {
+    await db.updateTable('staff_users').set({ password_hash: passwordHash, session_version: sql`session_version + 1`, updated_at: sql`now()` }).where('email', '=', email.toLowerCase()).execute();
   }
 
   /**
@@ -106,10 +118,10 @@ export class StaffStore {
     const account = email.toLowerCase();
     const wait = await this.takeTurn(account, client);
     if (wait > 0) return { ok: false, reason: 'throttled', retryAfterMs: wait };
-    const h = await this.redis.hgetall(this.keys.staffUser(account));
+    const row = await this.db.selectFrom('staff_users').selectAll().where('email', '=', account).executeTakeFirst();
     dummyHash ??= hashPassword('not a real password');
-    const ok = await verifyPassword(password, h.passwordHash ?? (await dummyHash));
-    const user = userOf(h);
+    const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash));
+    const user = userOf(row);
     if (ok && user) {
       await this.redis.del(this.keys.staffLoginFailures(account, client), this.keys.staffLoginWait(account, client));
       return user.disabled ? { ok: false, reason: 'disabled' } : { ok: true, user };
@@ -137,7 +149,10 @@ export class StaffStore {
   private async recordFailure(account: string, client: string): Promise<number> {
     const failuresKey = this.keys.staffLoginFailures(account, client);
     const forgetMs = Math.ceil(this.throttle.forgetAfterHours * 3_600_000);
-    const [[, failures]] = (await this.redis.multi().incr(failuresKey).pexpire(failuresKey, forgetMs).exec()) as [[unknown, number], unknown];
+    const results = await this.redis.multi().incr(failuresKey).pexpire(failuresKey, forgetMs).exec();
+    const failed = !results ? new Error('the sign-in failure count was not written') : results.find(([err]) => err)?.[0];
+    if (failed) throw failed;
+    const failures = results![0]![1] as number;
     const delay = this.delayMs(failures);
     if (delay) await this.redis.set(this.keys.staffLoginWait(account, client), 'failed', 'PX', delay);
     return delay;

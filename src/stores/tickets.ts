@@ -1,6 +1,7 @@
-import type { ChainableCommander, Redis } from 'ioredis';
+import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
+import type { Database, TicketsTable } from '../db/schema.js';
+import { parseNetwork } from '../domain/ip.js';
 import type { Policy } from '../policy.js';
-import type { Keys } from '../redis/keys.js';
 
 export const TICKET_KINDS = ['delist-review', 'abuse-case', 'tenant-unblock'] as const;
 export type TicketKind = (typeof TICKET_KINDS)[number];
@@ -36,9 +37,9 @@ export interface TicketEvent {
   at: string;
   actor: string;
   message: string;
-  /** 'note' (internal), 'reply' (mailed to the requester), 'action', 'system'. */
+  /** 'note' (internal), 'reply' (mailed to the requester: table ticket_replies), 'action', 'system'. */
   type?: 'note' | 'reply' | 'action' | 'system';
-  /** Replies: an id the mail job refers to, and the kind of update (each has its own mail template wording). */
+  /** Replies: their id (the mail job refers to it), and the kind of update (each has its own mail template wording). */
   id?: string;
   template?: ReplyTemplate;
 }
@@ -57,28 +58,67 @@ export interface QueueQuery {
 
 export interface QueuePage {
   tickets: Ticket[];
+  /** The cursor of the next page (the last row's sort key and id), or null on the last page. */
   next: string | null;
 }
 
-const pad = (n: number) => String(Math.max(0, Math.floor(n))).padStart(15, '0');
+export interface NewReply {
+  at: string;
+  author: string;
+  template: ReplyTemplate;
+  body: string;
+}
+
+type Row = Selectable<TicketsTable>;
+
+const ticketOf = (r: Row): Ticket => ({
+  id: r.id,
+  kind: r.kind,
+  state: r.state,
+  severity: r.severity,
+  subject: r.subject,
+  reason: r.reason,
+  createdAt: r.created_at.toISOString(),
+  slaDueAt: r.due_at.toISOString(),
+  ...(r.resolution !== null && { resolution: r.resolution }),
+  ...(r.request_id !== null && { requestId: r.request_id }),
+  ...(r.case_key !== null && { caseKey: r.case_key }),
+  ...(r.ip !== null && { ip: r.ip }),
+  ...(r.tenant !== null && { tenant: r.tenant }),
+  ...(r.email !== null && { email: r.email }),
+  ...(r.category !== null && { category: r.category }),
+});
+
+const ID = /^[A-Za-z0-9_-]{1,80}$/;
 const SEVERITY_RANK: Record<Severity, number> = { critical: 0, normal: 1 };
 
-/** The lexicographic member of a ticket in one sorted index: the sort key, then the id (ties stay in a stable order). */
-export function indexMember(t: Pick<Ticket, 'id' | 'createdAt' | 'slaDueAt' | 'severity'>, sort: Sort): string {
-  const created = Date.parse(t.createdAt);
-  const due = Date.parse(t.slaDueAt);
-  const key = sort === 'age' ? pad(created) : sort === 'sla' ? pad(due) : `${SEVERITY_RANK[t.severity]}${pad(due)}`;
-  return `${key}|${t.id}`;
+/**
+ * A queue cursor: the sort key of the last row shown and its id, as text (`<ms>|<id>`, severity: `<rank>|<ms>|<id>`).
+ * Timestamps are written with millisecond precision (they come from JS Dates), so the millisecond value is exact.
+ */
+export function cursorOf(t: Pick<Ticket, 'id' | 'createdAt' | 'slaDueAt' | 'severity'>, sort: Sort): string {
+  if (sort === 'age') return `${Date.parse(t.createdAt)}|${t.id}`;
+  if (sort === 'sla') return `${Date.parse(t.slaDueAt)}|${t.id}`;
+  return `${SEVERITY_RANK[t.severity]}|${Date.parse(t.slaDueAt)}|${t.id}`;
+}
+
+function parseCursor(cursor: string, sort: Sort): { rank?: number; at: Date; id: string } | null {
+  const parts = cursor.split('|');
+  const [rank, ms, id] = sort === 'severity' ? parts : [undefined, ...parts];
+  if (parts.length !== (sort === 'severity' ? 3 : 2) || !/^\d{1,15}$/.test(ms ?? '') || !ID.test(id ?? '')) return null;
+  if (rank !== undefined && rank !== '0' && rank !== '1') return null;
+  return { ...(rank !== undefined && { rank: Number(rank) }), at: new Date(Number(ms)), id: id! };
 }
 
 /**
- * Tickets for staff, with the indexes the triage queue reads: per state × kind × sort, a sorted set of
- * lexicographic members (cursor paging with ZRANGE BYLEX), and a set per exact filter value. No SCAN, no KEYS.
+ * Tickets for staff (table `tickets`), with their timeline (`ticket_events`), replies (`ticket_replies`) and the
+ * reports attached to a case (`ticket_reports`). The triage queue reads one page after a cursor in one of three
+ * orders; each (state, kind?, order) has its index (migrations/0001_initial.ts), so a page is an index range scan
+ * whatever the table's size, and the tabs' counts come from `ticket_counts`, kept by triggers.
  */
 export class TicketStore {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly db: Kysely<Database>,
     private readonly sla: Policy['sla'],
   ) {}
 
@@ -86,134 +126,260 @@ export class TicketStore {
     return kind === 'abuse-case' && severity === 'critical' ? this.sla['abuse-case-critical'] : this.sla[kind];
   }
 
-  private indexIn(tx: ChainableCommander, t: Ticket, add: boolean): void {
-    for (const kind of ['all', t.kind]) {
-      for (const sort of SORTS) {
-        const key = this.keys.ticketIndex(t.state, kind, sort);
-        if (add) tx.zadd(key, 0, indexMember(t, sort));
-        else tx.zrem(key, indexMember(t, sort));
-      }
-    }
-    for (const field of FILTER_FIELDS) {
-      const value = t[field];
-      if (value) {
-        if (add) tx.sadd(this.keys.ticketFilter(field, value.toLowerCase()), t.id);
-        else tx.srem(this.keys.ticketFilter(field, value.toLowerCase()), t.id);
-      }
-    }
-  }
-
-  /** Queues a new open ticket on a transaction. Ids derive from their cause, so a retried job makes no second one. */
-  openIn(tx: ChainableCommander, fields: Omit<Ticket, 'state' | 'severity' | 'createdAt' | 'slaDueAt'> & { severity?: Severity }, now = new Date()): Ticket {
+  /**
+   * Opens a ticket with its first timeline event. Ids derive from their cause (and one request has one ticket, one
+   * case key one open case), so a retried job makes no second one: it gets the ticket that exists.
+   */
+  async openIn(db: Kysely<Database>, fields: Omit<Ticket, 'state' | 'severity' | 'createdAt' | 'slaDueAt'> & { severity?: Severity }, now = new Date()): Promise<Ticket> {
     const severity = fields.severity ?? 'normal';
-    const ticket: Ticket = { ...fields, state: 'open', severity, createdAt: now.toISOString(), slaDueAt: new Date(now.getTime() + this.slaHours(fields.kind, severity) * 3_600_000).toISOString() };
-    tx.hset(this.keys.ticket(ticket.id), compact(ticket));
-    this.indexIn(tx, ticket, true);
-    tx.rpush(this.keys.ticketEvents(ticket.id), JSON.stringify({ at: ticket.createdAt, actor: 'automation', message: `opened: ${ticket.reason}`, type: 'system' } satisfies TicketEvent));
-    return ticket;
+    const due = new Date(now.getTime() + this.slaHours(fields.kind, severity) * 3_600_000);
+    const row = await db
+      .insertInto('tickets')
+      .values({
+        id: fields.id,
+        kind: fields.kind,
+        severity,
+        subject: fields.subject,
+        reason: fields.reason,
+        request_id: fields.requestId ?? null,
+        case_key: fields.caseKey ?? null,
+        ip: fields.ip ?? null,
+        tenant: fields.tenant ?? null,
+        email: fields.email ?? null,
+        category: fields.category ?? null,
+        created_at: now,
+        updated_at: now,
+        due_at: due,
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (!row) {
+      const existing = (await this.getIn(db, fields.id)) ?? (fields.requestId ? await this.byRequestIn(db, fields.requestId) : null);
+      if (existing) return existing;
+      throw new Error(`ticket ${fields.id} conflicts with another ticket`);
+    }
+    await this.addEventIn(db, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
+    return ticketOf(row);
   }
 
-  /** Queues a change of a ticket (state, severity, resolution) with its indexes moved accordingly. */
-  updateIn(tx: ChainableCommander, before: Ticket, change: Partial<Pick<Ticket, 'state' | 'severity' | 'resolution' | 'slaDueAt'>>): Ticket {
-    const after: Ticket = { ...before, ...change };
-    this.indexIn(tx, before, false);
-    tx.hset(this.keys.ticket(after.id), compact(after));
-    this.indexIn(tx, after, true);
-    return after;
+  /** Changes a ticket (state, severity, resolution, due time); closing sets closed_at, which frees a case key. */
+  async updateIn(db: Kysely<Database>, before: Ticket, change: Partial<Pick<Ticket, 'state' | 'severity' | 'resolution' | 'slaDueAt'>>, now = new Date()): Promise<Ticket> {
+    const row = await db
+      .updateTable('tickets')
+      .set({
+        updated_at: now,
+        ...(change.state && { state: change.state, closed_at: change.state === 'closed' ? now : null }),
+        ...(change.severity && { severity: change.severity }),
+        ...(change.resolution !== undefined && { resolution: change.resolution }),
+        ...(change.slaDueAt && { due_at: change.slaDueAt }),
+      })
+      .where('id', '=', before.id)
+      .returningAll()
+      .executeTakeFirstOrThrow();
+    return ticketOf(row);
   }
 
-  /** The open abuse case of a tenant, opened on first use (one per tenant; SET NX decides races). */
-  async caseFor(caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
-    const candidate = `case-${firstRequestId}`;
-    const won = await this.redis.set(this.keys.tenantCase(caseKey), candidate, 'NX');
-    const id = won ? candidate : ((await this.redis.get(this.keys.tenantCase(caseKey))) ?? candidate);
-    const existing = await this.get(id);
-    if (existing) return existing;
-    const tx = this.redis.multi();
-    const ticket = this.openIn(tx, { id, kind: 'abuse-case', caseKey, subject: `Abuse reports against ${caseKey}`, reason: 'abuse reports received', ...extra }, now);
-    await tx.exec();
-    return ticket;
-  }
-
-  /** Closes a tenant's open case for good, so its next report opens a new one. */
-  releaseCaseIn(tx: ChainableCommander, caseKey: string): void {
-    tx.del(this.keys.tenantCase(caseKey));
-  }
-
-  /** Attaches a report to a case (a set: attaching twice is attaching once); returns how many are attached. */
-  async attachReport(ticketId: string, requestId: string, now = new Date()): Promise<number> {
-    const results = (await this.redis.multi().zadd(this.keys.ticketReports(ticketId), 'NX', String(now.getTime()), requestId).zcard(this.keys.ticketReports(ticketId)).exec()) as Array<[unknown, number]>;
-    return results[1]![1];
-  }
-
-  /** Raises a ticket to critical (once): its SLA shortens and it moves up the severity sort. */
-  async raiseToCritical(ticket: Ticket, event: TicketEvent, also?: (tx: ChainableCommander) => void): Promise<boolean> {
-    if (ticket.severity === 'critical') return false;
-    const tx = this.redis.multi();
-    const due = new Date(Math.min(Date.parse(ticket.slaDueAt), Date.now() + this.slaHours(ticket.kind, 'critical') * 3_600_000)).toISOString();
-    this.updateIn(tx, ticket, { severity: 'critical', slaDueAt: due });
-    this.addEventIn(tx, ticket.id, event);
-    also?.(tx);
-    await tx.exec();
-    return true;
-  }
-
-  addEventIn(tx: ChainableCommander, ticketId: string, event: TicketEvent): void {
-    tx.rpush(this.keys.ticketEvents(ticketId), JSON.stringify(event));
-  }
-
-  async get(id: string): Promise<Ticket | null> {
-    if (!/^[A-Za-z0-9_-]{1,80}$/.test(id)) return null;
-    const h = await this.redis.hgetall(this.keys.ticket(id));
-    return h.id ? (h as unknown as Ticket) : null;
-  }
-
-  async getMany(ids: string[]): Promise<Ticket[]> {
-    if (!ids.length) return [];
-    const tx = this.redis.pipeline();
-    for (const id of ids) tx.hgetall(this.keys.ticket(id));
-    const rows = (await tx.exec()) ?? [];
-    return rows.map(([, h]) => h as unknown as Ticket).filter((t) => t && t.id);
-  }
-
-  async events(id: string): Promise<TicketEvent[]> {
-    return (await this.redis.lrange(this.keys.ticketEvents(id), 0, -1)).map((v) => JSON.parse(v) as TicketEvent);
-  }
-
-  async reports(id: string): Promise<string[]> {
-    return this.redis.zrange(this.keys.ticketReports(id), '0', '-1');
-  }
-
-  /** Open tickets per kind (the queue's tabs): one ZCARD each. */
-  async counts(state: TicketState = 'open'): Promise<Record<TicketKind | 'all', number>> {
-    const kinds = ['all', ...TICKET_KINDS] as const;
-    const tx = this.redis.pipeline();
-    for (const k of kinds) tx.zcard(this.keys.ticketIndex(state, k, 'age'));
-    const rows = (await tx.exec()) ?? [];
-    return Object.fromEntries(kinds.map((k, i) => [k, Number(rows[i]?.[1] ?? 0)])) as Record<TicketKind | 'all', number>;
+  /** Closes an open ticket (conditional: null when it was closed already); closing frees its case key. */
+  async closeIn(db: Kysely<Database>, id: string, resolution: string, now = new Date()): Promise<Ticket | null> {
+    const row = await db.updateTable('tickets').set({ state: 'closed', closed_at: now, resolution, updated_at: now }).where('id', '=', id).where('state', '=', 'open').returningAll().executeTakeFirst();
+    return row ? ticketOf(row) : null;
   }
 
   /**
-   * One page of the queue. Without exact filters: ZRANGE BYLEX from the cursor on the right index (O(log n + page)).
-   * With them: the intersection of the filter sets (small by nature), then state/kind/sort in memory.
+   * The open abuse case of a tenant (or source address), opened on first use. One open case per case key is a unique
+   * index, so of two reports opening the same case at once one inserts and the other reads the winner's.
+   */
+  async caseFor(caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
+    const candidate = `case-${firstRequestId}`;
+    const open = (db: Kysely<Database> = this.db) => db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+    const existing = await open();
+    if (existing) return ticketOf(existing);
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('tickets')
+        .values({
+          id: candidate,
+          kind: 'abuse-case',
+          case_key: caseKey,
+          subject: extra.subject ?? `Abuse reports against ${caseKey}`,
+          reason: extra.reason ?? 'abuse reports received',
+          ip: extra.ip ?? null,
+          tenant: extra.tenant ?? null,
+          email: extra.email ?? null,
+          category: extra.category ?? null,
+          created_at: now,
+          updated_at: now,
+          due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row) {
+        await this.addEventIn(trx, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
+        return ticketOf(row);
+      }
+      // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
+      const winner = (await open(trx)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
+      if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
+      return ticketOf(winner);
+    });
+  }
+
+  /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */
+  async attachReport(ticketId: string, requestId: string, now = new Date()): Promise<number> {
+    await this.db.insertInto('ticket_reports').values({ ticket_id: ticketId, report_id: requestId, attached_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    const { n } = await this.db.selectFrom('ticket_reports').select((eb) => eb.fn.countAll<string>().as('n')).where('ticket_id', '=', ticketId).executeTakeFirstOrThrow();
+    return Number(n);
+  }
+
+  /** Moves every report of a case to another (merging a duplicate case). */
+  async moveReportsIn(db: Kysely<Database>, fromTicketId: string, toTicketId: string): Promise<void> {
+    await db
+      .insertInto('ticket_reports')
+      .columns(['ticket_id', 'report_id', 'attached_at'])
+      .expression((eb) => eb.selectFrom('ticket_reports').select([sql.lit(toTicketId).as('ticket_id'), 'report_id', 'attached_at']).where('ticket_id', '=', fromTicketId))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+    await db.deleteFrom('ticket_reports').where('ticket_id', '=', fromTicketId).execute();
+  }
+
+  /**
+   * Raises a ticket to critical (once: a conditional update, so two escalations racing raise it once): its SLA
+   * shortens and it moves up the severity sort. `also` runs in the same transaction (the audit entry).
+   */
+  async raiseToCritical(ticket: Ticket, event: TicketEvent, also?: (trx: Kysely<Database>) => Promise<void>): Promise<boolean> {
+    if (ticket.severity === 'critical') return false;
+    const due = new Date(Math.min(Date.parse(ticket.slaDueAt), Date.now() + this.slaHours(ticket.kind, 'critical') * 3_600_000));
+    return this.db.transaction().execute(async (trx) => {
+      const raised = await trx.updateTable('tickets').set({ severity: 'critical', due_at: due, updated_at: sql`now()` }).where('id', '=', ticket.id).where('severity', '<>', 'critical').returning('id').executeTakeFirst();
+      if (!raised) return false;
+      await this.addEventIn(trx, ticket.id, event);
+      await also?.(trx);
+      return true;
+    });
+  }
+
+  /** A timeline event (system, action or note). A reply goes through addReplyIn. */
+  async addEventIn(db: Kysely<Database>, ticketId: string, event: TicketEvent): Promise<void> {
+    if (event.type === 'reply') throw new Error('a reply is written with addReplyIn');
+    await db.insertInto('ticket_events').values({ ticket_id: ticketId, at: event.at, actor: event.actor, type: event.type ?? 'system', message: event.message }).execute();
+  }
+
+  /** What staff mailed to the requesters; returns the reply's id (the mail job refers to it). */
+  async addReplyIn(db: Kysely<Database>, ticketId: string, reply: NewReply): Promise<string> {
+    const row = await db.insertInto('ticket_replies').values({ ticket_id: ticketId, at: reply.at, author: reply.author, template: reply.template, body: reply.body }).returning('id').executeTakeFirstOrThrow();
+    return String(row.id);
+  }
+
+  /** One reply of a ticket, as a timeline event (the mail job renders it). */
+  async reply(ticketId: string, replyId: string): Promise<TicketEvent | null> {
+    if (!/^\d{1,15}$/.test(replyId)) return null;
+    const r = await this.db.selectFrom('ticket_replies').selectAll().where('ticket_id', '=', ticketId).where('id', '=', Number(replyId)).executeTakeFirst();
+    return r ? { at: r.at.toISOString(), actor: r.author, message: r.body, type: 'reply', id: String(r.id), template: r.template } : null;
+  }
+
+  async get(id: string): Promise<Ticket | null> {
+    return this.getIn(this.db, id);
+  }
+
+  private async getIn(db: Kysely<Database>, id: string): Promise<Ticket | null> {
+    if (!ID.test(id)) return null;
+    const row = await db.selectFrom('tickets').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? ticketOf(row) : null;
+  }
+
+  private async byRequestIn(db: Kysely<Database>, requestId: string): Promise<Ticket | null> {
+    const row = await db.selectFrom('tickets').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+    return row ? ticketOf(row) : null;
+  }
+
+  /** Those of `ids` that exist, in the order given. */
+  async getMany(ids: string[]): Promise<Ticket[]> {
+    const valid = ids.filter((id) => ID.test(id));
+    if (!valid.length) return [];
+    const rows = await this.db.selectFrom('tickets').selectAll().where('id', 'in', valid).execute();
+    const byId = new Map(rows.map((r) => [r.id, ticketOf(r)]));
+    return valid.map((id) => byId.get(id)).filter((t): t is Ticket => !!t);
+  }
+
+  /** The timeline: events and replies together, by time. */
+  async events(id: string): Promise<TicketEvent[]> {
+    const [events, replies] = await Promise.all([
+      this.db.selectFrom('ticket_events').selectAll().where('ticket_id', '=', id).orderBy('id').execute(),
+      this.db.selectFrom('ticket_replies').selectAll().where('ticket_id', '=', id).orderBy('id').execute(),
+    ]);
+    const all = [
+      ...events.map((e) => ({ at: e.at, seq: e.id, event: { at: e.at.toISOString(), actor: e.actor, message: e.message, type: e.type } as TicketEvent })),
+      ...replies.map((r) => ({ at: r.at, seq: r.id, event: { at: r.at.toISOString(), actor: r.author, message: r.body, type: 'reply', id: String(r.id), template: r.template } as TicketEvent })),
+    ];
+    return all.sort((a, b) => a.at.getTime() - b.at.getTime() || a.seq - b.seq).map((x) => x.event);
+  }
+
+  /** The reports attached to a case, oldest first. */
+  async reports(id: string): Promise<string[]> {
+    const rows = await this.db.selectFrom('ticket_reports').select('report_id').where('ticket_id', '=', id).orderBy('attached_at').orderBy('report_id').execute();
+    return rows.map((r) => r.report_id);
+  }
+
+  /** Tickets per kind in a state (the queue's tabs), from ticket_counts (kept by triggers; never counted here). */
+  async counts(state: TicketState = 'open'): Promise<Record<TicketKind | 'all', number>> {
+    const rows = await this.db.selectFrom('ticket_counts').select(['kind', 'n']).where('state', '=', state).execute();
+    const counts = { all: 0, ...Object.fromEntries(TICKET_KINDS.map((k) => [k, 0])) } as Record<TicketKind | 'all', number>;
+    for (const r of rows) {
+      counts[r.kind] = Number(r.n);
+      counts.all += Number(r.n);
+    }
+    return counts;
+  }
+
+  /**
+   * One page of the queue: state, kind, exact filters, then the order and the cursor as a row comparison, so the
+   * unfiltered page is a range scan of its index from the cursor on (`(state, kind, due_at, id)` and friends) and a
+   * filtered one reads the few rows its filter index finds. A filter that cannot match (an ip that is no address)
+   * gives an empty page.
    */
   async query(q: QueueQuery): Promise<QueuePage> {
-    const filters = Object.entries(q.filters).filter(([, v]) => v) as Array<[FilterField, string]>;
-    if (!filters.length) {
-      const key = this.keys.ticketIndex(q.state, q.kind ?? 'all', q.sort);
-      const members = await this.redis.zrangebylex(key, q.after ? `(${q.after}` : '-', '+', 'LIMIT', 0, q.limit + 1);
-      const page = members.slice(0, q.limit);
-      const tickets = await this.getMany(page.map((m) => m.slice(m.indexOf('|') + 1)));
-      return { tickets, next: members.length > q.limit ? page[page.length - 1]! : null };
-    }
-    const ids = (await this.redis.sinter(...filters.map(([f, v]) => this.keys.ticketFilter(f, v.toLowerCase())))).slice(0, 10_000);
-    const all = (await this.getMany(ids)).filter((t) => t.state === q.state && (!q.kind || t.kind === q.kind));
-    const sorted = all.map((t) => ({ t, m: indexMember(t, q.sort) })).sort((a, b) => (a.m < b.m ? -1 : 1)).filter((x) => !q.after || x.m > q.after);
-    const page = sorted.slice(0, q.limit);
-    return { tickets: page.map((x) => x.t), next: sorted.length > q.limit ? page[page.length - 1]!.m : null };
+    const s = this.pageQuery(q);
+    if (!s) return { tickets: [], next: null };
+    const rows = await s.execute();
+    const page = rows.slice(0, q.limit).map(ticketOf);
+    return { tickets: page, next: rows.length > q.limit ? cursorOf(page[page.length - 1]!, q.sort) : null };
   }
-}
 
-function compact(t: Ticket): Record<string, string> {
-  return Object.fromEntries(Object.entries(t).filter(([, v]) => v !== undefined && v !== null).map(([k, v]) => [k, String(v)]));
+  /** The plan PostgreSQL chooses for a page of the queue (EXPLAIN, JSON): how the indexes serve it (tests, operators). */
+  async plan(q: QueueQuery): Promise<unknown> {
+    const s = this.pageQuery(q);
+    return s ? (await s.explain('json'))[0]?.['QUERY PLAN'] : null;
+  }
+
+  /** The SELECT of one page (limit + 1 rows, to know whether there is a next page); null when a filter cannot match. */
+  private pageQuery(q: QueueQuery) {
+    let s = this.db.selectFrom('tickets').selectAll().where('state', '=', q.state);
+    if (q.kind) s = s.where('kind', '=', q.kind);
+    const f = q.filters;
+    if (f.ip) {
+      let net: string;
+      try {
+        net = parseNetwork(f.ip).text;
+      } catch {
+        return null;
+      }
+      s = s.where(sql<SqlBool>`ip <<= ${net}::cidr`);
+    }
+    if (f.tenant) s = s.where('tenant', '=', f.tenant);
+    if (f.email) s = s.where(sql<SqlBool>`lower(email) = ${f.email.toLowerCase()}`);
+    if (f.category) s = s.where('category', '=', f.category);
+    const c = q.after ? parseCursor(q.after, q.sort) : null;
+    if (c) {
+      s = s.where((eb) => {
+        const cols: Array<'severity_rank' | 'due_at' | 'created_at' | 'id'> = q.sort === 'age' ? ['created_at', 'id'] : q.sort === 'sla' ? ['due_at', 'id'] : ['severity_rank', 'due_at', 'id'];
+        const vals: Array<Expression<unknown> | unknown> = q.sort === 'severity' ? [c.rank, c.at, c.id] : [c.at, c.id];
+        return eb(sql`(${sql.join(cols.map((col) => sql.ref(col)))})`, '>', sql`(${sql.join(vals)})`);
+      });
+    }
+    if (q.sort === 'severity') s = s.orderBy('severity_rank');
+    s = s.orderBy(q.sort === 'age' ? 'created_at' : 'due_at').orderBy('id');
+    return s.limit(q.limit + 1);
+  }
 }

@@ -89,9 +89,7 @@ describe('staff sign-in', () => {
 
   it('refuses a disabled account even with the right password, and says so only then', async () => {
     await ctx.staff.add('parked@example.net', 'triager', PASSWORD);
-    const tx = ctx.redis.multi();
-    ctx.staff.setDisabledIn(tx, 'parked@example.net', true);
-    await tx.exec();
+    await ctx.staff.setDisabledIn(ctx.db, 'parked@example.net', true);
     const agent = request.agent(app);
     const token = csrfOf(await agent.get('/staff/login'));
     const right = await agent.post('/staff/login').set('X-Forwarded-For', '198.51.100.31').type('form').send({ _csrf: token, email: 'parked@example.net', password: PASSWORD });

@@ -22,10 +22,8 @@ async function signIn(app: ReturnType<typeof createApp>, email: string, password
 }
 
 /** One change to an account, applied the way the CLI applies it (inside a transaction). */
-async function change(ctx: Context, fn: (tx: ReturnType<Context['redis']['multi']>) => void) {
-  const tx = ctx.redis.multi();
-  fn(tx);
-  await tx.exec();
+async function change(ctx: Context, fn: (trx: Context['db']) => Promise<void>) {
+  await ctx.db.transaction().execute(fn);
 }
 
 describe('staff sessions hold the user id only', () => {

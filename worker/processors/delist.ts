@@ -4,6 +4,7 @@ import { networkOf, parseAddress } from '../../src/domain/ip.js';
 import { planSelfDelist, SELF_SERVICE } from '../../src/domain/listing.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
 import type { DelistJob } from '../../src/jobs/contract.js';
+import { execOrThrow } from '../../src/redis/connection.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -49,22 +50,29 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
       (tx) => {
         ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
         ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, reasonFields(decision), now);
-        ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: 'delist.delisted', target: addr.text, reason: decision.reason, before: verdict.listing, after: changes });
       },
     );
+    // interim (issue 14): the list and the request are still in Redis on this branch; the audit row follows them.
+    await ctx.audit.append({ at: now.toISOString(), actor: 'automation:delist', action: 'delist.delisted', target: addr.text, reason: decision.reason, before: verdict.listing, after: changes });
   } else {
-    const tx = ctx.redis.multi();
     let ticketId: string | undefined;
     if (decision.outcome === 'needs_review') {
-      ticketId = ctx.tickets.openIn(
-        tx,
-        { id: `t-${request.id}`, kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason, ip: addr.text, email: request.email, ...(verdict.listing && { category: verdict.listing.category }) },
-        now,
+      // interim (issue 14): the ticket is in PostgreSQL, the request still in Redis on this branch. The ticket comes
+      // first (its id derives from the request: a retried job opens no second one), so the request never points at
+      // a ticket that is not there.
+      ticketId = (
+        await ctx.tickets.openIn(
+          ctx.db,
+          { id: `t-${request.id}`, kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason, ip: addr.text, email: request.email, ...(verdict.listing && { category: verdict.listing.category }) },
+          now,
+        )
       ).id;
     }
+    const tx = ctx.redis.multi();
     ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { ...reasonFields(decision), ...(ticketId && { ticketId }) }, now);
-    ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:delist', action: `delist.${decision.outcome}`, target: addr.text, reason: decision.reason, ...(ticketId && { after: { ticketId } }) });
-    await tx.exec();
+    await execOrThrow(tx);
+    // interim (issue 14): the request is still in Redis on this branch; the audit row follows its change.
+    await ctx.audit.append({ at: now.toISOString(), actor: 'automation:delist', action: `delist.${decision.outcome}`, target: addr.text, reason: decision.reason, ...(ticketId && { after: { ticketId } }) });
   }
   await ctx.jobs.sendMail('delist-result', request.id, decision.outcome);
   ctx.logger.info({ requestId: request.id, outcome: decision.outcome }, 'delist decided');

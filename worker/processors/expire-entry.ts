@@ -1,4 +1,3 @@
-import type { ChainableCommander } from 'ioredis';
 import type { Context } from '../../src/context.js';
 import type { ExpireEntryJob } from '../../src/jobs/contract.js';
 import type { RoutingChange } from '../../src/domain/datasets.js';
@@ -14,16 +13,19 @@ export async function processExpireEntry(ctx: Context, job: ExpireEntryJob, now 
   const stamp = entry.listedAt ?? entry.assignedAt ?? entry.since;
   if (stamp !== job.stamp || !entry.expiresAt || Date.parse(entry.expiresAt) > now.getTime()) return 'replaced';
   const changes: RoutingChange[] = [{ dataset: job.dataset, op: 'remove', key: job.key }];
-  const audit = (tx: ChainableCommander) =>
-    ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:expiry', action: `${job.dataset}.expire`, target: job.key, reason: `expired at ${entry.expiresAt}`, before: entry, after: null });
+  // interim (issue 14): the routing datasets are still in Redis on this branch; the audit row follows the change.
+  const audit = () =>
+    ctx.audit.append({ at: now.toISOString(), actor: 'automation:expiry', action: `${job.dataset}.expire`, target: job.key, reason: `expired at ${entry.expiresAt}`, before: entry, after: null });
   if (job.dataset !== 'blocklist') {
-    await ctx.routing.publish(changes, audit);
+    await ctx.routing.publish(changes);
+    await audit();
     return 'expired';
   }
   // A listing takes the self-service exclusions that punched only it along (they expire with it).
   changes.push(...(await exclusionsOrphanedBy(ctx, parseNetwork(job.key), now)));
   const lifted = changes.slice(1).map((c) => c.key);
   const event = { at: now.toISOString(), action: 'removed' as const, by: 'expiry', detail: `expired at ${entry.expiresAt}${lifted.length ? `; its self-service exclusions went with it: ${lifted.join(', ')}` : ''}` };
-  await ctx.blocklist.apply(changes, [{ cidr: job.key, event }], audit);
+  await ctx.blocklist.apply(changes, [{ cidr: job.key, event }]);
+  await audit();
   return 'expired';
 }

@@ -7,6 +7,7 @@ import { FINAL_STATES } from '../../src/stores/requests.js';
 import { reporterLabel, tenantLabel } from '../../src/domain/report-trust.js';
 import { assessReport, type TrustDeps } from '../../src/features/report/trust.js';
 import { PermanentJobError, reasonFields } from './delist.js';
+import { execOrThrow } from '../../src/redis/connection.js';
 
 /**
  * One abuse report: decide whom to believe (reporter, tenant: see src/domain/report-trust.ts), count it once
@@ -34,8 +35,8 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
       if (action.type === 'assign-high-risk') {
         await assignPool(ctx, { kind: 'tenant', key: tenant, pool: 'high-risk', expires: `${action.hours}h`, reason: action.reason, source: 'automation', by: 'automation:abuse-escalation' }, now);
       } else {
-        await ctx.tickets.raiseToCritical(ticket, { at: now.toISOString(), actor: 'automation', message: action.reason, type: 'system' }, (tx) =>
-          ctx.audit.appendIn(tx, { at: now.toISOString(), actor: 'automation:abuse-escalation', action: 'case.critical', target: ticket.id, reason: action.reason, before: { severity: ticket.severity }, after: { severity: 'critical' } }),
+        await ctx.tickets.raiseToCritical(ticket, { at: now.toISOString(), actor: 'automation', message: action.reason, type: 'system' }, (trx) =>
+          ctx.audit.appendIn(trx, { at: now.toISOString(), actor: 'automation:abuse-escalation', action: 'case.critical', target: ticket.id, reason: action.reason, before: { severity: ticket.severity }, after: { severity: 'critical' } }),
         );
       }
       decisions.push(action.reason);
@@ -60,16 +61,20 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
       : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
   const tx = ctx.redis.multi();
   ctx.requests.transitionIn(tx, request.id, state, reason, { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify(trust) }, now);
-  ctx.tickets.addEventIn(tx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
-  ctx.audit.appendIn(tx, {
+  await execOrThrow(tx);
+  // interim (issue 14): the request is still in Redis on this branch; the case's timeline and the audit row follow
+  // its change, together in one PostgreSQL transaction.
+  await ctx.db.transaction().execute(async (trx) => {
+    await ctx.tickets.addEventIn(trx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
+    await ctx.audit.appendIn(trx, {
     at: now.toISOString(),
     actor: 'automation:report-intake',
     action: `report.${state}`,
     target: caseKey,
     reason,
     after: { requestId: request.id, caseId: ticket.id, trusted: trust.counts, reporter: reporterLabel(trust.reporter), tenant: tenantLabel(trust.tenant), trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted },
+    });
   });
-  await tx.exec();
   ctx.logger.info({ requestId: request.id, case: ticket.id, distinct: counted.distinct, trusted: trust.counts, trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted }, 'report ingested');
   return finish(ctx, request.id, request.email, state);
 }

@@ -31,8 +31,7 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
     tenant: r.tenant ?? '',
   }),
   'staff-reply': async (ctx, r, job) => {
-    const events = r.ticketId ? await ctx.tickets.events(r.ticketId) : [];
-    const reply = events.find((e) => e.id === job.ref && e.type === 'reply');
+    const reply = r.ticketId && job.ref ? await ctx.tickets.reply(r.ticketId, job.ref) : null;
     if (!reply) throw new PermanentJobError(`reply ${job.ref} not found on ticket ${r.ticketId}`);
     return { update: reply.template ?? 'update', text: reply.message, statusUrl: `${ctx.config.publicUrl}/status/${r.id}`, kind: r.type };
   },

@@ -36,9 +36,9 @@ export async function assignPool(ctx: Context, input: AssignInput, now = new Dat
   const assignment: PoolAssignment = { kind: input.kind, key, pool: input.pool as PoolName, reason: input.reason.trim(), source: input.source, assignedAt: now.toISOString(), expiresAt };
   const id = assignmentKey(input.kind, key);
   const before = await getAssignment(ctx, input.kind, key);
-  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }], (tx) =>
-    ctx.audit.appendIn(tx, { at: assignment.assignedAt, actor: input.by, action: 'pool.assign', target: id, reason: assignment.reason, before, after: assignment }),
-  );
+  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }]);
+  // interim (issue 14): the routing datasets are still in Redis on this branch; the audit row follows the change.
+  await ctx.audit.append({ at: assignment.assignedAt, actor: input.by, action: 'pool.assign', target: id, reason: assignment.reason, before, after: assignment });
   if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'assignments', key: id, stamp: assignment.assignedAt }, expiresAt, now);
   return { assignment, version };
 }
@@ -49,9 +49,10 @@ export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKe
   const before = await getAssignment(ctx, kind, key);
   if (!before) throw new ConflictError('NOT_ASSIGNED', `${kind} ${key} has no pool assignment.`);
   const id = assignmentKey(kind, key);
-  return ctx.routing.publish([{ dataset: 'assignments', op: 'remove', key: id }], (tx) =>
-    ctx.audit.appendIn(tx, { at: now.toISOString(), actor: by, action: 'pool.release', target: id, reason, before, after: null }),
-  );
+  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'remove', key: id }]);
+  // interim (issue 14): the routing datasets are still in Redis on this branch; the audit row follows the change.
+  await ctx.audit.append({ at: now.toISOString(), actor: by, action: 'pool.release', target: id, reason, before, after: null });
+  return version;
 }
 
 export async function getAssignment(ctx: Context, kind: 'tenant' | 'domain', key: string): Promise<PoolAssignment | null> {

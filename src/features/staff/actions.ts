@@ -1,11 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
 import type { Context } from '../../context.js';
+import type { Database } from '../../db/schema.js';
 import { networkOf, parseAddress } from '../../domain/ip.js';
 import { planSelfDelist } from '../../domain/listing.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { liftRefusal } from '../../domain/guardrails.js';
 import type { StaffUser } from '../../stores/staff.js';
-import type { ReplyTemplate, Ticket, TicketEvent } from '../../stores/tickets.js';
+import { execOrThrow } from '../../redis/connection.js';
+import type { ReplyTemplate, Ticket } from '../../stores/tickets.js';
 import { assignPool, releasePool } from '../pools/service.js';
 import { liftToProbation, getRestriction } from '../unblock/service.js';
 
@@ -32,15 +34,28 @@ function mustBeOpen(ticket: Ticket): void {
   if (ticket.state !== 'open') throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
 }
 
-/** Closes a ticket with its resolution, timeline and audit entry, and frees a tenant's case slot. */
-async function close(ctx: Context, ticket: Ticket, a: Actor, action: string, resolution: string, extra?: (tx: ReturnType<Context['redis']['multi']>) => void): Promise<void> {
-  const tx = ctx.redis.multi();
-  const after = ctx.tickets.updateIn(tx, ticket, { state: 'closed', resolution });
-  if (ticket.kind === 'abuse-case' && ticket.caseKey) ctx.tickets.releaseCaseIn(tx, ticket.caseKey);
-  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: `${action}: ${resolution}`, type: 'action' });
-  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: `ticket.${action}`, target: ticket.id, reason: resolution, before: { state: ticket.state }, after: { state: after.state, resolution } });
-  extra?.(tx);
-  await tx.exec();
+type RedisStep = (tx: ReturnType<Context['redis']['multi']>) => void;
+
+/**
+ * Closes a ticket with its resolution, timeline and audit entry in one transaction (closing frees a tenant's case
+ * key: the next report opens a new case). Closing is conditional on the ticket being open, so of two staff closing
+ * it at once one wins and the other gets TICKET_CLOSED. `alsoIn` adds rows to the same transaction; `requestStep`
+ * is the request's next step, still in Redis on this branch.
+ */
+async function close(ctx: Context, ticket: Ticket, a: Actor, action: string, resolution: string, requestStep?: RedisStep, alsoIn?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+  await ctx.db.transaction().execute(async (trx) => {
+    const after = await ctx.tickets.closeIn(trx, ticket.id, resolution, a.now);
+    if (!after) throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
+    await ctx.tickets.addEventIn(trx, ticket.id, { at: at(a), actor: a.user.email, message: `${action}: ${resolution}`, type: 'action' });
+    await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: `ticket.${action}`, target: ticket.id, reason: resolution, before: { state: ticket.state }, after: { state: after.state, resolution } });
+    await alsoIn?.(trx);
+  });
+  if (requestStep) {
+    // interim (issue 14): the request is still in Redis on this branch: its step follows the committed ticket change.
+    const tx = ctx.redis.multi();
+    requestStep(tx);
+    await execOrThrow(tx);
+  }
 }
 
 /** The requests a reply reaches: the ticket's own request, or every reporter of an abuse case who gave an email. */
@@ -55,10 +70,10 @@ export async function addNote(ctx: Context, id: string, text: string, a: Actor):
   const ticket = await load(ctx, id);
   const clean = text.trim();
   if (!clean || clean.length > 5000) throw new ValidationError('A note is 1 to 5000 characters.', { note: 'length' });
-  const tx = ctx.redis.multi();
-  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: clean, type: 'note' });
-  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: 'ticket.note', target: ticket.id, reason: 'internal note' });
-  await tx.exec();
+  await ctx.db.transaction().execute(async (trx) => {
+    await ctx.tickets.addEventIn(trx, ticket.id, { at: at(a), actor: a.user.email, message: clean, type: 'note' });
+    await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: 'ticket.note', target: ticket.id, reason: 'internal note' });
+  });
 }
 
 /** Mails the requester(s) with the template for this kind of update; the text stays on the timeline as a reply. */
@@ -68,12 +83,12 @@ export async function reply(ctx: Context, id: string, template: ReplyTemplate, t
   if (!clean || clean.length > 5000) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
   const recipients = await requestsOf(ctx, ticket);
   if (!recipients.length) throw new ConflictError('NO_RECIPIENT', 'Nobody on this ticket gave an email address.');
-  const event: TicketEvent = { at: at(a), actor: a.user.email, message: clean, type: 'reply', template, id: randomBytes(6).toString('hex') };
-  const tx = ctx.redis.multi();
-  ctx.tickets.addEventIn(tx, ticket.id, event);
-  ctx.audit.appendIn(tx, { at: at(a), actor: a.user.email, action: 'ticket.reply', target: ticket.id, reason: `${template} to ${recipients.length} requester(s)` });
-  await tx.exec();
-  for (const requestId of recipients) await ctx.jobs.sendMail('staff-reply', requestId, event.id);
+  const replyId = await ctx.db.transaction().execute(async (trx) => {
+    const id = await ctx.tickets.addReplyIn(trx, ticket.id, { at: at(a), author: a.user.email, template, body: clean });
+    await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: 'ticket.reply', target: ticket.id, reason: `${template} to ${recipients.length} requester(s)` });
+    return id;
+  });
+  for (const requestId of recipients) await ctx.jobs.sendMail('staff-reply', requestId, replyId);
   return recipients.length;
 }
 
@@ -91,6 +106,8 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
   const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
   const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
   if (changes) {
+    // interim (issue 14): the list and the request are still in Redis on this branch: they change first (one MULTI),
+    // then close() commits the ticket, its timeline and the audit row in PostgreSQL.
     await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
   }
   await close(ctx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`, changes ? undefined : record);
@@ -133,9 +150,7 @@ export async function setPool(ctx: Context, id: string, pool: string, hours: num
   } else {
     await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool, expires: hours ? `${hours}h` : 'never', reason: `assigned on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now);
   }
-  const tx = ctx.redis.multi();
-  ctx.tickets.addEventIn(tx, ticket.id, { at: at(a), actor: a.user.email, message: pool === 'release' ? 'pool assignment released' : `tenant assigned to ${pool}${hours ? ` for ${hours} h` : ''}`, type: 'action' });
-  await tx.exec();
+  await ctx.tickets.addEventIn(ctx.db, ticket.id, { at: at(a), actor: a.user.email, message: pool === 'release' ? 'pool assignment released' : `tenant assigned to ${pool}${hours ? ` for ${hours} h` : ''}`, type: 'action' });
 }
 
 /** Merges a duplicate case into this one: its reports move here, it closes pointing at this one. */
@@ -144,9 +159,9 @@ export async function mergeCase(ctx: Context, id: string, duplicateId: string, a
   const duplicate = await load(ctx, duplicateId, 'abuse-case');
   if (target.id === duplicate.id) throw new ValidationError('A case cannot be merged into itself.', { duplicate: 'same' });
   mustBeOpen(duplicate);
-  await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, (tx) => {
-    tx.zunionstore(ctx.keys.ticketReports(target.id), 2, ctx.keys.ticketReports(target.id), ctx.keys.ticketReports(duplicate.id), 'AGGREGATE', 'MIN');
-    ctx.tickets.addEventIn(tx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
+  await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, undefined, async (trx) => {
+    await ctx.tickets.moveReportsIn(trx, duplicate.id, target.id);
+    await ctx.tickets.addEventIn(trx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
   });
 }
 
@@ -174,8 +189,12 @@ export async function bulkClose(ctx: Context, ids: string[], why: string, a: Act
   for (const id of ids.slice(0, 200)) {
     const ticket = await ctx.tickets.get(id);
     if (!ticket || ticket.state !== 'open') continue;
-    await close(ctx, ticket, a, 'close', why.trim() || 'closed in bulk');
-    closed++;
+    try {
+      await close(ctx, ticket, a, 'close', why.trim() || 'closed in bulk');
+      closed++;
+    } catch (err) {
+      if (!(err instanceof ConflictError)) throw err; // closed by someone else meanwhile
+    }
   }
   return { closed, skipped: ids.length - closed };
 }

@@ -133,9 +133,7 @@ export function loginRoutes(ctx: Context): { page: RequestHandler; submit: Reque
         await new Promise<void>((resolve, reject) => req.session.regenerate((err) => (err ? reject(err) : resolve())));
         req.session.staffLogin = { email: user.email, sessionVersion: user.sessionVersion, startedAt: Date.now() };
         await new Promise<void>((resolve, reject) => req.session.save((err) => (err ? reject(err) : resolve())));
-        const tx = ctx.redis.multi();
-        ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor: user.email, action: 'staff.login', target: user.email, reason: 'signed in' });
-        await tx.exec();
+        await ctx.audit.append({ at: new Date().toISOString(), actor: user.email, action: 'staff.login', target: user.email, reason: 'signed in' });
         res.redirect(303, safeNext(parsed.data.next));
       },
     ],
@@ -145,9 +143,7 @@ export function loginRoutes(ctx: Context): { page: RequestHandler; submit: Reque
         if (err) return next(err);
         res.clearCookie(SESSION_COOKIE, { path: '/staff' });
         if (!who) return res.redirect(303, '/staff/login');
-        const tx = ctx.redis.multi();
-        ctx.audit.appendIn(tx, { at: new Date().toISOString(), actor: who, action: 'staff.logout', target: who, reason: 'signed out' });
-        tx.exec().then(() => res.redirect(303, '/staff/login'), next);
+        ctx.audit.append({ at: new Date().toISOString(), actor: who, action: 'staff.logout', target: who, reason: 'signed out' }).then(() => res.redirect(303, '/staff/login'), next);
       });
     },
   };
