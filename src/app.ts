@@ -2,7 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Context } from './context.js';
-import { delistRoutes, submitDelist } from './features/delist/routes.js';
+import { delistRoutes } from './features/delist/routes.js';
 import { devOutboxRoutes, fromThisMachine } from './features/dev-outbox/routes.js';
 import { homeRoutes } from './features/home/routes.js';
 import { lookupRoutes } from './features/lookup/routes.js';
@@ -20,8 +20,7 @@ import { routingApiRoutes } from './features/routing-api/routes.js';
 import { exportRoutes } from './features/exports/routes.js';
 import { statusRoutes } from './features/status/routes.js';
 import { errorHandler, notFound, onlyLowerCaseStaff } from './http/errors.js';
-import { csrf, secureResponses } from './http/security.js';
-import { formBody } from './http/form-body.js';
+import { csrf, securityHeaders } from './http/security.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -40,15 +39,13 @@ export function createApp(ctx: Context): express.Express {
   // One spelling per path. The feature routers still match any case, so the staff area is fenced below as well.
   app.set('case sensitive routing', true);
   app.disable('x-powered-by');
-  secureResponses(app, https);
+  app.use(securityHeaders(https));
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
   app.locals.reasonText = reasonText;
 
   const metrics = createMetrics(ctx);
-  const form = formBody({ limit: 16 * 1024, parameterLimit: 20 });
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
-  const language = languageMiddleware(https);
 
   // The dev outbox (development only) answers a browser on this machine only: nobody else gets a link to it.
   if (app.locals.devOutbox) {
@@ -57,12 +54,6 @@ export function createApp(ctx: Context): express.Express {
       next();
     });
   }
-
-  // The busiest public request, the delist form's POST, is routed first, straight through the same layers every
-  // public POST passes (metrics, form body, CSRF, language; the security headers come with every response of the
-  // app, see secureResponses) instead of walking the whole stack.
-  // Its errors go on to the error handler at the end like any other.
-  app.post('/delist', metrics.observe, form, csrfGuard.middleware, language, submitDelist(ctx));
 
   app.use(metrics.observe);
 
@@ -76,10 +67,11 @@ export function createApp(ctx: Context): express.Express {
   app.use((req, res, next) => (req.path.startsWith('/api/') ? api(req, res, next) : next()));
   app.get('/metrics', requireApiToken(ctx.apiTokens), metrics.expose);
 
-  // Public pages: small urlencoded forms, CSRF on every POST.
-  app.use(form);
+  // Public pages: small urlencoded forms (over 16 kB or 20 fields is a 413; a charset other than UTF-8 or Latin-1,
+  // or a compressed body, which browsers never send, a 415), CSRF on every POST.
+  app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20, inflate: false }));
   app.use(csrfGuard.middleware);
-  app.use(language);
+  app.use(languageMiddleware(https));
   app.use(delistRoutes(ctx));
   app.use(homeRoutes(ctx));
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));

@@ -41,21 +41,15 @@ function mask(version: IpVersion, prefix: number): bigint {
   return (all >> BigInt(prefix)) ^ all;
 }
 
-/** An IPv6 value as ipaddr.js's address (IPv4 needs none: its text and range come from the 32-bit value). */
-function toIpv6(value: bigint): ipaddr.IPv6 {
-  const pieces = Array.from({ length: 8 }, (_, i) => Number((value >> (16n * BigInt(7 - i))) & 0xffffn));
-  return new ipaddr.IPv6(pieces);
+/** A value as ipaddr.js's address object, for its text and its range name. */
+function toIpaddr(version: IpVersion, value: bigint): ipaddr.IPv4 | ipaddr.IPv6 {
+  if (version === 4) return new ipaddr.IPv4([24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 0xffn)));
+  return new ipaddr.IPv6(Array.from({ length: 8 }, (_, i) => Number((value >> (16n * BigInt(7 - i))) & 0xffffn)));
 }
 
-/** The 32-bit value of four IPv4 octets. */
-const v4Number = ([a, b, c, d]: readonly number[]): number => a! * 16_777_216 + b! * 65_536 + c! * 256 + d!;
-
 function formatValue(version: IpVersion, value: bigint): string {
-  if (version === 4) {
-    const n = Number(value); // dotted quad straight from the 32-bit value (as ipaddr's IPv4.toString joins it)
-    return `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-  }
-  return toIpv6(value).toRFC5952String();
+  const addr = toIpaddr(version, value);
+  return addr instanceof ipaddr.IPv6 ? addr.toRFC5952String() : addr.toString();
 }
 
 function makeAddress(version: IpVersion, value: bigint): Address {
@@ -71,22 +65,13 @@ function invalid(input: string, detail = ''): IpInputError {
   return new IpInputError('invalid', `"${input}" is not a valid IP address.${detail} ${EXAMPLES}`);
 }
 
-/**
- * What ipaddr.js's `IPv4.isValidFourPartDecimal` accepts (four decimal numbers 0-255, no leading zeros), as one
- * regular expression: ipaddr builds an address object and tries several parsers to say so. A property test holds
- * the two to the same answers (test/unit/ip.test.ts).
- */
-const OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])';
-export const FOUR_PART_DECIMAL = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
-
 /** Strict four-part decimal IPv4 (no octal, hex, short forms or leading zeros) to its 32-bit value. */
 function parseV4(text: string, input: string): bigint {
-  if (!FOUR_PART_DECIMAL.test(text)) {
+  if (!ipaddr.IPv4.isValidFourPartDecimal(text)) {
     const leadingZero = /(^|\.)0\d/.test(text) && /^[\d.]+$/.test(text);
     throw invalid(input, leadingZero ? ' IPv4 numbers must not have leading zeros.' : '');
   }
-  // Validated above: four decimal numbers 0-255, so the value is plain arithmetic (no second parse).
-  return BigInt(v4Number(text.split('.').map(Number)));
+  return ipaddr.IPv4.parse(text).octets.reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n);
 }
 
 /** Strict IPv6 to its 128-bit value; an embedded dotted IPv4 tail is validated like plain IPv4. */
@@ -188,33 +173,10 @@ const RANGE_NAMES: Record<string, string> = {
   broadcast: 'broadcast',
 };
 
-/**
- * ipaddr.js's IPv4 special ranges (`IPv4.prototype.SpecialRanges`, in its order) as 32-bit bases and masks, so an
- * IPv4 address is named with integer arithmetic: `ipv4Range(n)` answers what ipaddr's `range()` does (a property
- * test holds them to the same answers) without building an address object and matching it range by range.
- */
-const V4_RANGES: Array<[name: string, base: number, mask: number]> = Object.entries(
-  (ipaddr.IPv4.prototype as unknown as { SpecialRanges: Record<string, Array<[ipaddr.IPv4, number]>> }).SpecialRanges,
-).flatMap(([name, subnets]) =>
-  subnets.map(([net, bits]): [string, number, number] => {
-    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-    return [name, (v4Number(net.octets) & mask) >>> 0, mask];
-  }),
-);
-
-/** The name ipaddr.js gives an IPv4 address (its 32-bit value): a special range's, else 'unicast'. */
-export function ipv4Range(n: number): string {
-  for (let i = 0; i < V4_RANGES.length; i++) {
-    const [name, base, mask] = V4_RANGES[i]!;
-    if (((n & mask) >>> 0) === base) return name;
-  }
-  return 'unicast';
-}
-
 /** Null when a public user may name the address (global unicast or documentation), else a short stable name. */
 export function specialPurpose(addr: Address): string | null {
   if (DOCUMENTATION.some((net) => contains(net, addr))) return null;
-  const range = addr.version === 4 ? ipv4Range(Number(addr.value)) : toIpv6(addr.value).range();
+  const range = toIpaddr(addr.version, addr.value).range();
   // ipaddr calls all of 0.0.0.0/8 'unspecified'; only 0.0.0.0 itself is.
   if (addr.version === 4 && range === 'unspecified' && addr.value !== 0n) return 'reserved';
   if (range === 'unicast') {

@@ -19,9 +19,11 @@ export const onlyLowerCaseStaff: RequestHandler = (req, _res, next) => {
 
 /** body-parser and friends signal bad input with a status and a type; keep their meaning, never their text. */
 function fromFrameworkError(err: { status?: number; type?: string }): AppError | null {
-  if (err.type === 'entity.too.large' || err.type === 'parameters.too.many') return new PayloadTooLargeError();
+  if (err.type === 'entity.too.large') return new PayloadTooLargeError();
+  if (err.type === 'parameters.too.many') return new PayloadTooLargeError('This form has more fields than we accept.');
   if (err.type === 'entity.parse.failed') return new ValidationError('The request body could not be read.');
-  if (err.type === 'encoding.unsupported' || err.type === 'charset.unsupported') return new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.');
+  if (err.type === 'charset.unsupported') return new AppError(415, 'UNSUPPORTED_CHARSET', 'This character set is not supported; please send UTF-8.');
+  if (err.type === 'encoding.unsupported') return new AppError(415, 'UNSUPPORTED_ENCODING', 'This content encoding is not supported.');
   if (typeof err.status === 'number' && err.status >= 400 && err.status < 500) return new AppError(err.status, 'BAD_REQUEST', 'The request could not be understood.');
   return null;
 }

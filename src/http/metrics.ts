@@ -2,29 +2,15 @@ import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Context } from '../context.js';
 
-/** One (method, route, status): its labels, its request count so far, and its duration histogram's child. */
-interface Series {
-  labels: { method: string; route: string; status: string };
-  count: number;
-  time: { observe(seconds: number): void };
-}
-
 /** Prometheus metrics for operators: process defaults, HTTP requests by route and status, queue depths, routing version. */
 export function createMetrics(ctx: Context): { observe: RequestHandler; expose: RequestHandler } {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  // Each (method, route, status) counts its requests in a plain number; the counter takes the totals when it is
-  // scraped. prom-client hashes and checks the labels on every call, even on a labelled child.
-  const children = new Map<string, Series>();
-  new Counter({
+  const requests = new Counter({
     name: 'portal_http_requests_total',
     help: 'HTTP requests by method, route and status',
     labelNames: ['method', 'route', 'status'],
     registers: [registry],
-    collect() {
-      this.reset();
-      for (const child of children.values()) this.inc(child.labels, child.count);
-    },
   });
   const duration = new Histogram({ name: 'portal_http_request_seconds', help: 'HTTP request duration', labelNames: ['method', 'route'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5], registers: [registry] });
   new Gauge({
@@ -64,25 +50,13 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
       for (const [kind, n] of Object.entries(await ctx.tickets.counts('open'))) this.set({ kind }, n);
     },
   });
-  // Each (method, route, status) is looked up once per request; its duration histogram child is made once.
-  const series = (method: string, route: string, status: number): Series => {
-    const key = `${method} ${status} ${route}`;
-    let child = children.get(key);
-    if (!child) {
-      child = { labels: { method, route, status: String(status) }, count: 0, time: duration.labels({ method, route }) };
-      children.set(key, child);
-    }
-    return child;
-  };
   return {
     observe: (req, res, next) => {
       const start = performance.now();
       res.on('finish', () => {
         const route = (req.route?.path as string | undefined) ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || 'other');
-        const seconds = (performance.now() - start) / 1000;
-        const child = series(req.method, route, res.statusCode);
-        child.count++;
-        child.time.observe(seconds);
+        requests.inc({ method: req.method, route, status: String(res.statusCode) });
+        duration.observe({ method: req.method, route }, (performance.now() - start) / 1000);
       });
       next();
     },

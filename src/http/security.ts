@@ -1,6 +1,5 @@
 import { createHmac, createSecretKey, timingSafeEqual } from 'node:crypto';
-import { ServerResponse, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
-import type { Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { parse as parseCookies } from 'cookie';
 import helmet from 'helmet';
 import { ForbiddenError } from '../errors.js';
@@ -12,84 +11,30 @@ const VISITOR_ID = /^[A-Za-z0-9_-]{22}$/;
 const MULTIPART = /^\s*multipart\/form-data\s*(;|$)/i;
 
 /**
- * Helmet with a strict CSP, on every response of `app`: no inline script or style anywhere, forms post only to us,
- * never framed. Helmet's headers do not depend on the request, so helmet runs once at start-up and every response
- * gets the headers it set (the same names and values, without a dozen nested middleware calls per request).
- *
- * They are added when the response's head is written, with no per-request step: the app's response prototype
- * (express's `app.response`, which every `res` of the app, and of apps mounted in it, inherits from) gets a
- * `writeHead` that adds each header the route did not set itself (a route's own value wins, as it did when it
- * overwrote helmet's). Every way of answering (`res.end`, `res.send`, `render`, the error handler) writes the head
- * through `writeHead`. A response with no header set before its head is written gets them all as one array, which
- * Node writes without its per-header bookkeeping.
+ * Helmet with a strict CSP, for every response of the app: no inline script or style anywhere, forms post only to
+ * us, never framed. The app mounts it first (app.ts), so every answer carries the headers, error pages included; a
+ * route that sets one of them itself replaces helmet's value.
  */
-export function secureResponses(app: Express, https: boolean): void {
-  const headers = headersOf(
-    helmet({
-      contentSecurityPolicy: {
-        useDefaults: false,
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'"],
-          styleSrc: ["'self'"],
-          imgSrc: ["'self'", 'data:'],
-          fontSrc: ["'self'"],
-          connectSrc: ["'self'"],
-          formAction: ["'self'"],
-          frameAncestors: ["'none'"],
-          objectSrc: ["'none'"],
-          baseUri: ["'none'"],
-          ...(https ? { upgradeInsecureRequests: [] } : {}),
-        },
+export function securityHeaders(https: boolean): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        fontSrc: ["'self'"],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        ...(https ? { upgradeInsecureRequests: [] } : {}),
       },
-      strictTransportSecurity: https,
-    }),
-  );
-  app.response.writeHead = securedWriteHead(headers) as Response['writeHead'];
-}
-
-type Head = OutgoingHttpHeaders | OutgoingHttpHeader[] | undefined;
-const nodeWriteHead = ServerResponse.prototype.writeHead as (this: ServerResponse, status: number, reason?: string, headers?: Head) => ServerResponse;
-
-/**
- * `writeHead` that adds `headers` first. When nothing was set on the response and the caller passes at most a flat
- * array of its own (`res.writeHead(303, ['Location', …])`, see features/delist/routes.ts), Node gets one flat
- * array and takes its fast path; else each header the route left unset is set, and Node merges as usual.
- */
-function securedWriteHead(headers: Array<[string, string]>) {
-  const flat = headers.flat();
-  const names = new Set(headers.map(([name]) => name.toLowerCase()));
-  return function writeHead(this: ServerResponse, status: number, reason?: string | Head, own?: Head): ServerResponse {
-    if (typeof reason !== 'string') {
-      own = reason;
-      reason = undefined;
-    }
-    if (this.getHeaderNames().length === 0 && (own === undefined || isDisjointFlat(own, names))) {
-      return nodeWriteHead.call(this, status, reason, own === undefined ? flat : flat.concat(own as string[]));
-    }
-    for (let i = 0; i < headers.length; i++) if (!this.hasHeader(headers[i]![0])) this.setHeader(headers[i]![0], headers[i]![1]);
-    return nodeWriteHead.call(this, status, reason, own);
-  };
-}
-
-/** A flat [name, value, …] array none of whose names is one of `names` (lower case). */
-function isDisjointFlat(own: NonNullable<Head>, names: Set<string>): boolean {
-  if (!Array.isArray(own)) return false;
-  for (let i = 0; i < own.length; i += 2) if (typeof own[i] !== 'string' || names.has((own[i] as string).toLowerCase())) return false;
-  return true;
-}
-
-/** The headers a request-independent middleware sets, read by running it once on a response that records them. */
-function headersOf(middleware: RequestHandler): Array<[string, string]> {
-  const set = new Map<string, string>();
-  const recorder = {
-    setHeader: (name: string, value: string) => set.set(name, String(value)),
-    removeHeader: (name: string) => set.delete(name),
-  };
-  let called = false;
-  middleware({} as Request, recorder as unknown as Response, () => (called = true));
-  if (!called) throw new Error('security headers: helmet did not finish synchronously');
-  return [...set];
+    },
+    strictTransportSecurity: https,
+  });
 }
 
 /**

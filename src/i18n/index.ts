@@ -31,23 +31,6 @@ export function translator(lng: Language): TFunction {
 /** Accept-Language → the best of our languages (q-values honoured; zh, zh-Hant, zh-HK map to zh-TW). */
 export function fromAcceptLanguage(header: string | undefined): Language {
   if (!header) return 'en';
-  // A browser sends the same value on every request, and few values are common: answers are kept per value
-  // (short ones only, at most ACCEPT_KEPT of them, forgotten all at once when full).
-  let lang = acceptAnswers.get(header);
-  if (lang === undefined) {
-    lang = rankAcceptLanguage(header);
-    if (header.length <= 200) {
-      if (acceptAnswers.size >= ACCEPT_KEPT) acceptAnswers.clear();
-      acceptAnswers.set(header, lang);
-    }
-  }
-  return lang;
-}
-
-const ACCEPT_KEPT = 500;
-const acceptAnswers = new Map<string, Language>();
-
-function rankAcceptLanguage(header: string): Language {
   const ranked = header
     .split(',')
     .map((part) => {
@@ -75,8 +58,7 @@ export function languageMiddleware(https: boolean): RequestHandler {
     LANGUAGES.map((lang) => [lang, { t: translator(lang), languages: Object.freeze(LANGUAGES.map((l) => Object.freeze({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }))) }]),
   ) as Record<Language, { t: TFunction; languages: ReadonlyArray<{ code: Language; name: string; current: boolean }> }>;
   return (req, res, next) => {
-    // The switcher's links are the only URLs with `lang=`: others skip parsing the query string.
-    const asked = req.url.includes('lang=') ? req.query.lang : undefined;
+    const asked = req.query.lang;
     let lang: Language;
     if (isLanguage(asked)) {
       lang = asked;
@@ -88,10 +70,7 @@ export function languageMiddleware(https: boolean): RequestHandler {
     res.locals.languages = locals[lang].languages;
     // Only a GET or HEAD answer can be cached, so only those say that they vary by language.
     const method = req.method;
-    if (method === 'GET' || method === 'HEAD') {
-      if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Accept-Language');
-      else res.vary('Accept-Language');
-    }
+    if (method === 'GET' || method === 'HEAD') res.vary('Accept-Language');
     next();
   };
 }

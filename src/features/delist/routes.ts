@@ -5,16 +5,10 @@ import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } fr
 import { delistForm, echo, parseForm } from './schema.js';
 
 /**
- * The answer to a submission: a bare 303 (express's res.redirect() negotiates a body no browser shows), its head
- * written in one piece with the security headers (http/security.ts).
- */
-const SEE_SENT = ['Location', '/delist/sent', 'Content-Length', '0'];
-
-/**
  * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
- * (stores/delist-intake.ts). The app routes it ahead of every other layer (see app.ts).
+ * (stores/delist-intake.ts).
  */
-export function submitDelist(ctx: Context): RequestHandler {
+function submitDelist(ctx: Context): RequestHandler {
   return async (req, res) => {
     const client = clientKey(req.ip);
     const parsed = parseForm(delistForm, req.body);
@@ -23,11 +17,11 @@ export function submitDelist(ctx: Context): RequestHandler {
       return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
     }
     await requestDelist(ctx, { email: parsed.value.email, ip: parsed.value.ip, lang: res.locals.lang }, new Date(), client);
-    res.writeHead(303, SEE_SENT).end();
+    res.redirect(303, '/delist/sent');
   };
 }
 
-/** The rest of the public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
+/** The public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
 export function delistRoutes(ctx: Context): Router {
   const r = Router();
   const limits = ctx.policy.rateLimits;
@@ -36,6 +30,8 @@ export function delistRoutes(ctx: Context): Router {
   r.get('/delist', (req, res) => {
     res.render('delist/form', { title: 'Remove an IP address from our blocked-senders list', values: echo(req.query, ['email', 'ip']), errors: {} });
   });
+
+  r.post('/delist', submitDelist(ctx));
 
   r.get('/delist/sent', (_req, res) => {
     res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes });
