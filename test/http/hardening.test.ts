@@ -150,7 +150,7 @@ describe('/dev/outbox: development only, and only for this machine', () => {
   });
 
   it('is not there at all in production or with SMTP_URL set, nor in another case', async () => {
-    const prod = testContext({ env: { NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(40), SMTP_URL: 'smtp://127.0.0.1:1', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' } });
+    const prod = testContext({ env: { NODE_ENV: 'production', SESSION_SECRET: 's'.repeat(40), SMTP_URL: 'smtp://127.0.0.1:1', REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', DATABASE_URL: process.env.DATABASE_URL ?? 'postgres://127.0.0.1/postmaster_test' } });
     const smtp = testContext({ env: { SMTP_URL: 'smtp://127.0.0.1:1' } });
     try {
       for (const c of [prod, smtp]) {
