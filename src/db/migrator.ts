@@ -32,8 +32,23 @@ function check(results: MigrationResult[] | undefined, error: unknown): Migratio
  * (empty when the schema was already current). Development runs this at start; production runs `npm run migrate`.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
-  const { results, error } = await (await createMigrator(db)).migrateToLatest();
-  return check(results, error);
+  for (let attempt = 1; ; attempt++) {
+    const { results, error } = await (await createMigrator(db)).migrateToLatest();
+    if (!error || attempt >= 8 || !isCatalogRace(error, await currentSchema(db))) return check(results, error);
+    await new Promise((r) => setTimeout(r, 25 * attempt + Math.random() * 50));
+  }
+}
+
+/**
+ * Kysely's migrator looks for its bookkeeping tables by introspecting every table of the database, with catalog
+ * functions that fail when another schema or table of the same database is dropped or altered at that moment
+ * ("schema … does not exist", "column … of relation … does not exist"). That happens where many schemas share one
+ * database (the tests: a schema per file); the migration runs in one transaction, so nothing is half-done and the
+ * run is simply tried again. An error naming our own schema is real and is not retried.
+ */
+function isCatalogRace(error: unknown, ownSchema: string): boolean {
+  const message = String((error as Error)?.message ?? error);
+  return /does not exist/.test(message) && !message.includes(`"${ownSchema}"`);
 }
 
 /** Undoes every migration (tests of the migrations themselves). */

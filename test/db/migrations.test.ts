@@ -132,3 +132,23 @@ test("the queue's per-kind counts follow every ticket change", async () => {
   const exact = await t.db.selectFrom('tickets').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
   assert.equal(Number(exact.n), 0);
 });
+
+// Kysely's migrator introspects every table of the database; with a schema per test file, other files create and
+// drop schemas meanwhile, which made a migration fail now and then ("schema pm_t_… does not exist", naming another
+// file's schema). migrateToLatest tries such a run again (it is one transaction, so nothing is half-done).
+test('migrates while other schemas of the same database are created, migrated and dropped', async () => {
+  const churn = async () => {
+    for (let i = 0; i < 6; i++) {
+      const other = await testDb();
+      await other.cleanup();
+    }
+  };
+  const mine = await Promise.all([testDb({ migrate: false }), testDb({ migrate: false })]);
+  try {
+    const results = await Promise.all([churn(), churn(), ...mine.map(async (t) => { for (let i = 0; i < 3; i++) { await migrateToLatest(t.db); await migrateDownToEmpty(t.db); } return migrateToLatest(t.db); })]);
+    for (const t of mine) assert.deepEqual(await pendingMigrations(t.db), []);
+    assert.ok(results.length === 4);
+  } finally {
+    for (const t of mine) await t.cleanup();
+  }
+});
