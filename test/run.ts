@@ -23,7 +23,7 @@ const allTests = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? allTests(path.join(dir, e.name)) : e.name.endsWith('.test.ts') ? [path.join(dir, e.name)] : []));
 
 const files = process.argv.slice(2);
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=120000', ...(files.length ? files : allTests('test').sort())], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...(files.length ? files : allTests('test').sort())], {
   stdio: 'inherit',
   env: { ...process.env, REDIS_URL: redis.url, DATABASE_URL: postgres.url, NODE_ENV: 'test', LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' },
 });
