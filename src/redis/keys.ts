@@ -62,6 +62,7 @@ export function createKeys(prefix: string) {
 
     apiTokens: `${p}:api-tokens`,
     rateLimit: (name: string) => `${p}:rl:${name}:`,
+    smtpClientHour: (counter: string, client: string) => `${p}:smtp-hour:${counter}:${client}`,
     outbox: `${p}:dev-outbox`,
   };
 }
