@@ -20,7 +20,7 @@ rt.logger.info({ url: rt.config.publicUrl, mail: rt.config.smtpUrl ? 'smtp' : `$
 // Its errors are handled per connection, so a client cannot end this process through it.
 const smtp = rt.config.abuseSmtpPort !== undefined ? createAbuseSmtpServer(web) : null;
 if (smtp) {
-  await listenSmtp(smtp, rt.config.abuseSmtpPort!, rt.config.host);
+  await listenOrExit('ABUSE_SMTP_PORT', { host: rt.config.host, port: rt.config.abuseSmtpPort! }, () => listenSmtp(smtp, rt.config.abuseSmtpPort!, rt.config.host));
   rt.logger.info({ port: rt.config.abuseSmtpPort }, 'abuse SMTP intake listening');
 }
 onShutdown(rt.logger, [

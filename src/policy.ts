@@ -102,7 +102,11 @@ export const policySchema = z.object({
         maxRecipients: z.number().int().min(1).max(1000).default(10).describe('RCPT commands per transaction; more are answered 452 4.5.3.'),
         maxConcurrentMessages: z.number().int().min(1).max(1000).default(10).describe('Reports from unauthenticated senders received and parsed at once (each up to samples.maxBytes in memory); one more is answered 451 4.3.2 and its bytes dropped. Authenticated partners are not counted.'),
         authFailuresPerIp: window('failed SMTP AUTH attempts per client IP; beyond it AUTH is answered 421 without checking the password').default({ max: 5, windowMinutes: 15 }),
+        messagesPerIpPerHour: z.number().int().min(1).max(100_000).default(30).describe('Reports one client IP (IPv6: one /64) may send per hour without being a partner; more are answered 450 4.7.1. Counted in Redis, shared by every intake process.'),
+        bytesPerIpPerHour: z.number().int().min(1).default(50 * 1024 * 1024).describe('Bytes of reports one client IP (IPv6: one /64) may send per hour without being a partner; past it MAIL FROM (and a message that goes over it, after DATA) is answered 450 4.7.1.'),
+        reservedForPartners: z.number().int().min(0).max(10_000).default(10).describe('Connections of maxClients kept for partners recognised by client IP: other clients hold at most maxClients minus this many. Partners by client IP are not held to maxConnectionsPerIp.'),
       })
+      .refine((s) => s.reservedForPartners < s.maxClients, { path: ['reservedForPartners'], message: 'must be less than maxClients (other clients need at least one connection)' })
       .prefault({})
       .describe('Limits of the SMTP intake (npm run start:smtp).'),
   }),

@@ -71,8 +71,8 @@ export async function boot(role: string): Promise<Runtime> {
     redisHandle,
     db: database.db,
     closeDatabase: () => database.close(),
-    connection: (r) => createRedis(redisHandle.url, r),
-    context: (r) => createContext(config, policy, createRedis(redisHandle.url, r), logger, database.db),
+    connection: (r) => createRedis(redisHandle.url, r, logger),
+    context: (r) => createContext(config, policy, createRedis(redisHandle.url, r, logger), logger, database.db),
   };
 }
 

@@ -3,7 +3,7 @@
  * does there can stop the web or the worker. Needs ABUSE_SMTP_PORT; STARTTLS with ABUSE_SMTP_TLS_KEY/CERT.
  */
 import { ConfigError, loadConfig } from './config.js';
-import { boot, onShutdown } from './runtime.js';
+import { boot, listenOrExit, onShutdown } from './runtime.js';
 import { closeSmtp, createAbuseSmtpServer, listenSmtp } from './smtp/intake.js';
 import { closeParsePool } from './parse/pool.js';
 
@@ -25,11 +25,12 @@ const rt = await boot('smtp');
 const ctx = rt.context('web');
 const port = rt.config.abuseSmtpPort!;
 const smtp = createAbuseSmtpServer(ctx);
+// A port taken or refused is a configuration error (78, a line naming ABUSE_SMTP_PORT), as PORT is for the web role.
 try {
-  await listenSmtp(smtp, port, rt.config.host);
+  await listenOrExit('ABUSE_SMTP_PORT', { host: rt.config.host, port }, () => listenSmtp(smtp, port, rt.config.host));
 } catch (err) {
   process.stderr.write(`Cannot listen on ${rt.config.host}:${port}: ${(err as Error).message}\n`);
-  process.exit(71); // EX_OSERR
+  process.exit(71); // EX_OSERR: anything else the system refused
 }
 rt.logger.info({ port, host: rt.config.host, starttls: !!rt.config.abuseSmtpTls }, 'abuse SMTP intake listening');
 onShutdown(rt.logger, [() => closeSmtp(smtp), () => closeParsePool(), () => ctx.jobs.close(), () => ctx.redis.quit(), () => rt.closeDatabase(), () => rt.redisHandle.stop()]);

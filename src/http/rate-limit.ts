@@ -22,6 +22,24 @@ export const IPV6_SUBNET = 64;
 /** The rate-limit key of a client address: itself for IPv4, its /64 for IPv6. */
 export const clientKey = (ip: string | undefined) => ipKeyGenerator(ip ?? '', IPV6_SUBNET);
 
+/** A script id Redis never has: EVALSHA with it answers NOSCRIPT, on which rate-limit-redis loads its script again. */
+const NOT_LOADED = '0'.repeat(40);
+
+/**
+ * rate-limit-redis loads its scripts at start and keeps the promise: when Redis did not answer then, express-rate-limit
+ * printed a stack trace per limiter and every later request awaited the same rejected promise (503 until a restart).
+ * A load that fails leaves NOT_LOADED instead, so the first request once Redis is back loads the script again.
+ */
+class RecoveringRedisStore extends RedisStore {
+  override loadIncrementScript(key?: string): Promise<string> {
+    return super.loadIncrementScript(key).catch(() => NOT_LOADED);
+  }
+
+  override loadGetScript(key?: string): Promise<string> {
+    return super.loadGetScript(key).catch(() => NOT_LOADED);
+  }
+}
+
 /**
  * A rate limit whose counters live in Redis, so every web instance shares them. Without `keyOf` it counts per
  * client IP (IPv6 grouped by /64, see IPV6_SUBNET); with it, per whatever the key names (an email, a target IP).
@@ -36,7 +54,7 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
     // first one per limiter: any client could fill the log. TRUST_PROXY is validated at start instead (config.ts).
     validate: { forwardedHeader: false, xForwardedForHeader: false },
     ...(keyOf ? { keyGenerator: keyOf } : { ipv6Subnet: IPV6_SUBNET }),
-    store: new RedisStore({
+    store: new RecoveringRedisStore({
       prefix: keys.rateLimit(name),
       sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
     }),

@@ -34,6 +34,9 @@ export class JobProducer {
     this.requests = new Queue<DelistJob>(QUEUES.requests, opts);
     this.mail = new Queue<SendMailJob>(QUEUES.mail, opts);
     this.maintenance = new Queue<ExpireEntryJob>(QUEUES.maintenance, opts);
+    // A Queue re-emits its connection's errors; without a listener BullMQ prints each one (a stack trace per
+    // reconnect attempt while Redis is down). Each add still fails for its caller; the main connection logs the outage.
+    for (const q of [this.requests, this.mail, this.maintenance]) q.on('error', () => {});
   }
 
   /** The delist job as an outbox entry (the confirm step writes it with the state change). */

@@ -1,11 +1,12 @@
 import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import type { Logger } from '../logger.js';
 import { INTAKE_COMMAND } from '../stores/delist-intake.js';
 
 /**
  * Web and CLI connections fail fast (a request must not hang on a dead Redis);
  * worker connections wait and retry forever, as BullMQ workers require.
  */
-export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis {
+export function createRedis(url: string, role: 'web' | 'worker' | 'cli', logger?: Pick<Logger, 'warn' | 'info'>): Redis {
   // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. The
   // delist intake batches its own submissions per turn (stores/delist-intake.ts), so its one command skips it.
   const failFast: RedisOptions = {
@@ -19,8 +20,18 @@ export function createRedis(url: string, role: 'web' | 'worker' | 'cli'): Redis 
   const wait: RedisOptions = { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 200, 5000) };
   const redis = new Redis(url, { lazyConnect: false, ...(role === 'worker' ? wait : failFast) });
   // A lost connection surfaces where it matters: each command fails (web answers 503, jobs retry). Without a
-  // listener ioredis would also print every reconnect attempt as an "unhandled error event".
-  redis.on('error', () => {});
+  // listener ioredis would also print every reconnect attempt as an "unhandled error event". The outage is logged
+  // once (and its end), not once per reconnect attempt.
+  let down = false;
+  redis.on('error', (err: NodeJS.ErrnoException) => {
+    if (down) return;
+    down = true;
+    logger?.warn({ err: err.message, code: err.code }, 'redis connection failed; commands fail until it is back (retrying)');
+  });
+  redis.on('ready', () => {
+    if (down) logger?.info('redis connection back');
+    down = false;
+  });
   return redis;
 }
 

@@ -52,6 +52,7 @@ export function createKeys(prefix: string) {
     session: (sid: string) => `${p}:sess:${sid}`,
 
     rateLimit: (name: string) => `${p}:rl:${name}:`,
+    smtpClientHour: (counter: string, client: string) => `${p}:smtp-hour:${counter}:${client}`,
     outbox: `${p}:dev-outbox`,
   };
 }

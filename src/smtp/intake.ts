@@ -3,9 +3,10 @@ import type { Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { Context } from '../context.js';
 import { hashPassword, verifyPassword } from '../domain/passwords.js';
+import { reporterByTransport } from '../domain/report-trust.js';
 import { AppError } from '../errors.js';
 import { submitMachineReport } from '../features/report/service.js';
-import { clientKey, ConnectionCounter, FailureWindow, isLoopback } from './limits.js';
+import { ClientHourQuota, clientKey, ConnectionCounter, FailureWindow, isLoopback } from './limits.js';
 
 /** An SMTP answer with its code: smtp-server sends `responseCode` and the message to the client. */
 const reply = (code: number, message: string) => Object.assign(new Error(message), { responseCode: code });
@@ -33,6 +34,8 @@ export function authAllowed(s: { tlsConfigured: boolean; secure: boolean; remote
 interface Connection {
   key: string;
   timer: NodeJS.Timeout;
+  /** The client IP is in a partner's clientIps: no per-IP or hourly caps, and the reserved slots are open to it. */
+  partner: boolean;
 }
 
 /**
@@ -45,6 +48,13 @@ interface Connection {
  * session lifetime, RCPTs per transaction, AUTH failures per client IP, unauthenticated messages in hand at once;
  * messages over `samples.maxBytes` are refused at MAIL FROM when announced (SIZE=) and otherwise after DATA, without
  * keeping more than the limit in memory.
+ *
+ * Senders that are no partner (neither authenticated nor from a partner's clientIps) also have an hourly budget per
+ * client IP (IPv6: per /64) of messages and bytes, counted in Redis so that every intake process shares it; past it
+ * MAIL FROM, or a message that went over it at the end of DATA, is answered 450 4.7.1 and nothing is stored. Partners
+ * recognised by client IP are known at connect time: they are not held to the per-IP connection cap, and the last
+ * `reservedForPartners` of the `maxClients` connections are theirs alone. (A partner that authenticates is only known
+ * after AUTH, so it connects like anyone else; from then on no hourly or in-hand cap applies to it.)
  */
 export function createAbuseSmtpServer(ctx: Context): SMTPServer {
   const limits = ctx.policy.abuse.smtp;
@@ -56,6 +66,17 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
   const log = ctx.logger.child({ component: 'smtp-intake' });
 
   const perClient = new ConnectionCounter();
+  const quota = new ClientHourQuota(ctx.redis, (counter, client) => ctx.keys.smtpClientHour(counter, client));
+  const partnerByIp = (remoteAddress: string) => reporterByTransport(ctx.policy.partners, { channel: 'smtp', clientIp: remoteAddress }).level === 'partner';
+  /** Connections clients other than partners (by IP) may hold together; the rest of maxClients is the partners' reserve. */
+  const unknownMax = Math.max(0, limits.maxClients - limits.reservedForPartners);
+  let unknownOpen = 0;
+  /** A partner: authenticated (session.user is set by onAuth for partners only), or recognised by client IP. */
+  const isPartner = (session: SMTPServerSession) => typeof session.user === 'string' || connections.get(session.id)?.partner === true;
+  const overQuota = (fields: Record<string, unknown>, why: string) => {
+    log.info({ ...fields, why }, 'smtp report refused: hourly quota of this client used');
+    return reply(450, '4.7.1 Too many reports from your address this hour, try again later');
+  };
   const authFailures = new FailureWindow(limits.authFailuresPerIp.max, limits.authFailuresPerIp.windowMinutes * 60_000);
   const connections = new Map<string, Connection>(); // by session id
   let receiving = 0; // messages of unauthenticated senders in hand (DATA to answer)
@@ -90,18 +111,24 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
     rejectOversized: true,
     logger: false,
     disableReverseLookup: true, // the PTR name is the client's to choose and we never use it; no DNS per connection
-    maxClients: limits.maxClients,
+    maxClients: limits.maxClients, // the hard total; the partners' reserve within it is kept in onConnect
     socketTimeout: limits.idleTimeoutSeconds * 1000,
     closeTimeout: 5000,
     onConnect(session, callback) {
       const key = clientKey(session.remoteAddress);
-      if (!perClient.take(key, limits.maxConnectionsPerIp)) {
+      const partner = partnerByIp(session.remoteAddress);
+      if (connections.size >= limits.maxClients || (!partner && unknownOpen >= unknownMax)) {
+        log.info({ remoteAddress: session.remoteAddress, open: connections.size, partner }, 'smtp connection refused: too many connections');
+        return callback(reply(421, '4.7.0 Too many connections, try again in a moment'));
+      }
+      if (!partner && !perClient.take(key, limits.maxConnectionsPerIp)) {
         log.info({ remoteAddress: session.remoteAddress, open: perClient.count(key) }, 'smtp connection refused: too many from this client');
         return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
       }
+      if (!partner) unknownOpen++;
       const timer = setTimeout(() => endSession(session.id), limits.sessionSeconds * 1000);
       timer.unref();
-      connections.set(session.id, { key, timer });
+      connections.set(session.id, { key, timer, partner });
       if (!authAllowed({ tlsConfigured: !!tls, secure: session.secure, remoteAddress: session.remoteAddress })) session.disabledCommands = [...disabled, 'AUTH'];
       callback();
     },
@@ -113,7 +140,10 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       const c = connections.get(session.id);
       if (!c) return;
       clearTimeout(c.timer);
-      perClient.release(c.key);
+      if (!c.partner) {
+        perClient.release(c.key);
+        unknownOpen--;
+      }
       connections.delete(session.id);
     },
     onAuth(auth, session, callback) {
@@ -140,6 +170,22 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
         },
       );
     },
+    onMailFrom(address, session, callback) {
+      if (isPartner(session)) return callback();
+      const args = address.args as Record<string, string> | false | undefined;
+      const announced = (args && Number(args.SIZE)) || 0; // SIZE= as announced (smtp-server checked its form)
+      quota.usage(clientKey(session.remoteAddress)).then(
+        (used) => {
+          if (used.messages >= limits.messagesPerIpPerHour) return callback(overQuota({ remoteAddress: session.remoteAddress, ...used }, 'messages'));
+          if (used.bytes >= limits.bytesPerIpPerHour || used.bytes + announced > limits.bytesPerIpPerHour) return callback(overQuota({ remoteAddress: session.remoteAddress, ...used, announced }, 'bytes'));
+          callback();
+        },
+        (err: unknown) => {
+          log.error({ err }, 'smtp quota check failed');
+          callback(reply(451, '4.3.0 Temporary failure, try again later'));
+        },
+      );
+    },
     onRcptTo(address, session, callback) {
       // Every RCPT counts, accepted or not, repeated or not: a report goes to one intake address.
       const n = (rcptCounts.get(session.envelope) ?? 0) + 1;
@@ -149,9 +195,10 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
-      // Each message in hand may hold samples.maxBytes: unauthenticated senders get a bounded number of them at once
-      // (the rest 451, their bytes drained unread), so memory stays bounded; partners who authenticated are not held up.
-      const counted = typeof session.user !== 'string';
+      // Each message in hand may hold samples.maxBytes: senders that are no partner get a bounded number of them at
+      // once (the rest 451, their bytes drained unread), so memory stays bounded; partners (by AUTH or client IP) are
+      // not held up.
+      const counted = !isPartner(session);
       if (counted && receiving >= limits.maxConcurrentMessages) {
         log.info({ remoteAddress: session.remoteAddress, receiving }, 'smtp report deferred: too many arriving at once');
         return callback(reply(451, '4.3.2 Too many reports arriving at once, try again in a moment'));
@@ -176,17 +223,30 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       stream.on('close', () => ended || answer(reply(451, '4.3.0 Message not received in full')));
       stream.on('end', () => {
         ended = true;
-        if (stream.sizeExceeded || size > maxBytes) return answer(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
-        const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-        const raw = Buffer.concat(chunks);
-        chunks.length = 0;
-        submitMachineReport(ctx, raw, { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) })
-          .then(({ id }) => answer(null, `2.0.0 Report accepted as ${id}`))
+        // Every message of a sender that is no partner counts against its hourly quota, with all the bytes it sent
+        // (also one refused below); one that takes the total over a cap is refused and not stored.
+        const counting = counted ? quota.add(clientKey(session.remoteAddress), size) : Promise.resolve(null);
+        counting
+          .then((used) => {
+            if (stream.sizeExceeded || size > maxBytes) return answer(reply(552, `5.3.4 Report larger than ${maxBytes} bytes`));
+            if (used && used.messages > limits.messagesPerIpPerHour) return answer(overQuota({ remoteAddress: session.remoteAddress, ...used }, 'messages'));
+            if (used && used.bytes > limits.bytesPerIpPerHour) return answer(overQuota({ remoteAddress: session.remoteAddress, ...used }, 'bytes'));
+            const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+            const raw = Buffer.concat(chunks);
+            chunks.length = 0;
+            return submitMachineReport(ctx, raw, { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) }).then(
+              ({ id }) => answer(null, `2.0.0 Report accepted as ${id}`),
+              (err: unknown) => {
+                if (err instanceof AppError && err.status < 500) return answer(reply(554, `5.6.0 ${err.code}: ${err.message.replace(/\s+/g, ' ').slice(0, 300)}`));
+                throw err;
+              },
+            );
+          })
           .catch((err: unknown) => {
-            if (err instanceof AppError && err.status < 500) return answer(reply(554, `5.6.0 ${err.code}: ${err.message.replace(/\s+/g, ' ').slice(0, 300)}`));
             log.error({ err }, 'smtp intake failed');
             answer(reply(451, '4.3.0 Temporary failure, try again later'));
-          });
+          })
+          .finally(() => (chunks.length = 0));
       });
     },
   });

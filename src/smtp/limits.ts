@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import type { Redis } from 'ioredis';
 
 /**
  * The key a client is counted under: an IPv4 address as it is, an IPv6 address by its /64 (one end site's LAN, so
@@ -81,5 +82,35 @@ export class FailureWindow {
     this.windows.delete(key);
     if (this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
     this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
+  }
+}
+
+export interface HourUsage {
+  messages: number;
+  bytes: number;
+}
+
+/**
+ * What one client (a clientKey) sent to the intake this hour: messages and bytes, each a counter in Redis that
+ * expires an hour after its first count (a fixed window), so every intake process on the same Redis shares them.
+ */
+export class ClientHourQuota {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keyOf: (counter: 'messages' | 'bytes', client: string) => string,
+  ) {}
+
+  async usage(client: string): Promise<HourUsage> {
+    const [messages, bytes] = await this.redis.mget(this.keyOf('messages', client), this.keyOf('bytes', client));
+    return { messages: Number(messages ?? 0), bytes: Number(bytes ?? 0) };
+  }
+
+  /** Counts one message of `bytes`; resolves with the totals this hour, that message included. */
+  async add(client: string, bytes: number): Promise<HourUsage> {
+    const [m, b] = [this.keyOf('messages', client), this.keyOf('bytes', client)];
+    const results = await this.redis.multi().set(m, 0, 'EX', 3600, 'NX').incrby(m, 1).set(b, 0, 'EX', 3600, 'NX').incrby(b, bytes).exec();
+    const failed = results?.find(([err]) => err);
+    if (!results || failed) throw failed?.[0] ?? new Error('quota transaction aborted');
+    return { messages: Number(results[1]![1]), bytes: Number(results[3]![1]) };
   }
 }

@@ -33,8 +33,8 @@ export type LoginResult =
   | { ok: false; reason: 'throttled'; retryAfterMs: number }
   /** `wrong`: wrong email or password; `retryAfterMs` is the wait this failure imposes on the next attempt (0 while free). */
   | { ok: false; reason: 'wrong'; retryAfterMs: number }
-  /** `disabled`: the right password for a disabled account. */
-  | { ok: false; reason: 'disabled' };
+  /** `disabled`: the right password for a disabled account (for the log only: answered and counted like `wrong`). */
+  | { ok: false; reason: 'disabled'; retryAfterMs: number };
 
 /** A dummy hash, verified when the account does not exist, so an unknown email takes as long as a wrong password. */
 let dummyHash: Promise<string> | null = null;
@@ -122,11 +122,13 @@ export class StaffStore {
     dummyHash ??= hashPassword('not a real password');
     const ok = await verifyPassword(password, row?.password_hash ?? (await dummyHash));
     const user = userOf(row);
-    if (ok && user) {
+    if (ok && user && !user.disabled) {
       await this.redis.del(this.keys.staffLoginFailures(account, client), this.keys.staffLoginWait(account, client));
-      return user.disabled ? { ok: false, reason: 'disabled' } : { ok: true, user };
+      return { ok: true, user };
     }
-    return { ok: false, reason: 'wrong', retryAfterMs: await this.recordFailure(account, client) };
+    // A disabled account counts a failure whatever the password, so the throttle does not tell a right one apart.
+    const retryAfterMs = await this.recordFailure(account, client);
+    return ok && user ? { ok: false, reason: 'disabled', retryAfterMs } : { ok: false, reason: 'wrong', retryAfterMs };
   }
 
   /** The wait after `failures` failures: none while free, then base, 2×base, 4×base … up to the cap (ms). */

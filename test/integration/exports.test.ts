@@ -46,6 +46,7 @@ const MISSING_DNS = !RBLDNSD || !DIG ? `needs ${[!RBLDNSD && 'rbldnsd', !DIG && 
 const MISSING_POSTMAP = !POSTMAP ? 'needs postmap: DEBIAN_FRONTEND=noninteractive apt-get install -y postfix (CI installs it)' : null;
 
 const ZONE = 'bl.test';
+const MANUAL_REASON = 'Listed by our staff: it costs us $5 \u2014 see \u201cFAQ\u201d #42\nsecond line';
 const PUBLIC_URL = 'http://portal.test';
 
 /** The DNSBL query name of an address: reversed octets, or reversed nibbles for IPv6 (RFC 5782). */
@@ -157,7 +158,8 @@ describe('exports for rbldnsd and Postfix', () => {
   const get = (format: string) => request(app).get(`/api/v1/exports/${format}`).set(auth()).set('Accept-Encoding', 'identity');
 
   before(async () => {
-    ctx = testContext({ env: { PUBLIC_URL } });
+    // The category's public reason with a dollar sign, typographic characters and a line break: must not break either file.
+    ctx = testContext({ env: { PUBLIC_URL }, policy: (p) => ({ ...p, categories: { ...p.categories, manual: { ...p.categories.manual!, reason: MANUAL_REASON } } }) });
     token = await ctx.apiTokens.create('mta-fleet');
     app = await appFor(ctx);
     dir = await mkdtemp(path.join(os.tmpdir(), 'pm-exports-'));
@@ -168,8 +170,8 @@ describe('exports for rbldnsd and Postfix', () => {
     await addListing(ctx, { target: '2001:db8:bad::/48', category: 'malware', expires: 'never', ...by });
     // Listed an hour ago for one minute: expired, and not yet removed (no worker runs here).
     await addListing(ctx, { target: '192.0.2.77', category: 'spam-source', expires: '1m', ...by }, new Date(Date.now() - 3_600_000));
-    // A reason typed by staff: a dollar sign, typographic characters and a line break must not break either file.
-    await addListing(ctx, { target: '192.0.2.128/25', category: 'manual', expires: 'never', reason: 'Costs us $5 \u2014 see \u201cticket\u201d #42\nsecond line', ...by });
+    // A reason typed by staff is internal (issue 13 review: the zone published it): the TXT has the category's reason.
+    await addListing(ctx, { target: '192.0.2.128/25', category: 'manual', expires: 'never', reason: 'internal: ticket #42, the sender is a friend of Bob', ...by });
   });
 
   after(async () => {
@@ -206,6 +208,9 @@ describe('exports for rbldnsd and Postfix', () => {
     assert.match(res.text, /^2001:db8:bad::\/48 :127\.0\.0\.5:/m);
     assert.doesNotMatch(res.text, /192\.0\.2\.77/);
     assert.match(res.text, /# end of data: 3 listings, 1 exclusions, 1 expired left out\.\n$/);
+    // The public answer is the category's reason, as the check API and /lookup give it; never the staff's text.
+    assert.match(res.text, /^192\.0\.2\.128\/25 :127\.0\.0\.7:Listed by our staff: it costs us \$\$5 - see "FAQ" #42 second line - http:\/\/portal\.test\/lookup\?ip=\$$/m);
+    assert.doesNotMatch(res.text, /internal|friend of Bob/);
     assert.ok(/^[\x09\x0a\x20-\x7e]*$/.test(res.text), 'the file is plain ASCII');
 
     const head = await request(app).head('/api/v1/exports/rbldnsd').set(auth()).expect(200);
@@ -213,6 +218,7 @@ describe('exports for rbldnsd and Postfix', () => {
     assert.equal(head.text ?? '', '');
 
     const postfix = await get('postfix').expect(200).expect('content-type', 'text/plain; charset=utf-8');
+    assert.doesNotMatch(postfix.text, /internal|friend of Bob/);
     assert.equal(postfix.headers.etag, `"v${version}-e1-postfix"`);
   });
 
@@ -273,11 +279,11 @@ describe('exports for rbldnsd and Postfix', () => {
     assert.deepEqual(await txt('2001:db8:bad:7::25'), ['Malware was sent to our customers from this address. - http://portal.test/lookup?ip=2001:db8:bad:7::25']);
     assert.deepEqual(await a('2001:db8:bae::1'), []);
 
-    // Unlisted and expired addresses are clean; the staff reason arrives as one ASCII line with its dollar sign.
+    // Unlisted and expired addresses are clean; the category's reason arrives as one ASCII line with its dollar sign.
     assert.deepEqual(await a('198.51.101.5'), []);
     assert.deepEqual(await a('192.0.2.77'), []);
     assert.deepEqual(await a('192.0.2.200'), ['127.0.0.7']);
-    assert.deepEqual(await txt('192.0.2.200'), ['Costs us $5 - see "ticket" #42 second line - http://portal.test/lookup?ip=192.0.2.200']);
+    assert.deepEqual(await txt('192.0.2.200'), ['Listed by our staff: it costs us $5 - see "FAQ" #42 second line - http://portal.test/lookup?ip=192.0.2.200']);
 
     // The SOA serial is the routing version the file was built from.
     const [soa] = await dig(port, ZONE, 'SOA');

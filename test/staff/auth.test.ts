@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { testContext, type TestContext } from '../helpers/context.js';
@@ -87,19 +89,41 @@ describe('staff sign-in', () => {
     await person.get('/staff/users').set('X-Forwarded-For', '198.51.100.20').expect(200);
   });
 
-  it('refuses a disabled account even with the right password, and says so only then', async () => {
+  // Issue 13 review: a disabled account answered 403 "disabled" to the right password and 401 to a wrong one, so
+  // anyone could test passwords against it. Now both get the wrong-password answer; the log says why.
+  it('answers a disabled account exactly like a wrong password, counts it like one, and logs the real reason', async () => {
     await ctx.staff.add('parked@example.net', 'triager', PASSWORD);
     await ctx.staff.setDisabledIn(ctx.db, 'parked@example.net', true);
-    const agent = request.agent(app);
-    const token = csrfOf(await agent.get('/staff/login'));
-    const right = await agent.post('/staff/login').set('X-Forwarded-For', '198.51.100.31').type('form').send({ _csrf: token, email: 'parked@example.net', password: PASSWORD });
-    assert.equal(right.status, 403);
-    assert.match(right.text, /This account is disabled/);
-    assert.doesNotMatch(String(right.headers['set-cookie'] ?? ''), /pm_staff=/, 'no session');
-    const wrong = await agent.post('/staff/login').set('X-Forwarded-For', '198.51.100.31').type('form').send({ _csrf: token, email: 'parked@example.net', password: 'not the password' });
-    assert.equal(wrong.status, 401);
-    assert.match(wrong.text, /Wrong email address or password/);
-    await agent.get('/staff').expect(303);
+    const logs: Array<Record<string, unknown>> = [];
+    const logger = ctx.logger;
+    ctx.logger = pino({ level: 'info' }, new Writable({ write: (chunk: Buffer, _enc, cb) => (logs.push(JSON.parse(chunk.toString())), cb()) }));
+    try {
+      const agent = request.agent(app);
+      const token = csrfOf(await agent.get('/staff/login'));
+      const attempt = (password: string, client: string) => agent.post('/staff/login').set('X-Forwarded-For', client).type('form').send({ _csrf: token, email: 'parked@example.net', password });
+      const right = await attempt(PASSWORD, '198.51.100.31');
+      const wrong = await attempt('not the password', '198.51.100.32');
+      assert.equal(right.status, 401);
+      assert.equal(wrong.status, 401);
+      const page = (res: typeof right) => res.text.replace(/name="_csrf" value="[^"]*"/g, '');
+      assert.equal(page(right), page(wrong), 'the same page');
+      assert.match(right.text, /Wrong email address or password/);
+      assert.doesNotMatch(right.text, /disabled/i);
+      assert.equal(right.headers['retry-after'], wrong.headers['retry-after']);
+      assert.doesNotMatch(String(right.headers['set-cookie'] ?? ''), /pm_staff=/, 'no session');
+      await agent.get('/staff').expect(303);
+      const why = logs.filter((l) => l.msg === 'staff login failed').map((l) => l.why);
+      assert.deepEqual(why, ['disabled', 'wrong'], 'the log keeps the real reason');
+
+      // The throttle cannot tell them apart either: the right password counts as a failure, so a client that keeps
+      // sending it waits like one that keeps guessing (it used to clear the failures).
+      const free = ctx.policy.staff.loginThrottle.freeFailures;
+      const statuses: number[] = [];
+      for (let i = 0; i < free + 1; i++) statuses.push((await attempt(PASSWORD, '198.51.100.33')).status);
+      assert.deepEqual(statuses, [...Array(free).fill(401), 429]);
+    } finally {
+      ctx.logger = logger;
+    }
   });
 
   it('says the same for an unknown account as for a wrong password', async () => {

@@ -119,7 +119,19 @@ describe('SMTP intake: policy abuse.smtp', () => {
     const copy = structuredClone(shipped);
     delete copy.abuse.smtp;
     const parsed = policySchema.parse(copy);
-    assert.deepEqual(parsed.abuse.smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
+    assert.deepEqual(parsed.abuse.smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 }, messagesPerIpPerHour: 30, bytesPerIpPerHour: 50 * 1024 * 1024, reservedForPartners: 10 });
+  });
+
+  it('keeps at least one connection for clients that are no partner: reservedForPartners below maxClients', () => {
+    const copy = structuredClone(shipped);
+    copy.abuse.smtp = { maxClients: 10, reservedForPartners: 10 };
+    const result = policySchema.safeParse(copy);
+    assert.equal(result.success, false);
+    assert.deepEqual(result.error!.issues[0]!.path, ['abuse', 'smtp', 'reservedForPartners']);
+    copy.abuse.smtp = { maxClients: 10, reservedForPartners: 9 };
+    assert.equal(policySchema.parse(copy).abuse.smtp.reservedForPartners, 9);
+    copy.abuse.smtp = { messagesPerIpPerHour: 0 };
+    assert.equal(policySchema.safeParse(copy).success, false);
   });
 
   it('a partial abuse.smtp keeps the other defaults; nonsense is refused', () => {

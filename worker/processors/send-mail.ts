@@ -25,10 +25,11 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
     confirmUrl: `${ctx.config.publicUrl}/report/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
   }),
   'report-ack': (ctx, r) => outcome(ctx, r),
+  // The same for an unblock request: the tenant id is the requester's text (any 64 letters, dots and dashes), so it
+  // is not in the mail; the confirm page the link opens shows it.
   'unblock-challenge': (ctx, r) => ({
     ttlMinutes: ctx.policy.challenge.ttlMinutes,
     confirmUrl: `${ctx.config.publicUrl}/unblock/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
-    tenant: r.tenant ?? '',
   }),
   'staff-reply': async (ctx, r, job) => {
     const reply = r.ticketId && job.ref ? await ctx.tickets.reply(r.ticketId, job.ref) : null;

@@ -1,7 +1,8 @@
 /**
  * The blocked-sender list as an rbldnsd `combined` data file (rbldnsd(8)): one `$DATASET ip4trie @` and one
  * `$DATASET ip6trie @` section, each with a default answer, the RFC 5782 test entries, `!cidr` exclusions and
- * one `cidr :<A>:<TXT>` line per live listing. The TXT carries the reason and the lookup URL; rbldnsd puts the
+ * one `cidr :<A>:<TXT>` line per live listing. The TXT carries the category's public reason (policy.categories,
+ * as the check API and /lookup answer; never the staff's text of the listing) and the lookup URL; rbldnsd puts the
  * queried address where the template has `$`. Tries answer the longest matching prefix, and at equal length an
  * exclusion wins: the same rule as domain/listing `decide()`.
  */
@@ -10,7 +11,7 @@ import { asciiLine, Chunker, cutoffOf, familyOf, isLive, newStats, type ExportCa
 export interface RbldnsdOptions {
   /** PUBLIC_URL (no trailing slash): TXT answers point to `<publicUrl>/lookup?ip=<address>`. */
   publicUrl: string;
-  /** policy.categories: the A record of each category. */
+  /** policy.categories: the A record and the public reason of each category. */
   categories: ExportCategories;
   /** Entries whose expiry is at or before this are left out (default: now). */
   now?: Date;
@@ -71,18 +72,16 @@ export function* rbldnsdChunks(snapshot: ExportSnapshot, opts: RbldnsdOptions): 
   const serial = snapshot.version % 4294967296 || 1;
   const out = new Chunker();
 
-  // One value text per (category, reason): a million entries share a handful of them. Two map levels, so a
-  // lookup hashes the strings the entries already hold instead of building a key per entry.
-  const values = new Map<string, Map<string, string>>();
-  const valueOf = (category: string, reason: string): string => {
-    let byReason = values.get(category);
-    if (byReason === undefined) values.set(category, (byReason = new Map()));
-    let value = byReason.get(reason);
+  // One value text per category: a million entries share a handful of them. The listing's own `reason` is the
+  // staff's internal text and never goes into the public zone.
+  const values = new Map<string, string>();
+  const valueOf = (category: string): string => {
+    let value = values.get(category);
     if (value === undefined) {
       const cat = Object.hasOwn(opts.categories, category) ? opts.categories[category] : undefined;
       const answer = cat && ANSWER.test(cat.dnsblAnswer) ? cat.dnsblAnswer : DEFAULT_ANSWER;
-      value = ` :${answer}:${txt(typeof reason === 'string' && reason ? reason : (cat?.reason ?? DEFAULT_REASON))}\n`;
-      byReason.set(reason, value);
+      value = ` :${answer}:${txt(cat?.reason || DEFAULT_REASON)}\n`;
+      values.set(category, value);
     }
     return value;
   };
@@ -139,7 +138,7 @@ export function* rbldnsdChunks(snapshot: ExportSnapshot, opts: RbldnsdOptions): 
     else if (family === 0) stats.malformed++;
     else if (!isTestEntry(e.cidr)) {
       stats.listings++;
-      if ((chunk = out.push(e.cidr + valueOf(e.category, e.reason)))) yield chunk;
+      if ((chunk = out.push(e.cidr + valueOf(e.category)))) yield chunk;
     }
   }
 
@@ -162,7 +161,7 @@ export function* rbldnsdChunks(snapshot: ExportSnapshot, opts: RbldnsdOptions): 
   for (const i of v6Listings) {
     const e = listings[i]!;
     stats.listings++;
-    if ((chunk = out.push(e.cidr + valueOf(e.category, e.reason)))) yield chunk;
+    if ((chunk = out.push(e.cidr + valueOf(e.category)))) yield chunk;
   }
 
   // A complete download ends with this line; a cut-off one does not.

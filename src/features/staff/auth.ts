@@ -125,7 +125,8 @@ export function loginRoutes(ctx: Context): { page: RequestHandler; submit: Reque
             res.set('Retry-After', String(seconds));
             return render(res, 429, `Too many failed sign-ins for this account from your address. Wait ${seconds} seconds, then try again.`, values);
           }
-          if (result.reason === 'disabled') return render(res, 403, 'This account is disabled. Ask an admin to enable it.', values);
+          // A disabled account gets the wrong-password answer, whatever the password: a different one would tell
+          // anyone that the password they tried is right. The log above keeps the real reason.
           return render(res, 401, 'Wrong email address or password.', values);
         }
         const user = result.user;
