@@ -17,7 +17,7 @@
  * not a Message-ID anyone can prepend (messageIdentity).
  */
 import type { Policy } from '../policy.js';
-import { acceptablePass, signedValue, type DkimCheck } from './dkim.js';
+import { acceptablePass, signedValue, type DkimCheck, type SignatureCheck } from './dkim.js';
 import { countingAddress } from './email-address.js';
 import { contains, parseAddress, parseNetwork, type Address } from './ip.js';
 
@@ -60,9 +60,10 @@ export interface ReportTrust {
   /** A trusted reporter and a tenant vouched for by our DKIM: the report counts toward automatic escalation. */
   counts: boolean;
   /**
-   * What identifies the reported message for dedupe and counting: `dkim:<sha256 of the b= value>` of our
-   * signature when it vouched for the tenant (no unsigned field can change it), else the Message-ID as parsed
-   * (null when none). Absent in decisions stored before it existed.
+   * What identifies the reported message for dedupe and counting. When our signature vouched for the tenant,
+   * only what it signed: `signed-mid:<the Message-ID it covers>`, or `dkim:<sha256 of its b= value>` when it
+   * covers none; no unsigned field can change either. Otherwise the Message-ID as parsed (null when none).
+   * Absent in decisions stored before it existed.
    */
   messageIdentity?: string | null;
 }
@@ -209,16 +210,25 @@ export function tenantTrust(network: Policy['network'], claimed: string | null, 
 }
 
 /**
- * tenantTrust, and the signature that vouched (its signatureId, see dkim.ts): the identity of the message.
- * A message with a second Message-ID, From or tenant field is tampered: it is never vouched for, as the
- * verifier reads the bottom-most occurrence and anyone may add one above it.
+ * tenantTrust, and the identity of the message as the signature that vouched for it signed it (see
+ * ReportTrust.messageIdentity; null when not vouched for). A message with a second Message-ID, From or tenant
+ * field is tampered: it is never vouched for, as the verifier reads the bottom-most occurrence and anyone may
+ * add one above it (the summary shows the topmost).
  */
-export function tenantVerdict(network: Policy['network'], claimed: string | null, check: DkimCheck | null): { tenant: TenantTrust; signatureId: string | null } {
+export function tenantVerdict(network: Policy['network'], claimed: string | null, check: DkimCheck | null): { tenant: TenantTrust; identity: string | null } {
   const tenant = tenantVerdictOf(network, claimed, check);
-  return 'signatureId' in tenant ? { tenant: tenant.trust, signatureId: tenant.signatureId } : { tenant, signatureId: null };
+  return 'identity' in tenant ? { tenant: tenant.trust, identity: tenant.identity } : { tenant, identity: null };
 }
 
-function tenantVerdictOf(network: Policy['network'], claimed: string | null, check: DkimCheck | null): TenantTrust | { trust: TenantTrust; signatureId: string } {
+/** The Message-ID a signature covers (whitespace runs, which relaxed canonicalization lets anyone change, made one space; lower case), or null. */
+function signedMessageId(s: SignatureCheck): string | null {
+  const lines = s.signedLines.filter((l) => l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase() === 'message-id');
+  if (lines.length !== 1) return null;
+  const id = signedValue(lines[0]!).replace(/\s+/g, ' ').trim().toLowerCase();
+  return id === '' ? null : id;
+}
+
+function tenantVerdictOf(network: Policy['network'], claimed: string | null, check: DkimCheck | null): TenantTrust | { trust: TenantTrust; identity: string } {
   const claim = (detail: string): TenantTrust => ({ level: 'claimed', tenant: claimed, detail });
   if (claimed === null) return claim('the sample names no tenant');
   if (network.dkimKeys.length === 0) return claim('no outbound DKIM keys are configured (policy network.dkimKeys)');
@@ -257,11 +267,12 @@ function tenantVerdictOf(network: Policy['network'], claimed: string | null, che
     if (doubled !== undefined) {
       return claim(`our signature ${tag} verifies, but the message has ${check.fields.filter((f) => f === doubled).length} ${doubled === header ? network.tenantHeader : doubled === 'from' ? 'From' : 'Message-ID'} fields: treated as tampered`);
     }
-    if (!s.signatureId) {
+    const mid = signedMessageId(s);
+    if (!mid && !s.signatureId) {
       why = `our signature ${tag} has no identity`;
       continue;
     }
-    return { trust: { level: 'verified', tenant: claimed, domain: s.domain, selector: s.selector }, signatureId: s.signatureId };
+    return { trust: { level: 'verified', tenant: claimed, domain: s.domain, selector: s.selector }, identity: mid ? `signed-mid:${mid}` : `dkim:${s.signatureId}` };
   }
   return claim(why);
 }

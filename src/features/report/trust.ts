@@ -66,7 +66,7 @@ export async function assessReport(policy: Policy, request: PortalRequest, summa
     return decideTrust(reporter, { level: 'claimed', tenant: summary.tenant, detail: 'not checked, as the reporter is not trusted (the report cannot count either way)' }, { messageIdentity: summary.messageId, publicProviders: providers });
   }
   const verdict = await tenantCheck(policy, summary, raw, deps);
-  return decideTrust(reporter, verdict.tenant, { messageIdentity: verdict.signatureId ? `dkim:${verdict.signatureId}` : summary.messageId, publicProviders: providers });
+  return decideTrust(reporter, verdict.tenant, { messageIdentity: verdict.identity ?? summary.messageId, publicProviders: providers });
 }
 
 /** Whether our outbound DKIM vouches for the tenant the report's original names (src/domain/report-trust.ts). */
