@@ -46,7 +46,12 @@ async function verify(request: DkimRequest): Promise<DkimCheck | null> {
     if (!message || sampleHashOf(message) !== target.sampleHash) return null;
   }
   const wanted = (domain: string, selector: string) => request.wanted.some((w) => w.domain === domain && (w.selector === null || w.selector === selector));
-  return checkDkim(message, askPool(request.id), wanted, request.maxBodyBytes !== undefined ? { maxBodyBytes: request.maxBodyBytes } : {});
+  try {
+    return await checkDkim(message, askPool(request.id), wanted, request.maxBodyBytes !== undefined ? { maxBodyBytes: request.maxBodyBytes } : {});
+  } catch (err) {
+    // A message the verifier cannot read is not verified; it must not send the job into retries.
+    return { checked: false, reason: `the verifier failed (${String(err instanceof Error ? err.message : err).slice(0, 200)})` };
+  }
 }
 
 port.on('message', (request: PoolMessage) => {
