@@ -86,6 +86,7 @@ export const policySchema = z.object({
     maxMimeParts: z.number().int().positive().default(5000).describe('Most MIME parts (all levels together) in a sample.'),
     maxNestedMessages: z.number().int().positive().default(50).describe('Most attached messages (message/rfc822 parts, all levels together) in a sample.'),
     parseBudgetMs: z.number().int().min(50).max(60000).default(2000).describe('Wall-clock time one sample may take to parse in the parser pool (counted from when a parser thread starts on it, not while it waits); over it the thread is ended and the sample refused (422 SampleTooComplex, SMTP 554).'),
+    maxPartnerDkimBodyBytes: z.number().int().min(1024).default(1048576).describe('Largest report body (bytes after its header block) whose DKIM signature is verified to recognise a partner (partners[].dkimDomains); a larger report is not verified, so it is untrusted. The worker verifies on the parser pool within parseBudgetMs.'),
   }),
   abuse: z.object({
     windowHours: z.number().positive().describe('Sliding window in which distinct reports against a tenant are counted.'),
@@ -109,6 +110,10 @@ export const policySchema = z.object({
       .refine((s) => s.reservedForPartners < s.maxClients, { path: ['reservedForPartners'], message: 'must be less than maxClients (other clients need at least one connection)' })
       .prefault({})
       .describe('Limits of the SMTP intake (npm run start:smtp).'),
+    publicMailProviders: z
+      .array(z.string().min(3).max(253).transform((d) => d.toLowerCase().replace(/\.$/, '')))
+      .default(['gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'gmx.de', 'web.de', 'mail.ru', 'yandex.ru', 'naver.com', 'daum.net', 'qq.com', '163.com', 'proton.me', 'protonmail.com'])
+      .describe('Large public mailbox providers: each confirmed web reporter with an address there counts as one reporter (mailbox normalised); any other email domain counts as one reporter for all its addresses (by its registrable domain), so one attacker domain cannot make many reporters.'),
   }),
   staff: z.object({
     loginThrottle: z

@@ -29,6 +29,11 @@ export interface SignatureCheck {
   signedLines: string[];
   /** The signature has an l= body length: bytes after it are not covered. */
   bodyLengthLimited: boolean;
+  /**
+   * sha256 hex of the signature's decoded b= value (mailauth's result id): what identifies a signed message,
+   * whatever unsigned fields were added to it. '' when not verified.
+   */
+  signatureId: string;
 }
 
 export type DkimCheck =
@@ -86,12 +91,18 @@ function declaredSignatures(header: string): Array<{ domain: string; selector: s
   });
 }
 
+export interface CheckOptions {
+  /** Largest body (the bytes after the header block) hashed; a larger one is not checked. Default: no bound. */
+  maxBodyBytes?: number;
+}
+
 /**
  * Verifies the DKIM signatures of a message (within the bounds above), looking keys up with `resolver`. When
  * none of its signatures is one `wanted` accepts (by d= and s=), nothing is hashed or looked up: they are
- * listed as `not checked`.
+ * listed as `not checked`. Pure CPU apart from the resolver: callers run it on the parser pool with a budget
+ * (src/parse/pool.ts `verifyDkim`), never on an event loop that serves anything.
  */
-export async function checkDkim(message: Buffer, resolver: DkimResolver, wanted: (domain: string, selector: string) => boolean = () => true): Promise<DkimCheck> {
+export async function checkDkim(message: Buffer, resolver: DkimResolver, wanted: (domain: string, selector: string) => boolean = () => true, opts: CheckOptions = {}): Promise<DkimCheck> {
   const header = headerBlock(message);
   if (header === null) return { checked: false, reason: `header block larger than ${MAX_HEADER_BYTES / 1024} KB` };
   const signatureFields = header.match(/^(?:dkim-signature|arc-seal|arc-message-signature|arc-authentication-results)[ \t]*:/gim)?.length ?? 0;
@@ -101,8 +112,12 @@ export async function checkDkim(message: Buffer, resolver: DkimResolver, wanted:
     return {
       checked: true,
       fields: fieldNames(header),
-      signatures: declared.map((d) => ({ ...d, algorithm: '', result: 'not checked', comment: 'not a key we check', signedFields: [], signedLines: [], bodyLengthLimited: false })),
+      signatures: declared.map((d) => ({ ...d, algorithm: '', result: 'not checked', comment: 'not a key we check', signedFields: [], signedLines: [], bodyLengthLimited: false, signatureId: '' })),
     };
+  }
+  const bodyBytes = message.length - header.length;
+  if (opts.maxBodyBytes !== undefined && bodyBytes > opts.maxBodyBytes) {
+    return { checked: false, reason: `body of ${Math.round(bodyBytes / 1024)} KB, larger than the ${Math.round(opts.maxBodyBytes / 1024)} KB we verify` };
   }
   const verified = await dkimVerify(message, { resolver, minBitLength: 1024 });
   return {
@@ -120,6 +135,7 @@ export async function checkDkim(message: Buffer, resolver: DkimResolver, wanted:
         .filter(Boolean),
       signedLines: r.signingHeaders?.headers ?? [],
       bodyLengthLimited: r.canonBodyLengthLimited === true,
+      signatureId: r.status?.result === 'pass' ? r.id : '',
     })),
   };
 }

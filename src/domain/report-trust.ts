@@ -11,9 +11,14 @@
  *
  * Only a report with both (a trusted reporter, a verified tenant) counts toward automatic escalation. Pure: the
  * DKIM results come in from ./dkim.ts.
+ *
+ * What counts as distinct is decided here too: one reporter is a partner, a mailbox at a large public provider,
+ * or a whole email domain elsewhere (reporterIdOf); one message is the DKIM signature of ours that vouched for it,
+ * not a Message-ID anyone can prepend (messageIdentity).
  */
 import type { Policy } from '../policy.js';
-import { acceptablePass, signedValue, type DkimCheck } from './dkim.js';
+import { acceptablePass, signedValue, type DkimCheck, type SignatureCheck } from './dkim.js';
+import { countingAddress } from './email-address.js';
 import { contains, parseAddress, parseNetwork, type Address } from './ip.js';
 
 /**
@@ -47,10 +52,20 @@ export type TenantTrust =
 export interface ReportTrust {
   reporter: ReporterTrust;
   tenant: TenantTrust;
-  /** Who counts as one reporter: `partner:<name>` or `web:<normalised email>`; null when untrusted. */
+  /**
+   * Who counts as one reporter: `partner:<name>`, `web:<normalised mailbox>` at a public mail provider, or
+   * `web-domain:<registrable domain>` for any other address; null when untrusted.
+   */
   reporterId: string | null;
   /** A trusted reporter and a tenant vouched for by our DKIM: the report counts toward automatic escalation. */
   counts: boolean;
+  /**
+   * What identifies the reported message for dedupe and counting. When our signature vouched for the tenant,
+   * only what it signed: `signed-mid:<the Message-ID it covers>`, or `dkim:<sha256 of its b= value>` when it
+   * covers none; no unsigned field can change either. Otherwise the Message-ID as parsed (null when none).
+   * Absent in decisions stored before it existed.
+   */
+  messageIdentity?: string | null;
 }
 
 function addressOf(text: string | undefined): Address | null {
@@ -137,22 +152,83 @@ export function normaliseEmail(email: string): string {
   return `${local}@${domain}`;
 }
 
+/**
+ * Large public mailbox providers, where anyone gets a mailbox and each counts as one reporter. The policy's
+ * `abuse.publicMailProviders` (same default) is what the worker uses.
+ */
+export const PUBLIC_MAIL_PROVIDERS: readonly string[] = Object.freeze(['gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'gmx.de', 'web.de', 'mail.ru', 'yandex.ru', 'naver.com', 'daum.net', 'qq.com', '163.com', 'proton.me', 'protonmail.com']);
+
+/** Second-level labels under a two-letter country code that are registries' own (co.uk, com.au, ne.jp, …). */
+const SHORT_SECOND_LEVELS = new Set(['ac', 'co', 'com', 'edu', 'gov', 'net', 'org', 'ne', 'or', 'go', 'gob', 'gen', 'ltd', 'plc', 'sch', 'mil', 'nom']);
+
+/**
+ * The part of a domain one party registers, by a small rule instead of the Public Suffix List: its last two
+ * labels, or its last three when it ends in a two-letter country code under one of the short second-level
+ * labels above (mail.example.co.uk → example.co.uk; a.b.example.com → example.com). Wrong for some suffixes
+ * (it may join two parties under an unlisted public suffix: they then count as one reporter, the safe side).
+ */
+export function registrableDomain(domain: string): string {
+  const labels = domain.trim().toLowerCase().replace(/\.+$/, '').split('.').filter(Boolean);
+  const keep = labels.length >= 3 && labels.at(-1)!.length === 2 && SHORT_SECOND_LEVELS.has(labels.at(-2)!) ? 3 : 2;
+  return labels.slice(-keep).join('.');
+}
+
+/**
+ * Who a confirmed web reporter is, as counted: at a large public provider the mailbox (normalised: case, +tag,
+ * the provider's dot rules), anywhere else the registrable domain of the address, so that the addresses of one
+ * domain (anyone who owns a domain has as many as they like) are one reporter.
+ */
+export function webReporterKey(email: string, publicProviders: readonly string[] = PUBLIC_MAIL_PROVIDERS): string {
+  const mailbox = countingAddress(email);
+  const domain = mailbox.slice(mailbox.lastIndexOf('@') + 1);
+  const typed = email.slice(email.lastIndexOf('@') + 1).trim().toLowerCase().replace(/\.+$/, '');
+  const provider = publicProviders.includes(domain) || publicProviders.includes(typed);
+  return provider ? `web:${mailbox}` : `web-domain:${registrableDomain(domain)}`;
+}
+
 /** A web report: trusted only once its reporter confirmed the address by the emailed link. */
 export function webReporter(email: string, confirmed: boolean): ReporterTrust {
   return confirmed && email ? { level: 'confirmed-web', email } : { level: 'untrusted', detail: 'web report whose email address was not confirmed' };
 }
 
-export function reporterIdOf(r: ReporterTrust): string | null {
+/** Who counts as one reporter (see ReportTrust.reporterId); null when untrusted. */
+export function reporterIdOf(r: ReporterTrust, publicProviders: readonly string[] = PUBLIC_MAIL_PROVIDERS): string | null {
   if (r.level === 'partner') return `partner:${r.partner}`;
-  if (r.level === 'confirmed-web') return `web:${normaliseEmail(r.email)}`;
+  if (r.level === 'confirmed-web') return webReporterKey(r.email, publicProviders);
   return null;
 }
+
+/** Fields a message has once: a second one (above the signed one, which the verifier reads) marks it tampered. */
+const SINGLE_FIELDS = ['message-id', 'from'];
 
 /**
  * Whether our own DKIM vouches for the tenant the sample names. `check` is the DKIM check of the original
  * message (null when the original with its body was not found in the report).
  */
 export function tenantTrust(network: Policy['network'], claimed: string | null, check: DkimCheck | null): TenantTrust {
+  return tenantVerdict(network, claimed, check).tenant;
+}
+
+/**
+ * tenantTrust, and the identity of the message as the signature that vouched for it signed it (see
+ * ReportTrust.messageIdentity; null when not vouched for). A message with a second Message-ID, From or tenant
+ * field is tampered: it is never vouched for, as the verifier reads the bottom-most occurrence and anyone may
+ * add one above it (the summary shows the topmost).
+ */
+export function tenantVerdict(network: Policy['network'], claimed: string | null, check: DkimCheck | null): { tenant: TenantTrust; identity: string | null } {
+  const tenant = tenantVerdictOf(network, claimed, check);
+  return 'identity' in tenant ? { tenant: tenant.trust, identity: tenant.identity } : { tenant, identity: null };
+}
+
+/** The Message-ID a signature covers (whitespace runs, which relaxed canonicalization lets anyone change, made one space; lower case), or null. */
+function signedMessageId(s: SignatureCheck): string | null {
+  const lines = s.signedLines.filter((l) => l.slice(0, Math.max(0, l.indexOf(':'))).trim().toLowerCase() === 'message-id');
+  if (lines.length !== 1) return null;
+  const id = signedValue(lines[0]!).replace(/\s+/g, ' ').trim().toLowerCase();
+  return id === '' ? null : id;
+}
+
+function tenantVerdictOf(network: Policy['network'], claimed: string | null, check: DkimCheck | null): TenantTrust | { trust: TenantTrust; identity: string } {
   const claim = (detail: string): TenantTrust => ({ level: 'claimed', tenant: claimed, detail });
   if (claimed === null) return claim('the sample names no tenant');
   if (network.dkimKeys.length === 0) return claim('no outbound DKIM keys are configured (policy network.dkimKeys)');
@@ -187,14 +263,30 @@ export function tenantTrust(network: Policy['network'], claimed: string | null, 
       why = `our signature ${tag} covers ${network.tenantHeader}: ${other.slice(0, 64)}, not ${claimed}`;
       continue;
     }
-    return { level: 'verified', tenant: claimed, domain: s.domain, selector: s.selector };
+    const doubled = [...SINGLE_FIELDS, header].find((name) => check.fields.filter((f) => f === name).length > 1);
+    if (doubled !== undefined) {
+      return claim(`our signature ${tag} verifies, but the message has ${check.fields.filter((f) => f === doubled).length} ${doubled === header ? network.tenantHeader : doubled === 'from' ? 'From' : 'Message-ID'} fields: treated as tampered`);
+    }
+    const mid = signedMessageId(s);
+    if (!mid && !s.signatureId) {
+      why = `our signature ${tag} has no identity`;
+      continue;
+    }
+    return { trust: { level: 'verified', tenant: claimed, domain: s.domain, selector: s.selector }, identity: mid ? `signed-mid:${mid}` : `dkim:${s.signatureId}` };
   }
   return claim(why);
 }
 
-export function decideTrust(reporter: ReporterTrust, tenant: TenantTrust): ReportTrust {
-  const reporterId = reporterIdOf(reporter);
-  return { reporter, tenant, reporterId, counts: reporterId !== null && tenant.level === 'verified' };
+export interface TrustOptions {
+  /** The identity of the message (see ReportTrust.messageIdentity): our vouching signature's, else the Message-ID. */
+  messageIdentity?: string | null;
+  /** Public mail providers (policy abuse.publicMailProviders). */
+  publicProviders?: readonly string[];
+}
+
+export function decideTrust(reporter: ReporterTrust, tenant: TenantTrust, opts: TrustOptions = {}): ReportTrust {
+  const reporterId = reporterIdOf(reporter, opts.publicProviders);
+  return { reporter, tenant, reporterId, counts: reporterId !== null && tenant.level === 'verified', messageIdentity: opts.messageIdentity ?? null };
 }
 
 /** Staff wording of the reporter decision. */

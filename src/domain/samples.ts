@@ -587,6 +587,8 @@ interface OriginalFacts {
   subject: string | null;
   sampleHash: string;
   originalHeaders: string;
+  /** The original message's bytes (the ones `sampleHash` is of); null when the report carries none. */
+  bytes: Buffer | null;
 }
 
 function factsOf(original: Original, network: NetworkPolicy, limits: Bounds): OriginalFacts {
@@ -622,6 +624,7 @@ function factsOf(original: Original, network: NetworkPolicy, limits: Bounds): Or
     subject: decoded(firstField(fields, 'subject')),
     sampleHash: sampleHashOf(original.bytes),
     originalHeaders: original.headerText.replace(/\r?\n$/, ''),
+    bytes: original.bytes,
   };
 }
 
@@ -674,13 +677,19 @@ function notOurMail(hops: Hop[], report: boolean): NotOurMailError {
   );
 }
 
+/** A parsed sample and the bytes of the original message it describes (null when the report carries none). */
+interface Located {
+  sample: ParsedSample;
+  original: Buffer | null;
+}
+
 function result(
   kind: SampleKind,
   source: Source,
   facts: OriginalFacts,
   extra: { arf: ArfReport | null; feedbackType: string | null; mailFrom: string | null },
-): ParsedSample {
-  return {
+): Located {
+  const sample: ParsedSample = {
     kind,
     sourceIp: source.ip,
     pool: source.pool,
@@ -700,6 +709,7 @@ function result(
     sampleHash: facts.sampleHash,
     originalHeaders: facts.originalHeaders,
   };
+  return { sample, original: facts.bytes };
 }
 
 /** Facts for a report that carries no original message: nothing but the hash of the whole report. */
@@ -716,6 +726,7 @@ function emptyFacts(reportBytes: Buffer): OriginalFacts {
     subject: null,
     sampleHash: sampleHashOf(reportBytes),
     originalHeaders: '',
+    bytes: null,
   };
 }
 
@@ -748,7 +759,7 @@ function feedbackReportOf(part: Entity, limits: Bounds): ArfReport {
   return parseFeedbackReport(bodyText(part, body.subarray(0, headerEnd)));
 }
 
-function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
+function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   let arf: ArfReport | null = null;
   for (const part of partsOf(root)) {
     if (part.type === 'message/feedback-report') {
@@ -778,7 +789,7 @@ function xarfReportIn(root: Entity): XarfReport | null {
   return yaml;
 }
 
-function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
+function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   const report = xarfReportIn(root);
   const original = reportOriginal(root, limits);
   const facts = original ? factsOf(original, network, limits) : emptyFacts(bytes);
@@ -788,7 +799,7 @@ function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: 
   return result('x-arf', source, facts, { arf: report ? arfFromXarf(report) : null, feedbackType, mailFrom: null });
 }
 
-function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): ParsedSample {
+function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   const own = originalOf(bytes, limits);
   const ownFacts = own ? factsOf(own, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(ownFacts.hops, network);
@@ -840,6 +851,25 @@ export function sampleBounds(limits: SampleLimits): Bounds {
  * TOO_COMPLEX for the bounds of every other header block and the attached messages), then the From: addresses.
  */
 export async function parseSample(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Promise<ParsedSample> {
+  return locate(raw, network, limits).sample;
+}
+
+/**
+ * The original message a sample describes, found by the same bounded scan as parseSample (no parser runs over
+ * the whole sample): the message itself for a plain one, the attached message of a forward or a report (decoded
+ * when it was transfer-encoded). Its sampleHashOf is the summary's sampleHash. Null when the report carries no
+ * original, or when the sample is refused (any SampleError or NotOurMailError).
+ */
+export function locateOriginal(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Buffer | null {
+  try {
+    return locate(raw, network, limits).original;
+  } catch (err) {
+    if (err instanceof SampleError || err instanceof NotOurMailError) return null;
+    throw err;
+  }
+}
+
+function locate(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Located {
   validateNetwork(network);
   const bounds = sampleBounds(limits);
   const input = toBuffer(raw);

@@ -8,12 +8,18 @@
  * even a thread stuck in a loop) and replaced on the next sample; the sample is refused with ParseBudgetError.
  * A thread that runs out of its heap (`resourceLimits`) is ended the same way. Idle threads do not keep the
  * process alive: a thread holds a reference only while it has (or is starting for) work.
+ *
+ * Two kinds of task share the threads and the queue: parsing a sample (`parse`), and verifying the DKIM
+ * signatures of a stored report or of the original message inside it (`verifyDkim`, for the worker role's trust
+ * decision). A DKIM task asks its keys back of this side (the caller's resolver: the policy, DNS or a test's);
+ * its budget stops while it waits for a key, so it counts the thread's work, not the network.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import type { DkimCheck, DkimResolver } from '../domain/dkim.js';
 import { NotOurMailError, SampleError, type NetworkPolicy, type SampleErrorCode, type SampleLimits, type SampleSummary } from '../domain/samples.js';
 import type { Hop } from '../domain/received.js';
-import type { ParseFailure, ParseReply, ParseRequest } from './protocol.js';
+import { MAX_KEY_QUESTIONS, type DkimRequest, type DkimTarget, type KeyAnswer, type ParseFailure, type ParseReply, type ParseRequest, type WantedKey } from './protocol.js';
 
 /** The sample took longer than its budget to parse (or more memory than a parser thread has). */
 export class ParseBudgetError extends Error {
@@ -43,11 +49,12 @@ export interface ParsePoolOptions {
 
 interface Task {
   id: number;
-  raw: Uint8Array;
-  network: NetworkPolicy;
-  limits: SampleLimits;
+  /** What the thread gets (the id is added when it starts); `raw` is transferred. */
+  request: Omit<ParseRequest, 'id'> | Omit<DkimRequest, 'id'>;
   budgetMs: number;
-  resolve: (summary: SampleSummary) => void;
+  /** DKIM tasks: answers the thread's key questions. */
+  resolver?: DkimResolver;
+  resolve: (value: unknown) => void;
   reject: (err: Error) => void;
 }
 
@@ -56,7 +63,24 @@ interface Slot {
   ready: boolean;
   task: Task | null;
   timer: NodeJS.Timeout | null;
+  /** Budget left of the task when its timer (re)started, and when that was. */
+  budgetLeft: number;
+  since: number;
+  /** Key questions of the task being answered now (its budget stops meanwhile), and asked in all. */
+  waiting: number;
+  asked: number;
 }
+
+/** What a DKIM task verifies (see protocol.ts): the message, or the original inside a report. */
+export interface DkimTask {
+  raw: Uint8Array;
+  target: DkimTarget;
+  wanted: WantedKey[];
+  maxBodyBytes?: number;
+}
+
+/** Longest wait for one key (the resolver's own timeouts are shorter); then the verifier reads it as a DNS failure. */
+const KEY_WAIT_MS = 15_000;
 
 const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
@@ -82,13 +106,23 @@ export class ParsePool {
 
   /** Parses a sample on a thread: its bounded summary, or the refusal (SampleError, NotOurMailError, ParseBudgetError). */
   parse(raw: Uint8Array, network: NetworkPolicy, limits: SampleLimits, budgetMs: number): Promise<SampleSummary> {
+    return this.submit<SampleSummary>({ kind: 'parse', raw: copyOf(raw), network, limits }, budgetMs);
+  }
+
+  /**
+   * Verifies DKIM signatures on a thread (src/domain/dkim.ts checkDkim), asking `resolver` for keys: the check,
+   * or null when the task's target is the original message and the report holds none that matches the hash.
+   * Over `budgetMs` of the thread's time (or its heap) it is refused with ParseBudgetError, like a parse.
+   */
+  verifyDkim(task: DkimTask, resolver: DkimResolver, budgetMs: number): Promise<DkimCheck | null> {
+    return this.submit<DkimCheck | null>({ kind: 'dkim', raw: copyOf(task.raw), target: task.target, wanted: task.wanted, ...(task.maxBodyBytes !== undefined ? { maxBodyBytes: task.maxBodyBytes } : {}) }, budgetMs, resolver);
+  }
+
+  private submit<T>(request: Task['request'], budgetMs: number, resolver?: DkimResolver): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the parser pool is closed'));
     if (this.queue.length >= this.opts.maxQueue) return Promise.reject(new ParsePoolBusyError());
-    // A copy of the bytes of its own, transferred to the thread: the caller keeps `raw` (to store it as evidence).
-    const copy = new Uint8Array(raw.byteLength);
-    copy.set(raw);
-    return new Promise<SampleSummary>((resolve, reject) => {
-      this.queue.push({ id: this.nextId++, raw: copy, network, limits, budgetMs, resolve, reject });
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, request, budgetMs, ...(resolver ? { resolver } : {}), resolve: resolve as (value: unknown) => void, reject });
       this.pump();
     });
   }
@@ -127,7 +161,7 @@ export class ParsePool {
 
   private spawn(): void {
     const worker = new Worker(ENTRY, { resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb }, stdout: false, stderr: false });
-    const slot: Slot = { worker, ready: false, task: null, timer: null };
+    const slot: Slot = { worker, ready: false, task: null, timer: null, budgetLeft: 0, since: 0, waiting: 0, asked: 0 };
     this.slots.add(slot);
     worker.on('message', (reply: ParseReply) => {
       if ('ready' in reply) {
@@ -136,9 +170,10 @@ export class ParsePool {
       }
       const task = slot.task;
       if (!task || task.id !== reply.id) return;
+      if ('key' in reply) return this.askKey(slot, task, reply.key);
       this.finish(slot);
-      if (reply.ok) task.resolve(reply.summary);
-      else task.reject(errorOf(reply.error));
+      if (!reply.ok) task.reject(errorOf(reply.error));
+      else task.resolve('summary' in reply ? reply.summary : reply.dkim);
       this.pump();
     });
     worker.on('error', (err: Error & { code?: string }) => {
@@ -154,9 +189,48 @@ export class ParsePool {
 
   private start(slot: Slot, task: Task): void {
     slot.task = task;
-    slot.timer = setTimeout(() => void this.retire(slot, new ParseBudgetError(budgetMessage(task.budgetMs))), task.budgetMs);
-    const request: ParseRequest = { id: task.id, raw: task.raw, network: task.network, limits: task.limits };
-    slot.worker.postMessage(request, [task.raw.buffer as ArrayBuffer]);
+    slot.budgetLeft = task.budgetMs;
+    slot.waiting = 0;
+    slot.asked = 0;
+    this.runClock(slot, task);
+    slot.worker.postMessage({ ...task.request, id: task.id }, [task.request.raw.buffer as ArrayBuffer]);
+  }
+
+  /** (Re)starts the task's budget with what is left of it. */
+  private runClock(slot: Slot, task: Task): void {
+    slot.since = Date.now();
+    slot.timer = setTimeout(() => void this.retire(slot, new ParseBudgetError(budgetMessage(task.budgetMs))), Math.max(0, slot.budgetLeft));
+  }
+
+  /** A DKIM task asks for a key: its budget stops until the answer is posted back (at most KEY_WAIT_MS). */
+  private askKey(slot: Slot, task: Task, key: { lookup: number; name: string; type: string }): void {
+    if (slot.waiting++ === 0 && slot.timer) {
+      clearTimeout(slot.timer);
+      slot.timer = null;
+      slot.budgetLeft -= Date.now() - slot.since;
+    }
+    const answer = (a: Omit<KeyAnswer, 'kind' | 'id' | 'lookup'>) => {
+      if (slot.task !== task) return; // ended meanwhile (closed, crashed)
+      slot.worker.postMessage({ kind: 'key', id: task.id, lookup: key.lookup, ...a } satisfies KeyAnswer);
+      if (--slot.waiting === 0) this.runClock(slot, task);
+    };
+    if (!task.resolver || ++slot.asked > MAX_KEY_QUESTIONS) return answer({ code: 'ENOTFOUND', message: `no key ${key.name}` });
+    const resolver = task.resolver;
+    void (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error(`no answer for ${key.name} within ${KEY_WAIT_MS} ms`), { code: 'ETIMEOUT' })), KEY_WAIT_MS);
+        });
+        const records = await Promise.race([resolver(key.name, key.type), timeout]);
+        answer({ records: (Array.isArray(records) ? records : []).map((r) => (Array.isArray(r) ? r.map(String) : [String(r)])) });
+      } catch (err) {
+        const e = err as { code?: unknown; message?: unknown } | null;
+        answer({ code: typeof e?.code === 'string' ? e.code : 'ESERVFAIL', message: String(e?.message ?? err) });
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
   }
 
   private finish(slot: Slot): Task | null {
@@ -175,6 +249,13 @@ export class ParsePool {
     if (!this.closed) this.pump();
     await ended;
   }
+}
+
+/** A copy of the bytes of its own, transferred to the thread: the caller keeps `raw` (to store it as evidence). */
+function copyOf(raw: Uint8Array): Uint8Array {
+  const copy = new Uint8Array(raw.byteLength);
+  copy.set(raw);
+  return copy;
 }
 
 let shared: ParsePool | null = null;

@@ -1,12 +1,15 @@
 /**
  * A parser thread of the pool (src/parse/pool.ts): parses samples with the pure parseSample and sends back the
- * bounded summary, or the refusal. Started through worker-entry.mjs, which loads TypeScript first.
+ * bounded summary, or the refusal; and verifies DKIM signatures (of a report, or of the original message inside
+ * it, found by the same bounded scan), asking the pool for each key. Started through worker-entry.mjs, which
+ * loads TypeScript first.
  */
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { NotOurMailError, parseSample, SampleError, summarizeSample } from '../domain/samples.js';
-import { MAX_REFUSED_HOPS, type ParseFailure, type ParseReply, type ParseRequest } from './protocol.js';
+import { checkDkim, type DkimCheck, type DkimResolver } from '../domain/dkim.js';
+import { locateOriginal, NotOurMailError, parseSample, SampleError, sampleHashOf, summarizeSample } from '../domain/samples.js';
+import { MAX_REFUSED_HOPS, type DkimRequest, type ParseFailure, type ParseReply, type PoolMessage } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/parse/worker.ts runs as a worker thread of the parser pool');
@@ -20,7 +23,52 @@ function failureOf(err: unknown): ParseFailure {
   return { kind: 'error', message: err instanceof Error ? err.message : String(err) };
 }
 
-port.on('message', (request: ParseRequest) => {
+/** Key questions of the DKIM task at hand waiting for the pool's answer, by `lookup` number. */
+const pendingKeys = new Map<number, { resolve: (records: string[][]) => void; reject: (err: Error) => void }>();
+let lookups = 0;
+
+/** Asks the pool for a key (the pool's resolver answers: policy, DNS, a test's). */
+const askPool =
+  (id: number): DkimResolver =>
+  (name, type) =>
+    new Promise((resolve, reject) => {
+      const lookup = ++lookups;
+      pendingKeys.set(lookup, { resolve, reject });
+      port.postMessage({ id, key: { lookup, name, type } } satisfies ParseReply);
+    });
+
+async function verify(request: DkimRequest): Promise<DkimCheck | null> {
+  const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
+  const target = request.target;
+  let message: Buffer | null = raw;
+  if (target.kind === 'original') {
+    message = locateOriginal(raw, target.network, target.limits);
+    if (!message || sampleHashOf(message) !== target.sampleHash) return null;
+  }
+  const wanted = (domain: string, selector: string) => request.wanted.some((w) => w.domain === domain && (w.selector === null || w.selector === selector));
+  try {
+    return await checkDkim(message, askPool(request.id), wanted, request.maxBodyBytes !== undefined ? { maxBodyBytes: request.maxBodyBytes } : {});
+  } catch (err) {
+    // A message the verifier cannot read is not verified; it must not send the job into retries.
+    return { checked: false, reason: `the verifier failed (${String(err instanceof Error ? err.message : err).slice(0, 200)})` };
+  }
+}
+
+port.on('message', (request: PoolMessage) => {
+  if (request.kind === 'key') {
+    const pending = pendingKeys.get(request.lookup);
+    pendingKeys.delete(request.lookup);
+    if (request.records) pending?.resolve(request.records);
+    else pending?.reject(Object.assign(new Error(request.message ?? 'no key'), { code: request.code ?? 'ENOTFOUND' }));
+    return;
+  }
+  if (request.kind === 'dkim') {
+    verify(request).then(
+      (dkim) => port.postMessage({ id: request.id, ok: true, dkim } satisfies ParseReply),
+      (err: unknown) => port.postMessage({ id: request.id, ok: false, error: failureOf(err) } satisfies ParseReply),
+    );
+    return;
+  }
   const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
   parseSample(raw, request.network, request.limits).then(
     (parsed) => port.postMessage({ id: request.id, ok: true, summary: summarizeSample(parsed) } satisfies ParseReply),

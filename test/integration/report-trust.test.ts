@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
 import type { ReportTrust } from '../../src/domain/report-trust.js';
@@ -171,7 +172,7 @@ describe('only trusted reports move a customer (real Redis, worker, SMTP)', () =
     const id = (await agent.post(link).type('form').send({ _csrf: csrfOf(confirm) }).expect(303)).headers.location!.split('/').pop()!;
     const trust = trustOf(await done(id));
     assert.deepEqual(trust.reporter, { level: 'confirmed-web', email: 'jane.doe+spam@example.org' });
-    assert.equal(trust.reporterId, 'web:jane.doe@example.org');
+    assert.equal(trust.reporterId, 'web-domain:example.org', 'a domain that is no public mail provider is one reporter (issue 13 review)');
     assert.equal(trust.counts, true);
   });
 
@@ -256,5 +257,173 @@ describe('a partner recognised by the DKIM signature of its reports', () => {
     const t3 = await ingest(await signed(await epsilonReport('eps-t', 4, false), elsewhere), { channel: 'api', clientIp: '198.51.100.20', apiTokenName: 'routing' }, dns);
     assert.match(JSON.stringify(t3.reporter), /are no partner's/);
     assert.deepEqual(asked, ['fbl._domainkey.fbl.epsilon.example'], 'one DNS question: the key of the partner domain, for the report whose body hash matched');
+  });
+
+  /** An unauthenticated report claiming the partner's DKIM domain, with 3 million lines of " \r\n" (9 MB) as its body. */
+  const bodyBomb = () =>
+    Buffer.from(
+      messageFromTenant({ tenant: 'eps-bomb', messageId: '<bomb@anywhere.example>' })
+        .replace('Received:', 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=fbl.epsilon.example; s=fbl; h=from:subject; bh=AAAA; b=AAAA\r\nReceived:')
+        .replace(/\r\n\r\n[\s\S]*$/, `\r\n\r\n${' \r\n'.repeat(3_000_000)}`),
+    );
+
+  /** Ingests a report in `into` and gives its trust decision and the longest stall of this event loop meanwhile. */
+  async function ingestTimed(into: TestContext, raw: Buffer) {
+    const { id } = await submitMachineReport(into, raw, { channel: 'smtp', clientIp: '198.51.100.30', mailFrom: 'x@anywhere.example' });
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    try {
+      await processIngestReport(into, { requestId: id }, new Date(), { dns: txtResolver([epsilon]) });
+    } finally {
+      delay.disable();
+    }
+    return { trust: trustOf(await into.requests.get(id)), maxMs: delay.max / 1e6 };
+  }
+
+  it('does not hash a report body over samples.maxPartnerDkimBodyBytes: untrusted, and the worker does not block', async () => {
+    const { trust, maxMs } = await ingestTimed(ctx, bodyBomb());
+    assert.ok(maxMs < 2000, `the event loop stalled for ${Math.round(maxMs)} ms`); // loose: the machine is shared
+    assert.equal(trust.reporter.level, 'untrusted');
+    assert.match(JSON.stringify(trust.reporter), /its DKIM was not checked \(body of \d+ KB, larger than the 1024 KB we verify\)/);
+    assert.equal(trust.counts, false);
+  });
+
+  it('gives up a partner DKIM check within the parse budget when the bound lets the body through', async () => {
+    const roomy = testContext({ policy: (p) => ({ ...withTrust(p), samples: { ...p.samples, maxPartnerDkimBodyBytes: 16 * 1024 * 1024 } }) });
+    try {
+      const { trust, maxMs } = await ingestTimed(roomy, bodyBomb());
+      assert.ok(maxMs < 2000, `the event loop stalled for ${Math.round(maxMs)} ms`);
+      assert.equal(trust.reporter.level, 'untrusted');
+      assert.match(JSON.stringify(trust.reporter), /its DKIM was not checked \(verifying took more than the budget of 2000 ms/);
+    } finally {
+      await roomy.cleanup();
+    }
+  });
+});
+
+/**
+ * What an outside review of issue 13 still found working: a confirmed web report whose trust check froze the
+ * worker (postal-mime over the whole stored report, DKIM on the event loop), a partner-DKIM body bomb, a genuine
+ * signed message replayed with new Message-IDs, many reporters from one attacker domain, and a status page that
+ * told the reporter the attack had worked.
+ */
+describe('trust checks that neither block nor count a replay (issue 13, outside review)', () => {
+  let portal: Portal;
+  before(async () => {
+    portal = await startPortal({ policy: (p) => ({ ...withTrust(p), rateLimits: { ...p.rateLimits, reportPerClientIp: { max: 1000, windowMinutes: 10 }, confirmPerClientIp: { max: 1000, windowMinutes: 10 } } }) });
+  });
+  after(() => portal.stop());
+
+  /** The whole web flow: form, preview, the confirmation link mailed to `email`, confirm. The report's id. */
+  async function webReport(email: string, sample: Buffer): Promise<string> {
+    const agent = request.agent(portal.app);
+    const form = await agent.get('/report').expect(200);
+    const posted = await agent.post('/report').field('_csrf', csrfOf(form)).field('email', email).field('category', 'spam').attach('sample', sample, 'spam.eml').expect(303);
+    const preview = await agent.get(posted.headers.location!).expect(200);
+    await agent.post(posted.headers.location!).type('form').send({ _csrf: csrfOf(preview) }).expect(303);
+    const mail = await portal.smtp.waitFor((m) => m.to.includes(email.toLowerCase()) && /Confirm your abuse report/.test(m.raw));
+    const link = /\/report\/confirm\/[A-Za-z0-9_-]{43}/.exec(decodeQuotedPrintable(mail.raw))![0];
+    const confirm = await agent.get(link).expect(200);
+    return (await agent.post(link).type('form').send({ _csrf: csrfOf(confirm) }).expect(303)).headers.location!.split('/').pop()!;
+  }
+  const done = (id: string, timeoutMs = 10_000) =>
+    eventually(async () => {
+      const r = await portal.ctx.requests.get(id);
+      return r && ['received', 'duplicate'].includes(r.state) ? r : null;
+    }, timeoutMs);
+  const assignmentOf = async (tenant: string) => (await portal.ctx.routing.snapshot()).assignments.find((a) => a.kind === 'tenant' && a.key === tenant);
+
+  /** Runs `work` and gives the longest stall of this event loop (where the web app and the worker run) meanwhile. */
+  async function longestStall<T>(work: () => Promise<T>): Promise<{ value: T; maxMs: number }> {
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    try {
+      const value = await work();
+      return { value, maxMs: delay.max / 1e6 };
+    } finally {
+      delay.disable();
+    }
+  }
+
+  it('reads a confirmed forward with 1 MB of newlines after its attached message without blocking the worker', async () => {
+    const inner = messageFromTenant({ tenant: 'hostile-fw', messageId: '<hostile-fw@shop.example.com>' });
+    const sample = Buffer.from(['From: a@b.example', 'Subject: fw', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b', 'Content-Type: message/rfc822', '', inner, '--b', 'Content-Type: text/plain', '', '\n'.repeat(1024 * 1024), '--b--', ''].join('\r\n'));
+    const { value: r, maxMs } = await longestStall(async () => done(await webReport('fw-reporter@example.org', sample), 60_000));
+    assert.ok(maxMs < 2000, `the event loop stalled for ${Math.round(maxMs)} ms`); // loose: the machine is shared
+    assert.equal(r.reasonCode, 'report-evidence');
+    const trust = trustOf(r);
+    assert.equal(trust.reporter.level, 'confirmed-web');
+    assert.deepEqual(trust.tenant, { level: 'claimed', tenant: 'hostile-fw', detail: 'the original carries no DKIM signature' }, 'the original was found (by the bounded scan) and checked');
+  });
+
+  it('gives up verifying a signature of ours over a hostile body within the parse budget: not verified, no stall', async () => {
+    const body = ' \r\n'.repeat(3_000_000);
+    const claimed = messageFromTenant({ tenant: 'hostile-dkim', messageId: '<hostile-dkim@shop.example.com>' })
+      .replace('Received:', 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=outbound.example.net; s=pm1; h=from:x-tenant-id; bh=AAAA; b=AAAA\r\nReceived:')
+      .replace(/\r\n\r\n[\s\S]*$/, `\r\n\r\n${body}`);
+    const { value: r, maxMs } = await longestStall(async () => done(await webReport('dkim-reporter@example.org', Buffer.from(claimed)), 60_000));
+    assert.ok(maxMs < 2000, `the event loop stalled for ${Math.round(maxMs)} ms`);
+    assert.equal(r.reasonCode, 'report-evidence');
+    const tenant = trustOf(r).tenant;
+    assert.equal(tenant.level, 'claimed');
+    assert.match((tenant as { detail: string }).detail, /its DKIM was not checked \(verifying took more than the budget of 2000 ms/);
+    assert.equal(await assignmentOf('hostile-dkim'), undefined);
+  });
+
+  it('does not escalate on five confirmed reporters of one attacker domain replaying one signed message with new Message-IDs', async () => {
+    const genuine = await signed(messageFromTenant({ tenant: 'replayed', messageId: '<genuine-1@shop.example.com>' }), ours);
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await webReport(`pre${i}@attacker.example`, Buffer.from(`Message-ID: <replay-${i}@attacker>\r\n${genuine}`)));
+    for (const id of ids) {
+      const r = await done(id);
+      const trust = trustOf(r);
+      assert.equal(trust.reporterId, 'web-domain:attacker.example');
+      assert.match(JSON.stringify(trust.tenant), /the message has 2 Message-ID fields: treated as tampered/);
+      assert.equal(r.reasonCode, 'report-evidence');
+    }
+    assert.equal(await assignmentOf('replayed'), undefined);
+    assert.equal((await portal.ctx.reportCounter.peek('replayed')).trusted, 0);
+  });
+
+  it('counts one signed message once, whoever reports it and whatever unsigned field each copy gains', async () => {
+    // A genuine message of ours without a Message-ID: only the sample hash told copies apart, and any added field changes it.
+    const genuine = await signed(messageFromTenant({ tenant: 'replayed-noid', messageId: '<x>' }).replace('Message-ID: <x>\r\n', ''), ours, ['from', 'to', 'subject', 'date', 'mime-version', 'content-type', 'x-tenant-id']);
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await webReport(`replayer${i}@gmail.com`, Buffer.from(`X-Copy: ${i}\r\n${genuine}`)));
+    const states = [];
+    for (const id of ids) {
+      const r = await done(id);
+      const trust = trustOf(r);
+      assert.equal(trust.counts, true);
+      assert.match(trust.messageIdentity!, /^dkim:[0-9a-f]{64}$/);
+      states.push(r.state);
+    }
+    assert.deepEqual(states, ['received', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
+    assert.deepEqual(await portal.ctx.reportCounter.peek('replayed-noid'), { trusted: 1, trustedMessages: 1, trustedReporters: 5, untrusted: 0 });
+    assert.equal(await assignmentOf('replayed-noid'), undefined);
+  });
+
+  it('escalates on five gmail.com reporters with five genuine signed messages; the public status reads like any counted report', async () => {
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await webReport(`victim.reader${i}@gmail.com`, Buffer.from(await signed(messageFromTenant({ tenant: 'gmail-spammer', messageId: `<gs-${i}@shop.example.com>` }), ours))));
+    const records = [];
+    for (const id of ids) records.push(await done(id));
+    assert.deepEqual(new Set(records.map((r) => trustOf(r).reporterId)).size, 5);
+    const last = records[4]!;
+    assert.equal(last.reasonCode, 'report-counted-escalated');
+    assert.match(last.reason!, /high-risk pool for 72 h/, 'staff keep the detail');
+    const assignment = await eventually(() => assignmentOf('gmail-spammer'));
+    assert.equal(assignment.pool, 'high-risk');
+
+    for (const lang of ['en', 'ko', 'zh-TW']) {
+      const status = async (id: string) => (await request(portal.app).get(`/status/${id}`).set('Accept', 'application/json').set('Accept-Language', lang).expect(200)).body as { reason: string };
+      const escalated = await status(ids[4]!);
+      const counted = await status(ids[3]!);
+      assert.doesNotMatch(JSON.stringify(escalated), /further action|추가 조치|進一步措施|high-risk|threshold/i, lang);
+      assert.ok(escalated.reason, `${lang}: the status shows a reason`);
+      assert.equal(escalated.reason, counted.reason.replace(/\b4\b/, '5'), `${lang}: the escalated outcome reads like a counted one`);
+      const page = (await request(portal.app).get(`/status/${ids[4]}`).set('Accept-Language', lang).expect(200)).text;
+      assert.doesNotMatch(page, /further action|추가 조치|進一步措施/, lang);
+    }
   });
 });

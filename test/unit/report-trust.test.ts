@@ -1,8 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { checkDkim, dnsKeyResolver, policyKeyResolver, MAX_SIGNATURES } from '../../src/domain/dkim.js';
-import { normaliseEmail, reporterByTransport, reporterIdOf, tenantTrust, webReporter, type Partner } from '../../src/domain/report-trust.js';
-import { parseSample } from '../../src/domain/samples.js';
+import { normaliseEmail, PUBLIC_MAIL_PROVIDERS, registrableDomain, reporterByTransport, reporterIdOf, tenantTrust, tenantVerdict, webReporter, type Partner } from '../../src/domain/report-trust.js';
+import { locateOriginal, parseSample, sampleHashOf } from '../../src/domain/samples.js';
+import { ParseBudgetError, ParsePool } from '../../src/parse/pool.js';
 import { tenantOfReport } from '../../src/features/report/trust.js';
 import { loadPolicy, policySchema, type Policy } from '../../src/policy.js';
 import { makeKey, policyKey, signed } from '../helpers/dkim.js';
@@ -174,5 +175,139 @@ describe('key lookups', () => {
     assert.ok(paths.includes('partners.0.clientIps.0') && paths.includes('network.dkimKeys.0.publicKey'), paths.join(', '));
     const good = { ...structuredClone(base), partners: [{ name: 'P', clientIps: ['192.0.2.0/24'] }], network: { ...base.network, dkimKeys: [policyKey(ours), policyKey(oursEd)] } };
     assert.equal(policySchema.safeParse(good).success, true);
+  });
+});
+
+describe('who counts as one web reporter (issue 13, outside review)', () => {
+  const idOf = (email: string, providers?: readonly string[]) => reporterIdOf(webReporter(email, true), providers);
+
+  it('counts every address of one domain (and its subdomains) as one reporter', () => {
+    const ids = ['pre1@attacker.example', 'pre2@attacker.example', 'Pre3+x@Attacker.Example', 'pre4@mx.attacker.example', 'pre5@a.b.attacker.example'].map((e) => idOf(e));
+    assert.deepEqual(new Set(ids), new Set(['web-domain:attacker.example']));
+    assert.equal(idOf('jane@mail.example.co.uk'), 'web-domain:example.co.uk');
+    assert.equal(idOf('joe@shop.example.com.au'), 'web-domain:example.com.au');
+    assert.notEqual(idOf('a@one.example'), idOf('a@two.example'));
+    assert.equal(registrableDomain('Example.ORG.'), 'example.org');
+    assert.equal(registrableDomain('x.y.example.de'), 'example.de');
+  });
+
+  it('counts each mailbox of a large public provider, normalised', () => {
+    const ids = ['alice@gmail.com', 'bob@gmail.com', 'carol@outlook.com', 'dave@yahoo.com', 'erin@proton.me'].map((e) => idOf(e));
+    assert.equal(new Set(ids).size, 5);
+    assert.equal(idOf('Al.Ice+spam@GoogleMail.com'), 'web:alice@gmail.com');
+    assert.equal(idOf('Bob+1@Outlook.com'), 'web:bob@outlook.com');
+  });
+
+  it('takes the provider list from the policy (same default as the code)', () => {
+    assert.deepEqual(base.abuse.publicMailProviders, [...PUBLIC_MAIL_PROVIDERS]);
+    assert.equal(idOf('pre1@attacker.example', ['attacker.example']), 'web:pre1@attacker.example');
+    assert.equal(idOf('alice@gmail.com', []), 'web-domain:gmail.com');
+    const custom = policySchema.parse({ ...structuredClone(base), abuse: { ...base.abuse, publicMailProviders: ['Mail.Example.'] } });
+    assert.deepEqual(custom.abuse.publicMailProviders, ['mail.example']);
+  });
+});
+
+describe('the identity of a reported message (issue 13, outside review)', () => {
+  const verdictOf = async (sample: string) => {
+    const raw = Buffer.from(sample);
+    const original = locateOriginal(raw, network, base.samples)!;
+    const check = await checkDkim(original, policyKeyResolver(network.dkimKeys));
+    return tenantVerdict(network, (await parseSample(raw, network, base.samples)).tenant, check);
+  };
+
+  it('is what our signature signed, whatever unsigned field is added: the same genuine message replayed has one identity', async () => {
+    const genuine = await signed(msg('acme', '<ID-1@shop.example.com>'), ours);
+    const first = await verdictOf(genuine);
+    assert.equal(first.tenant.level, 'verified');
+    assert.equal(first.identity, 'signed-mid:<id-1@shop.example.com>');
+    const replayed = await verdictOf(`X-Replay: 2\r\nReceived: from relay.attacker.example by mx.attacker.example; Mon, 16 Nov 2026 10:00:09 +0000\r\n${genuine}`);
+    assert.equal(replayed.tenant.level, 'verified');
+    assert.equal(replayed.identity, first.identity);
+    // Relaxed canonicalization lets anyone change whitespace in the signed field: still one identity.
+    const respaced = await verdictOf(genuine.replace('Message-ID: <ID-1@shop.example.com>', 'Message-ID:   \r\n\t<ID-1@shop.example.com>  '));
+    assert.equal(respaced.tenant.level, 'verified');
+    assert.equal(respaced.identity, first.identity);
+    assert.equal((await verdictOf(arf(genuine, 'base64'))).identity, first.identity, 'inside a report too');
+    assert.notEqual((await verdictOf(await signed(msg('acme', '<id-2@shop.example.com>'), ours))).identity, first.identity);
+    // A signature that covers no Message-ID: the message is known by the signature itself (its b= value).
+    const noId = await signed(msg('acme', '<id-3@shop.example.com>'), ours, ['from', 'subject', 'date', 'x-tenant-id']);
+    const bySignature = await verdictOf(noId);
+    assert.match(bySignature.identity!, /^dkim:[0-9a-f]{64}$/);
+    assert.equal((await verdictOf(noId.replace('Message-ID: <id-3@shop.example.com>', 'Message-ID: <replay@attacker.example>'))).identity, bySignature.identity);
+  });
+
+  it('treats a message with a second Message-ID or From as tampered, though our signature still verifies', async () => {
+    const genuine = await signed(msg('acme', '<id-3@shop.example.com>'), ours);
+    for (const [field, added] of [['Message-ID', 'Message-ID: <replay-1@attacker.example>'], ['From', 'From: someone@else.example']] as const) {
+      const v = await verdictOf(`${added}\r\n${genuine}`);
+      assert.deepEqual(v.tenant, { level: 'claimed', tenant: 'acme', detail: `our signature s=pm1 d=outbound.example.net verifies, but the message has 2 ${field} fields: treated as tampered` });
+      assert.equal(v.identity, null);
+    }
+    // The summary takes the topmost Message-ID: the one the attacker wrote; the trust decision does not count it.
+    assert.equal((await parseSample(Buffer.from(`Message-ID: <replay-1@attacker.example>\r\n${genuine}`), network, base.samples)).messageId, '<replay-1@attacker.example>');
+  });
+});
+
+describe('finding the original and checking DKIM without blocking (issue 13, outside review)', () => {
+  /** The reviewer's sample: a forward whose message/rfc822 part is followed by a text part of `mb` MB of newlines. */
+  const hostileForward = (inner: string, mb: number) =>
+    Buffer.from(['From: a@b.example', 'Subject: fw', 'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b"', '', '--b', 'Content-Type: message/rfc822', '', inner, '--b', 'Content-Type: text/plain', '', '\n'.repeat(mb * 1024 * 1024), '--b--', ''].join('\r\n'));
+
+  it('finds the original by the bounded scan: the very bytes the summary hashed, in a forward, a report, or a plain message', async () => {
+    const inner = await signed(msg('acme', '<fw-1@shop.example.com>'), ours);
+    for (const sample of [hostileForward(inner, 1), Buffer.from(arf(inner)), Buffer.from(arf(inner, 'base64')), Buffer.from(`\r\n${inner}`)]) {
+      const original = locateOriginal(sample, network, base.samples);
+      assert.ok(original);
+      assert.equal(sampleHashOf(original), (await parseSample(sample, network, base.samples)).sampleHash);
+    }
+    assert.equal(locateOriginal(Buffer.from('not a message'), network, base.samples), null);
+    assert.equal((await tenantOf(hostileForward(inner, 1))).level, 'verified');
+  });
+
+  it('verifies on the parser pool: keys are asked of this side, and the time spent waiting for one is not counted', async () => {
+    const pool = new ParsePool({ size: 1, maxQueue: 2, maxHeapMb: 256 });
+    try {
+      const asked: string[] = [];
+      const slowKey = async (name: string, type: string) => {
+        asked.push(name);
+        await new Promise((r) => setTimeout(r, 600));
+        return policyKeyResolver(network.dkimKeys)(name, type);
+      };
+      const raw = Buffer.from(await signed(msg('acme'), ours));
+      const check = await pool.verifyDkim({ raw, target: { kind: 'message' }, wanted: [{ domain: 'outbound.example.net', selector: 'pm1' }] }, slowKey, 300);
+      assert.ok(check?.checked);
+      assert.equal(check.signatures[0]?.result, 'pass');
+      assert.deepEqual(asked, ['pm1._domainkey.outbound.example.net']);
+      // A target of "the original" that does not match the summary's hash is not checked at all.
+      assert.equal(await pool.verifyDkim({ raw, target: { kind: 'original', network, limits: base.samples, sampleHash: 'f'.repeat(64) }, wanted: [] }, slowKey, 5000), null);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('ends a DKIM check over its budget (ParseBudgetError) and reads it as not verified', async () => {
+    const bomb = msg('acme').replace('Received:', 'DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=outbound.example.net; s=pm1; h=from:x-tenant-id; bh=AAAA; b=AAAA\r\nReceived:').replace(/\r\n\r\n[\s\S]*$/, `\r\n\r\n${' \r\n'.repeat(3_000_000)}`);
+    const pool = new ParsePool({ size: 1, maxQueue: 2, maxHeapMb: 256 });
+    try {
+      await assert.rejects(pool.verifyDkim({ raw: Buffer.from(bomb), target: { kind: 'message' }, wanted: [{ domain: 'outbound.example.net', selector: null }] }, policyKeyResolver(network.dkimKeys), 200), ParseBudgetError);
+      assert.equal(pool.threads, 0, 'the thread over its budget was ended');
+    } finally {
+      await pool.close();
+    }
+    const t = await tenantOfReport({ ...base, network, samples: { ...base.samples, parseBudgetMs: 200 } }, await parseSample(Buffer.from(bomb), network, base.samples), Buffer.from(bomb));
+    assert.match((t as { detail: string }).detail, /its DKIM was not checked \(verifying took more than the budget of 200 ms/);
+  });
+
+  it('does not verify a report body over the bound, and asks no key for it', async () => {
+    let asked = 0;
+    const counting = async (name: string, type: string) => {
+      asked++;
+      return policyKeyResolver(network.dkimKeys)(name, type);
+    };
+    const raw = Buffer.from(await signed(messageFromTenant({ tenant: 'acme', messageId: '<big@shop.example.com>', bodyBytes: 300 * 1024 }), ours));
+    assert.deepEqual(await checkDkim(raw, counting, () => true, { maxBodyBytes: 256 * 1024 }), { checked: false, reason: 'body of 300 KB, larger than the 256 KB we verify' });
+    assert.equal(asked, 0);
+    assert.equal((await checkDkim(raw, counting, () => true, { maxBodyBytes: 512 * 1024 })).checked, true);
+    assert.equal(base.samples.maxPartnerDkimBodyBytes, 1024 * 1024);
   });
 });

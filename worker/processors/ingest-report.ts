@@ -23,7 +23,7 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
   const trust = await assessReport(ctx.policy, request, summary, await ctx.requests.sample(request.id), deps);
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
-  const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null }, now);
+  const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null }, now);
   const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
   await ctx.tickets.attachReport(ticket.id, counted.canonicalId, now);
 
