@@ -52,7 +52,8 @@ export function createKeys(prefix: string) {
     session: (sid: string) => `${p}:sess:${sid}`,
 
     rateLimit: (name: string) => `${p}:rl:${name}:`,
-    smtpClientHour: (counter: string, client: string) => `${p}:smtp-hour:${counter}:${client}`,
+    /** Hourly counters of unauthenticated SMTP intake per client (messages, bytes): rate limits, kept beside the others. */
+    smtpClientHour: (counter: string, client: string) => `${p}:rl:smtp-hour:${counter}:${client}`,
     outbox: `${p}:dev-outbox`,
   };
 }

@@ -81,7 +81,7 @@ describe('the shipped policy file', () => {
     const { publicMailProviders, ...rest } = abuse;
     assert.deepEqual(rest, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25, intakeRecipients: ['abuse@portal.example.net', 'fbl@portal.example.net'] });
     assert.ok(publicMailProviders.includes('gmail.com') && publicMailProviders.length === 19, 'web reporters count per mailbox only at these providers (issue 13 review)');
-    assert.deepEqual(smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 } });
+    assert.deepEqual(smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 }, messagesPerIpPerHour: 30, bytesPerIpPerHour: 52428800, reservedForPartners: 10 });
   });
 
   it('accepts samples up to 10 MB and MIME depth 10, bounds what it parses and gives each parse 2 s', () => {
