@@ -404,10 +404,14 @@ describe('trust checks that neither block nor count a replay (issue 13, outside 
   });
 
   it('escalates on five gmail.com reporters with five genuine signed messages; the public status reads like any counted report', async () => {
+    // One report at a time (each counted before the next is sent): ingest jobs run concurrently, so otherwise the
+    // report that crosses the threshold need not be the last one sent.
     const ids: string[] = [];
-    for (let i = 1; i <= 5; i++) ids.push(await webReport(`victim.reader${i}@gmail.com`, Buffer.from(await signed(messageFromTenant({ tenant: 'gmail-spammer', messageId: `<gs-${i}@shop.example.com>` }), ours))));
     const records = [];
-    for (const id of ids) records.push(await done(id));
+    for (let i = 1; i <= 5; i++) {
+      ids.push(await webReport(`victim.reader${i}@gmail.com`, Buffer.from(await signed(messageFromTenant({ tenant: 'gmail-spammer', messageId: `<gs-${i}@shop.example.com>` }), ours))));
+      records.push(await done(ids[i - 1]!));
+    }
     assert.deepEqual(new Set(records.map((r) => trustOf(r).reporterId)).size, 5);
     const last = records[4]!;
     assert.equal(last.reasonCode, 'report-counted-escalated');
