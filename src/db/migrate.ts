@@ -2,10 +2,16 @@
  * `npm run migrate`: applies the pending migrations (migrations/) to DATABASE_URL, the production way; with
  * DATABASE_URL unset (development only), to the embedded default of src/db/embedded.ts. Prints what ran.
  */
-import { createDb } from './connection.js';
+import { sql } from 'kysely';
+import { createDb, SCHEMA_NAME } from './connection.js';
 import { ensurePostgres, type PostgresHandle } from './embedded.js';
 import { migrateToLatest, pendingMigrations } from './migrator.js';
 
+const schema = process.env.DATABASE_SCHEMA || undefined;
+if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+  process.stderr.write('Invalid configuration:\n  DATABASE_SCHEMA: lower-case letters, digits and _ only, at most 40 characters\n');
+  process.exit(78); // EX_CONFIG
+}
 if (process.env.NODE_ENV === 'production' && !process.env.DATABASE_URL) {
   process.stderr.write('Invalid configuration:\n  DATABASE_URL: is required in production\n');
   process.exit(78); // EX_CONFIG
@@ -17,9 +23,11 @@ try {
   process.stderr.write(`${(err as Error).message}\n`);
   process.exit(69); // EX_UNAVAILABLE
 }
-const db = createDb({ url: handle.url, max: 1, applicationName: 'postmaster-migrate' });
+// The schema the roles work in (DATABASE_SCHEMA, as src/db/open.ts reads it), created when missing.
+const db = createDb({ url: handle.url, max: 1, applicationName: 'postmaster-migrate', ...(schema && { searchPath: schema }) });
 let code = 0;
 try {
+  if (schema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
   const results = await migrateToLatest(db);
   for (const r of results) process.stdout.write(`applied ${r.migrationName}\n`);
   if (!results.length) process.stdout.write('nothing to apply: the schema is current\n');
