@@ -29,7 +29,11 @@ export function parseTarget(target: string): Network {
 }
 
 /** Lists an address or range (or replaces its listing); every change goes through the routing publisher. */
-export async function addListing(ctx: Context, input: AddListingInput, now = new Date()): Promise<{ entry: BlockEntry; version: number }> {
+/**
+ * Lists a range: the listing, the exclusions it lifts, its history event and its expiry job in one transaction under
+ * the publisher's lock. `alsoIn` runs in that transaction with the listing it replaces (the caller's audit row).
+ */
+export async function addListing(ctx: Context, input: AddListingInput, now = new Date(), alsoIn?: (trx: Kysely<Database>, before: BlockEntry | null, entry: BlockEntry) => Promise<void>): Promise<{ entry: BlockEntry; version: number }> {
   const net = parseTarget(input.target);
   const category = ctx.policy.categories[input.category];
   if (!category) throw new ValidationError(`Unknown category "${input.category}". Known: ${Object.keys(ctx.policy.categories).join(', ')}.`, { category: 'unknown' });
@@ -51,14 +55,17 @@ export async function addListing(ctx: Context, input: AddListingInput, now = new
     const selfServiceInside = await ctx.blocklist.selfServiceExclusionsWithin(net, trx);
     const changes = planListing(entry, exclusion ?? undefined, selfServiceInside);
     const lifted = changes.filter((c) => c.dataset === 'exclusions').map((c) => c.key);
-    return ctx.blocklist.applyIn(
+    const before = alsoIn ? await ctx.blocklist.getListing(net.text, trx) : null;
+    const applied = await ctx.blocklist.applyIn(
       trx,
       changes,
       [{ cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}${lifted.length ? `; exclusions lifted: ${lifted.join(', ')}` : ''}` } }],
       now,
     );
+    if (expiresAt) await ctx.jobs.expireEntryIn(trx, { dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt);
+    await alsoIn?.(trx, before, entry);
+    return applied;
   });
-  if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt, now);
   return { entry, version };
 }
 
@@ -74,6 +81,7 @@ export async function removeListing(
   reason = 'removed by an operator',
   now = new Date(),
   authorize?: (lifted: BlockEntry[]) => void,
+  alsoIn?: (trx: Kysely<Database>, change: 'removed' | 'excluded', before: BlockEntry | null) => Promise<void>,
 ): Promise<{ change: 'removed' | 'excluded'; covering: string; version: number }> {
   const net = parseTarget(target);
   return ctx.db.transaction().execute(async (trx) => {
@@ -90,6 +98,7 @@ export async function removeListing(
     const change = exact ? ('removed' as const) : ('excluded' as const);
     const detail = exact ? `${reason}${orphaned.length ? `; its self-service exclusions went with it: ${orphaned.map((c) => c.key).join(', ')}` : ''}` : `exclusion ${net.text}: ${reason}`;
     const version = await ctx.blocklist.applyIn(trx, changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail } }], now);
+    await alsoIn?.(trx, change, exact);
     return { change, covering: covering.cidr, version };
   });
 }

@@ -10,21 +10,26 @@ export async function staffAddListing(ctx: Context, user: StaffUser, input: { ta
   const net = parseTarget(input.target);
   const refusal = blockWidthRefusal(ctx.policy, net, user.role);
   if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
-  const before = await ctx.blocklist.getListing(net.text);
-  const result = await addListing(ctx, { target: net.text, category: input.category, ...(input.expires && { expires: input.expires }), ...(input.reason && { reason: input.reason }), source: 'staff', by: user.email }, now);
-  await audit(ctx, user, 'blocklist.add', net.text, input.reason ?? input.category, before, result.entry, now);
-  return result;
+  const reason = input.reason ?? input.category;
+  return addListing(ctx, { target: net.text, category: input.category, ...(input.expires && { expires: input.expires }), ...(input.reason && { reason: input.reason }), source: 'staff', by: user.email }, now, (trx, before, after) =>
+    ctx.audit.appendIn(trx, { at: now.toISOString(), actor: user.email, action: 'blocklist.add', target: net.text, reason, before, after }),
+  );
 }
 
 export async function staffRemoveListing(ctx: Context, user: StaffUser, target: string, reason: string, now = new Date()) {
   const net = parseTarget(target);
-  const before = await ctx.blocklist.getListing(net.text);
-  const result = await removeListing(ctx, net.text, user.email, reason || 'removed by staff', now, (lifted) => {
-    const refusal = liftRefusal(ctx.policy, lifted, user.role);
-    if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
-  });
-  await audit(ctx, user, `blocklist.${result.change === 'removed' ? 'remove' : 'exclude'}`, net.text, reason, before, null, now);
-  return result;
+  return removeListing(
+    ctx,
+    net.text,
+    user.email,
+    reason || 'removed by staff',
+    now,
+    (lifted) => {
+      const refusal = liftRefusal(ctx.policy, lifted, user.role);
+      if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
+    },
+    (trx, change, before) => ctx.audit.appendIn(trx, { at: now.toISOString(), actor: user.email, action: `blocklist.${change === 'removed' ? 'remove' : 'exclude'}`, target: net.text, reason, before, after: null }),
+  );
 }
 
 export async function allowEntries(ctx: Context): Promise<AllowEntry[]> {
@@ -60,9 +65,4 @@ export async function disallow(ctx: Context, user: StaffUser, target: string, no
     await ctx.routing.publishIn(trx, [{ dataset: 'allowlist', op: 'remove', key: net.text }], now);
     await ctx.audit.appendIn(trx, { at: now.toISOString(), actor: user.email, action: 'allowlist.remove', target: net.text, reason: 'removed', before });
   });
-}
-
-// interim (issue 14): addListing/removeListing commit the listing change in their own transaction; its audit row follows that commit.
-async function audit(ctx: Context, user: StaffUser, action: string, target: string, reason: string, before: unknown, after: unknown, now: Date) {
-  await ctx.audit.append({ at: now.toISOString(), actor: user.email, action, target, reason, before, after });
 }
