@@ -147,8 +147,11 @@ export class OutboxRelay {
   }
 
   /**
-   * Checks the entries in flight (handed over, not done) against BullMQ: a job that finished is marked done (its
-   * mark was lost), a job that is gone is handed over again. Deletes done entries after `keepDoneMs`.
+   * Checks the entries in flight (handed over, not done) against BullMQ, those seen longest ago first: a job that
+   * finished is marked done (its mark was lost), a job that is gone is handed over again, and a job still waiting
+   * (a delayed expiry can wait for days) has its `handed_at` moved to now, so the next sweep checks the entries
+   * behind it: every entry in flight is looked at in turn, however many long-delayed jobs there are. Deletes done
+   * entries after `keepDoneMs`.
    */
   async sweep(now = new Date()): Promise<{ rehanded: number; done: number }> {
     this.lastSweep = Date.now();
@@ -165,6 +168,7 @@ export class OutboxRelay {
         .forUpdate()
         .skipLocked()
         .execute()) as Row[];
+      const alive: number[] = [];
       for (const row of rows) {
         const job = await this.ctx.jobs.job(row.queue, row.job_id);
         const state = job ? await job.getState() : 'gone';
@@ -175,8 +179,12 @@ export class OutboxRelay {
           await this.ctx.jobs.handOver(intentOf(row), now.getTime());
           await trx.updateTable('job_outbox').set({ handed_at: now }).where('id', '=', row.id).execute();
           result.rehanded++;
+        } else {
+          alive.push(row.id);
         }
       }
+      // Still in BullMQ: to the back of the line (handed_at means "last handed over or seen there").
+      if (alive.length) await trx.updateTable('job_outbox').set({ handed_at: now }).where('id', 'in', alive).execute();
     });
     await this.db.deleteFrom('job_outbox').where('done_at', '<', new Date(now.getTime() - (this.opts.keepDoneMs ?? 86_400_000))).execute();
     if (result.rehanded) this.ctx.logger.warn({ rehanded: result.rehanded }, 'job outbox: jobs gone from BullMQ handed over again');

@@ -84,6 +84,23 @@ describe('job outbox (PostgreSQL table, relayed into BullMQ)', () => {
     assert.equal(again.rehanded, 0);
   });
 
+  it('finds a lost job behind more long-delayed expiry jobs than one sweep checks (each sweep moves on past the live ones)', async () => {
+    const runAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    await ctx.db.transaction().execute(async (trx) => {
+      for (let i = 0; i < 12; i++) await ctx.jobs.addIn(trx, ctx.jobs.expireIntent({ dataset: 'blocklist', key: `198.18.${i}.0/24`, stamp: 'sweep' }, runAt));
+    });
+    const relay = new OutboxRelay(ctx, { sweepAfterMs: 0, batch: 5 });
+    await relay.drain();
+    await write('EEEEEEEEEEEEEEE1');
+    await relay.drain();
+    // The mail job is lost; the 12 delayed expiry jobs, handed over first, are still in BullMQ ahead of it.
+    await (await ctx.jobs.job('mail', 'delist-challenge-EEEEEEEEEEEEEEE1'))!.remove();
+    let rehanded = 0;
+    for (let sweep = 0; sweep < 4 && rehanded === 0; sweep++) rehanded += (await relay.sweep(new Date(Date.now() + 1000 * (sweep + 1)))).rehanded;
+    assert.equal(rehanded, 1, 'the lost job was found within a few sweeps of 5 entries');
+    assert.ok(await mailJob('EEEEEEEEEEEEEEE1'), 'the lost job is back');
+  });
+
   it('drops a malformed entry (unknown queue) with a log line, marking it done', async () => {
     await ctx.db.insertInto('job_outbox').values({ queue: 'nope', job_name: 'x', job_id: 'x', payload: '{}' }).execute();
     await new OutboxRelay(ctx).drain();
