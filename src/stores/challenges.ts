@@ -95,4 +95,20 @@ export class ChallengeStore {
     if (seconds <= 0) return true;
     return (await this.redis.set(this.keys.challengeCooldown(email, target), '1', 'EX', seconds, 'NX')) === 'OK';
   }
+
+  /**
+   * Runs `store` (the request, its challenge and its mail job, in one transaction) under the resend cool-down: not at
+   * all while one runs (false), and when `store` fails the cool-down is lifted again, so the person who retries is
+   * not told "check your email" about a request that was never stored.
+   */
+  async underCooldown(email: string, target: string, seconds: number, store: () => Promise<void>): Promise<boolean> {
+    if (!(await this.startCooldown(email, target, seconds))) return false;
+    try {
+      await store();
+    } catch (err) {
+      if (seconds > 0) await this.redis.del(this.keys.challengeCooldown(email, target)).catch(() => {});
+      throw err;
+    }
+    return true;
+  }
 }

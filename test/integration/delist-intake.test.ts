@@ -1,6 +1,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
 import request from 'supertest';
+import type { Database } from '../../src/db/schema.js';
 import { createApp } from '../../src/app.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { testContext, type TestContext } from '../helpers/context.js';
@@ -71,5 +74,21 @@ describe('delist intake', () => {
     // The client's sixth form went through; a seventh is over the client's limit whatever it holds.
     assert.equal((await submit(agent, { email: 'other@example.org', ip: '198.51.100.10' })).status, 429);
     assert.equal((await storedRequestIds(ctx)).length, before + 3);
+  });
+
+  it('lifts the resend cool-down when the request could not be stored, so a retry is stored and mailed', async () => {
+    // The same context with a database nobody answers on: the transaction fails after the cool-down was set.
+    const dead = new Kysely<Database>({ dialect: new PostgresDialect({ pool: new pg.Pool({ host: '127.0.0.1', port: 9, connectionTimeoutMillis: 300 }) }) });
+    try {
+      await assert.rejects(requestDelist({ ...ctx, db: dead }, { email: 'retry@example.org', ip: '203.0.113.77' }));
+    } finally {
+      await dead.destroy();
+    }
+    const before = (await storedRequestIds(ctx)).length;
+    await requestDelist(ctx, { email: 'retry@example.org', ip: '203.0.113.77' });
+    assert.equal((await storedRequestIds(ctx)).length, before + 1, 'the retry within the cool-down was stored');
+    // And the cool-down now runs for the stored one.
+    await requestDelist(ctx, { email: 'retry@example.org', ip: '203.0.113.77' });
+    assert.equal((await storedRequestIds(ctx)).length, before + 1);
   });
 });

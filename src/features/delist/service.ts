@@ -16,8 +16,6 @@ const DAY_MS = 24 * 3600 * 1000;
  * request, its first event, its challenge and its challenge mail's job (the job outbox): all or nothing.
  */
 export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date()): Promise<void> {
-  const fresh = await ctx.challenges.startCooldown(countingAddress(input.email), input.ip, ctx.policy.challenge.resendCooldownSeconds);
-  if (!fresh) return; // a challenge went out less than the cool-down ago: do not mail-bomb the address
   const at = now.toISOString();
   const request: PortalRequest = {
     id: newId(),
@@ -31,8 +29,11 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     ...(input.lang && { lang: input.lang }),
   };
   const challenge = { id: request.challengeId, tokenHash: ctx.challenges.tokenHashFor(request.challengeId), expiresAt: new Date(now.getTime() + ctx.policy.challenge.ttlMinutes * 60_000) };
-  await ctx.requests.createWithChallengeAndJob(ctx.db, request, 'Request received; a confirmation link was sent by email.', challenge, ctx.jobs.mailIntent('delist-challenge', request.id));
-  ctx.logger.info({ requestId: request.id }, 'delist requested');
+  // Within the cool-down of an earlier challenge to this address for this IP, nothing is stored or mailed (no mail bombing).
+  const stored = await ctx.challenges.underCooldown(countingAddress(input.email), input.ip, ctx.policy.challenge.resendCooldownSeconds, () =>
+    ctx.requests.createWithChallengeAndJob(ctx.db, request, 'Request received; a confirmation link was sent by email.', challenge, ctx.jobs.mailIntent('delist-challenge', request.id)),
+  );
+  if (stored) ctx.logger.info({ requestId: request.id }, 'delist requested');
 }
 
 export interface ConfirmView {

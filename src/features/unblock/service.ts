@@ -51,17 +51,17 @@ export interface UnblockInput {
  * challenge per address (as counted) and tenant per cool-down; the route counts the rate limits before.
  */
 export async function requestUnblock(ctx: Context, input: UnblockInput, now = new Date()): Promise<void> {
-  const fresh = await ctx.challenges.startCooldown(countingAddress(input.email), `tenant:${input.tenant}`, ctx.policy.challenge.resendCooldownSeconds);
-  if (!fresh) return;
   const request: PortalRequest = {
     id: newId(), type: 'unblock', state: 'awaiting_confirmation', email: input.email, ip: '', tenant: input.tenant, comment: input.evidence,
     createdAt: now.toISOString(), updatedAt: now.toISOString(), challengeId: newId(16), ...(input.lang && { lang: input.lang }),
   };
-  await ctx.db.transaction().execute(async (trx) => {
-    await ctx.requests.createIn(trx, request, 'Unblock request received; a confirmation link was sent by email.');
-    await ctx.challenges.createIn(trx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
-    await ctx.jobs.sendMailIn(trx, 'unblock-challenge', request.id); // no request without its mail
-  });
+  await ctx.challenges.underCooldown(countingAddress(input.email), `tenant:${input.tenant}`, ctx.policy.challenge.resendCooldownSeconds, () =>
+    ctx.db.transaction().execute(async (trx) => {
+      await ctx.requests.createIn(trx, request, 'Unblock request received; a confirmation link was sent by email.');
+      await ctx.challenges.createIn(trx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
+      await ctx.jobs.sendMailIn(trx, 'unblock-challenge', request.id); // no request without its mail
+    }),
+  );
 }
 
 export async function viewUnblockConfirmation(ctx: Context, token: string, now = new Date()): Promise<PortalRequest> {
