@@ -141,7 +141,10 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
     const done = await agent.post(link).type('form').send({ _csrf: csrfOf(confirm) }).expect(303);
     const requestId = done.headers.location!.split('/').pop()!;
     const ticketId = (await portal.ctx.requests.get(requestId))!.ticketId!;
-    await act(ticketId, { action: 'approve-unblock' }).expect(303);
+    // Two staff approve at once: one wins; the restriction is lifted once (one routing change, one audit row).
+    const both = await Promise.all([act(ticketId, { action: 'approve-unblock' }), act(ticketId, { action: 'approve-unblock' })]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [303, 409]);
+    assert.equal((await auditFor('tenant:blocked-tenant')).filter((e) => e.action === 'restriction.probation').length, 1);
     const restriction = (await portal.ctx.routing.snapshot()).restrictions.find((r) => r.tenant === 'blocked-tenant');
     assert.equal(restriction?.state, 'probation');
     assert.ok(restriction?.expiresAt);

@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { Context } from '../../context.js';
+import { inTransaction } from '../../db/connection.js';
+import type { Database } from '../../db/schema.js';
 import { parseDuration } from '../../domain/duration.js';
 import { assignmentKey, POOLS, type PoolAssignment, type PoolName } from '../../domain/pools.js';
 import { ConflictError, ValidationError } from '../../errors.js';
@@ -23,7 +26,7 @@ export interface AssignInput {
 }
 
 /** Assigns a tenant or a sending domain to a pool, through the routing publisher, with audit and expiry. */
-export async function assignPool(ctx: Context, input: AssignInput, now = new Date()): Promise<{ assignment: PoolAssignment; version: number }> {
+export async function assignPool(ctx: Context, input: AssignInput, now = new Date(), db: Kysely<Database> = ctx.db): Promise<{ assignment: PoolAssignment; version: number }> {
   const key = validateKey(input.kind, input.key);
   if (!POOLS.includes(input.pool as PoolName)) throw new ValidationError(`Unknown pool "${input.pool}". Pools: ${POOLS.join(', ')}.`, { pool: 'unknown' });
   if (!input.reason.trim()) throw new ValidationError('Say why (--reason).', { reason: 'required' });
@@ -35,7 +38,7 @@ export async function assignPool(ctx: Context, input: AssignInput, now = new Dat
   }
   const assignment: PoolAssignment = { kind: input.kind, key, pool: input.pool as PoolName, reason: input.reason.trim(), source: input.source, assignedAt: now.toISOString(), expiresAt };
   const id = assignmentKey(input.kind, key);
-  const version = await ctx.db.transaction().execute(async (trx) => {
+  const version = await inTransaction(db, async (trx) => {
     await ctx.routing.lockIn(trx);
     const before = await ctx.assignments.get(input.kind, key, trx);
     const version = await ctx.routing.publishIn(trx, [{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }], now);
@@ -47,10 +50,10 @@ export async function assignPool(ctx: Context, input: AssignInput, now = new Dat
 }
 
 /** Ends an assignment now (the tenant or domain goes back to the classifier's rules). */
-export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKey: string, by: string, reason: string, now = new Date()): Promise<number> {
+export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKey: string, by: string, reason: string, now = new Date(), db: Kysely<Database> = ctx.db): Promise<number> {
   const key = validateKey(kind, rawKey);
   const id = assignmentKey(kind, key);
-  return ctx.db.transaction().execute(async (trx) => {
+  return inTransaction(db, async (trx) => {
     await ctx.routing.lockIn(trx);
     const before = await ctx.assignments.get(kind, key, trx);
     if (!before) throw new ConflictError('NOT_ASSIGNED', `${kind} ${key} has no pool assignment.`);

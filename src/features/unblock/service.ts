@@ -1,4 +1,7 @@
+import type { Kysely } from 'kysely';
 import type { Context } from '../../context.js';
+import { inTransaction } from '../../db/connection.js';
+import type { Database } from '../../db/schema.js';
 import type { Restriction } from '../../domain/datasets.js';
 import { countingAddress } from '../../domain/email-address.js';
 import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
@@ -24,9 +27,9 @@ export async function restrictTenant(ctx: Context, tenant: string, reason: strin
 }
 
 /** Lifts the block into probation: the routing engine lets the tenant send again, and the entry expires by itself. */
-export async function liftToProbation(ctx: Context, tenant: string, reason: string, by: string, now = new Date()): Promise<Restriction> {
+export async function liftToProbation(ctx: Context, tenant: string, reason: string, by: string, now = new Date(), db: Kysely<Database> = ctx.db): Promise<Restriction> {
   const expiresAt = new Date(now.getTime() + ctx.policy.unblock.probationDays * 86_400_000).toISOString();
-  const after = await ctx.db.transaction().execute(async (trx) => {
+  const after = await inTransaction(db, async (trx) => {
     await ctx.routing.lockIn(trx);
     const before = await ctx.restrictions.get(tenant, trx);
     if (!before) throw new ConflictError('NOT_RESTRICTED', `Tenant ${tenant} is not restricted.`);
