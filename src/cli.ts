@@ -1,4 +1,4 @@
-/** The operator CLI: `npx postmaster <command>`. Talks to Redis directly, through the same use cases as the portal. */
+/** The operator CLI: `npx postmaster <command>`. Opens the same stores as the roles (PostgreSQL for records, Redis for queues) and goes through the same use cases as the portal. */
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config.js';

@@ -101,11 +101,6 @@ export class JobProducer {
     await this.addIn(db, this.expireIntent(job, expiresAt));
   }
 
-  /** The delayed expiry job of a routing entry, on a transaction of its own. */
-  async expireEntry(job: ExpireEntryJob, expiresAt: string, _now?: Date): Promise<void> {
-    await this.expireEntryIn(this.db, job, expiresAt);
-  }
-
   queueOf(name: string): Queue | undefined {
     return [this.requests, this.mail, this.maintenance].find((q) => q.name === name) as Queue | undefined;
   }

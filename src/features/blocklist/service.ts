@@ -28,9 +28,8 @@ export function parseTarget(target: string): Network {
   }
 }
 
-/** Lists an address or range (or replaces its listing); every change goes through the routing publisher. */
 /**
- * Lists a range: the listing, the exclusions it lifts, its history event and its expiry job in one transaction under
+ * Lists an address or range (or replaces its listing) through the routing publisher: the listing, the exclusions it lifts, its history event and its expiry job in one transaction under
  * the publisher's lock. `alsoIn` runs in that transaction with the listing it replaces (the caller's audit row).
  */
 export async function addListing(ctx: Context, input: AddListingInput, now = new Date(), alsoIn?: (trx: Kysely<Database>, before: BlockEntry | null, entry: BlockEntry) => Promise<void>): Promise<{ entry: BlockEntry; version: number }> {
