@@ -50,7 +50,7 @@ export function listActions(ctx: Context): Array<['post', string, Role, RequestH
       back(anchor)(req, res, next);
     };
   return [
-    ['post', '/staff/lists/blocklist/add', 'triager', run((req) => staffAddListing(ctx, req.staff!, { target: str(req.body?.target), category: str(req.body?.category), ...(str(req.body?.expires) && { expires: str(req.body?.expires) }), ...(str(req.body?.reason) && { reason: str(req.body?.reason) }) }), 'blocklist')],
+    ['post', '/staff/lists/blocklist/add', 'triager', run((req) => staffAddListing(ctx, req.staff!, { target: str(req.body?.target), category: str(req.body?.category), ...(str(req.body?.expires) && { expires: str(req.body?.expires) }), ...(str(req.body?.reason) && { reason: str(req.body?.reason) }), override: str(req.body?.override) === 'on' }), 'blocklist')],
     ['post', '/staff/lists/blocklist/remove', 'triager', run((req) => staffRemoveListing(ctx, req.staff!, str(req.body?.target), str(req.body?.reason)), 'blocklist')],
     ['post', '/staff/lists/allowlist/add', 'triager', run((req) => allow(ctx, req.staff!, { target: str(req.body?.target), reason: str(req.body?.reason), ...(str(req.body?.reviewBy) && { reviewBy: str(req.body?.reviewBy) }) }), 'allowlist')],
     ['post', '/staff/lists/allowlist/remove', 'triager', run((req) => disallow(ctx, req.staff!, str(req.body?.target)), 'allowlist')],
