@@ -73,6 +73,9 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
     const noReason = await act(ticketId, { action: 'refuse-delist', reason: ' ' });
     assert.equal(noReason.status, 400);
     assert.match(noReason.text, /reason the requester will read/);
+    assert.match(noReason.text, /Triage queue/, 'the error stays in the console');
+    const back = await triager.agent.post(`/staff/tickets/${ticketId}/action`).set('Referer', `http://portal.test/staff/tickets/${ticketId}`).type('form').send({ _csrf: triager.csrf, action: 'refuse-delist' });
+    assert.match(back.text, new RegExp(`href="/staff/tickets/${ticketId}">Back to where you were`));
     assert.equal((await act(ticketId, { action: 'set-pool', pool: 'high-risk', hours: 'abc' })).status, 400);
     await act(ticketId, { action: 'refuse-delist', reason: 'Still infected: we saw botnet traffic today.' }).expect(303);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'refused');
