@@ -65,6 +65,11 @@ describe('role × route matrix', () => {
     assert.equal(admin.status, 303);
   });
 
+  it('leads from the job dashboard back to the console', async () => {
+    const page = await agents.admin!.agent.get('/staff/queues').expect(200);
+    assert.match(page.text, /Back to the staff console/);
+  });
+
   it('refuses a private range in the console, and one of our pool addresses unless the override is ticked', async () => {
     const post = (fields: Record<string, string>) => agents.admin!.agent.post('/staff/lists/blocklist/add').type('form').send({ _csrf: agents.admin!.csrf, category: 'manual', ...fields });
     const privateRange = await post({ target: '10.1.2.0/24' });
