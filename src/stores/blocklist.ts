@@ -103,6 +103,21 @@ export class BlocklistStore {
     return rows.map((r) => ({ at: r.at.toISOString(), action: r.action, by: r.actor, detail: r.detail, ...(r.request_id && { requestId: r.request_id }) }));
   }
 
+  /**
+   * Everything that happened to any network containing the address (its own listings and those of ranges around it),
+   * newest first, up to `limit`: the address page's history, listed now or not.
+   */
+  async historyContaining(addr: Address, limit = 200): Promise<Array<HistoryEvent & { cidr: string }>> {
+    const rows = await this.db
+      .selectFrom('listing_history')
+      .select([sql<string>`cidr::text`.as('cidr'), 'at', 'action', 'actor', 'detail', 'request_id'])
+      .where(sql<boolean>`cidr >>= ${addr.text}::inet`)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ cidr: r.cidr, at: r.at.toISOString(), action: r.action, by: r.actor, detail: r.detail, ...(r.request_id && { requestId: r.request_id }) }));
+  }
+
   /** Number of self-delists of an address since `since` (used for the budget and the relist doubling). */
   async selfDelistsSince(ip: string, since: Date, db: Kysely<Database> = this.db): Promise<number> {
     const row = await db.selectFrom('self_delists').select((eb) => eb.fn.countAll<string>().as('n')).where('ip', '=', ip).where('at', '>=', since).executeTakeFirstOrThrow();

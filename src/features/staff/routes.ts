@@ -7,6 +7,7 @@ import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField }
 import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
+import { addressPage } from './address.js';
 import { listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
@@ -112,6 +113,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/tickets/:id', 'viewer', ticketPage],
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
+    ['get', '/staff/address/:ip', 'viewer', addressPage(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
     ['post', '/staff/tickets/:id/note', 'triager', note],
