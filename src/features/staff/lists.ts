@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import type { Context } from '../../context.js';
-import { parseAddress } from '../../domain/ip.js';
+import { IpInputError, parseAddress, parseNetwork } from '../../domain/ip.js';
 import type { Role } from '../../stores/staff.js';
 import { allow, allowEntries, disallow, staffAddListing, staffRemoveListing } from '../lists/service.js';
 import { assignPool, releasePool } from '../pools/service.js';
@@ -40,9 +40,45 @@ export function listsPage(ctx: Context): RequestHandler {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
 
+const SORTS = ['newest', 'expiring', 'cidr'] as const;
+
+/**
+ * The table of current listings: filter by address or range (listings containing it or inside it), category and
+ * source; sort newest first, soonest to expire or by network; 50 a page by cursor; each row with its actions.
+ */
+export function listingsTable(ctx: Context): RequestHandler {
+  return async (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const text = (k: string, max: number) => (typeof q[k] === 'string' ? (q[k] as string).trim().slice(0, max) : '');
+    const filters = { ip: text('ip', 100), category: text('category', 64), source: text('source', 64), sort: (SORTS as readonly string[]).includes(text('sort', 16)) ? (text('sort', 16) as (typeof SORTS)[number]) : 'newest' };
+    const errors: Record<string, string> = {};
+    let overlapping;
+    if (filters.ip) {
+      try {
+        overlapping = parseNetwork(filters.ip);
+      } catch (err) {
+        errors.ip = err instanceof IpInputError ? err.message : 'Not an IP address or range.';
+      }
+    }
+    if (filters.category && !ctx.policy.categories[filters.category]) errors.category = 'Not a category.';
+    const page = Object.keys(errors).length
+      ? { entries: [], next: null }
+      : await ctx.blocklist.page({ ...(overlapping && { overlapping }), ...(filters.category && { category: filters.category }), ...(filters.source && { source: filters.source }), sort: filters.sort, ...(text('after', 400) && { after: text('after', 400) }), limit: 50 });
+    if (Object.keys(errors).length) res.status(400);
+    const query = (extra: Record<string, string>) => new URLSearchParams(Object.entries({ ...filters, ...extra }).filter(([, v]) => v) as Array<[string, string]>).toString();
+    res.render('staff/listings', { title: 'Listings', filters, errors, page, categories: Object.keys(ctx.policy.categories), sorts: SORTS, here: `/staff/lists/blocklist?${query({ after: text('after', 400) })}`, nextUrl: page.next ? `/staff/lists/blocklist?${query({ after: page.next })}` : null });
+  };
+}
+
 /** The list-changing routes: triager may change narrow entries; the guardrails ask for admin where an entry is wide. */
 export function listActions(ctx: Context): Array<['post', string, Role, RequestHandler]> {
-  const back = (anchor: string): RequestHandler => (_req, res) => res.redirect(303, `/staff/lists#${anchor}`);
+  // Back where the action was taken: a list table (its filters and page kept), else the lists page.
+  const back =
+    (anchor: string): RequestHandler =>
+    (req, res) => {
+      const from = str(req.body?.return);
+      res.redirect(303, /^\/staff\/lists\/[a-z]+(\?[A-Za-z0-9_.~%=&:/+-]{0,800})?$/.test(from) ? from : `/staff/lists#${anchor}`);
+    };
   const run =
     (fn: (req: Parameters<RequestHandler>[0]) => Promise<unknown>, anchor: string): RequestHandler =>
     async (req, res, next) => {

@@ -8,7 +8,7 @@ import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { addressPage } from './address.js';
-import { listsPage, listActions } from './lists.js';
+import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 
@@ -114,6 +114,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
     ['get', '/staff/address/:ip', 'viewer', addressPage(ctx)],
+    ['get', '/staff/lists/blocklist', 'viewer', listingsTable(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
     ['post', '/staff/tickets/:id/note', 'triager', note],
