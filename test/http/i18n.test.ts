@@ -105,8 +105,10 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
         const tag = page.tag ?? 'h1';
         assert.ok(res.text.includes(`<${tag}>${escapeHtml(text(lang, page.key, page.params))}</${tag}>`), `${lang} ${page.path}: heading "${text(lang, page.key, page.params)}"`);
         assert.ok(res.text.includes(escapeHtml(text(lang, 'site.footer'))), `${lang} ${page.path}: footer`);
-        assert.match(res.text, new RegExp(`<a href="\\?lang=${lang}" lang="${lang}" hreflang="${lang}" aria-current="true">`), `${page.path}: the current language is marked`);
-        for (const other of LANGS.filter((l) => l !== lang)) assert.match(res.text, new RegExp(`<a href="\\?lang=${other}" lang="${other}" hreflang="${other}">`));
+        // The switcher keeps the page's own query (a lookup), its lang replaced.
+        const query = page.path.includes('?') ? `${escapeHtml(new URLSearchParams(page.path.slice(page.path.indexOf('?') + 1)).toString()).replace(/[.?*+^$()|[\]\\]/g, '\\$&')}&amp;` : '';
+        assert.match(res.text, new RegExp(`<a href="\\?${query}lang=${lang}" lang="${lang}" hreflang="${lang}" aria-current="true">`), `${page.path}: the current language is marked`);
+        for (const other of LANGS.filter((l) => l !== lang)) assert.match(res.text, new RegExp(`<a href="\\?${query}lang=${other}" lang="${other}" hreflang="${other}">`));
         if (lang !== 'en') assert.doesNotMatch(res.text, /Postmaster Portal ·|Skip to content/, `${lang} ${page.path}: no English chrome left`);
       }
     });

@@ -1,6 +1,7 @@
 import type { RequestHandler } from 'express';
 import type { Context } from '../../context.js';
 import { parseAddress } from '../../domain/ip.js';
+import { normalizeIpInput } from '../../domain/ip-input.js';
 import type { Restriction } from '../../domain/datasets.js';
 import type { PoolAssignment } from '../../domain/pools.js';
 import type { Role } from '../../stores/staff.js';
@@ -11,7 +12,7 @@ import { restrictTenant } from '../unblock/service.js';
 /** The lists page: look up an address (its verdict and history), recent changes, the allow list, pools, restrictions. */
 export function listsPage(ctx: Context): RequestHandler {
   return async (req, res) => {
-    const ip = typeof req.query.ip === 'string' ? req.query.ip.trim().slice(0, 100) : '';
+    const ip = typeof req.query.ip === 'string' ? normalizeIpInput(req.query.ip.slice(0, 200)).slice(0, 100) : '';
     let lookup: unknown = null;
     if (ip) {
       try {
