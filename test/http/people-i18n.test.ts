@@ -17,6 +17,8 @@ import { csrfOf } from '../helpers/forms.js';
 import { messageFromTenant } from '../helpers/messages.js';
 import { delistToken } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
+import { signedIn } from '../helpers/staff.js';
+import { parseAddress } from '../../src/domain/ip.js';
 
 /** Issue 16, first slice: forgiving input, the switcher, tenants' way in, honest buttons, operator identity, upload errors, no English on ko/zh-TW pages. */
 const roomy = { max: 1000, windowMinutes: 10 };
@@ -68,6 +70,15 @@ describe('issue 16: people in their own language (first slice)', () => {
       const priv = keep('/lookup private', await request(app).get('/lookup').query({ ip: '１０．０．０．１' }).set('Accept-Language', 'zh-TW').expect(400));
       assert.ok(priv.text.includes(escapeHtml(t['zh-TW']('errors.ip.special.private'))));
     });
+  });
+
+  it('takes IME input on the staff lists too (look-up and a new block entry)', async () => {
+    const { agent, csrf } = await signedIn(ctx, app, 'ime-triager@example.net', 'triager');
+    const look = await agent.get('/staff/lists').query({ ip: '１９８。５１。１００。８' }).expect(200);
+    assert.match(look.text, /<strong>198\.51\.100\.8<\/strong> is listed by 198\.51\.100\.0\/24/);
+    const add = await agent.post('/staff/lists/blocklist/add').type('form').send({ _csrf: csrf, target: '１９２．０．２．８８／３２', category: 'manual', expires: '1d', reason: 'IME test' });
+    assert.equal(add.status, 303, add.text);
+    assert.equal((await ctx.blocklist.lookup(parseAddress('192.0.2.88'))).listed, true);
   });
 
   describe('the language switcher', () => {

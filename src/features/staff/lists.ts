@@ -42,6 +42,8 @@ export function listsPage(ctx: Context): RequestHandler {
 }
 
 const str = (v: unknown) => (typeof v === 'string' ? v : '');
+/** An address or network as typed, IME full-width forms made ASCII (src/domain/ip-input.ts). */
+const addr = (v: unknown) => normalizeIpInput(str(v));
 
 /** The list-changing routes: triager may change narrow entries; the guardrails ask for admin where an entry is wide. */
 export function listActions(ctx: Context): Array<['post', string, Role, RequestHandler]> {
@@ -53,10 +55,10 @@ export function listActions(ctx: Context): Array<['post', string, Role, RequestH
       back(anchor)(req, res, next);
     };
   return [
-    ['post', '/staff/lists/blocklist/add', 'triager', run((req) => staffAddListing(ctx, req.staff!, { target: str(req.body?.target), category: str(req.body?.category), ...(str(req.body?.expires) && { expires: str(req.body?.expires) }), ...(str(req.body?.reason) && { reason: str(req.body?.reason) }) }), 'blocklist')],
-    ['post', '/staff/lists/blocklist/remove', 'triager', run((req) => staffRemoveListing(ctx, req.staff!, str(req.body?.target), str(req.body?.reason)), 'blocklist')],
-    ['post', '/staff/lists/allowlist/add', 'triager', run((req) => allow(ctx, req.staff!, { target: str(req.body?.target), reason: str(req.body?.reason), ...(str(req.body?.reviewBy) && { reviewBy: str(req.body?.reviewBy) }) }), 'allowlist')],
-    ['post', '/staff/lists/allowlist/remove', 'triager', run((req) => disallow(ctx, req.staff!, str(req.body?.target)), 'allowlist')],
+    ['post', '/staff/lists/blocklist/add', 'triager', run((req) => staffAddListing(ctx, req.staff!, { target: addr(req.body?.target), category: str(req.body?.category), ...(str(req.body?.expires) && { expires: str(req.body?.expires) }), ...(str(req.body?.reason) && { reason: str(req.body?.reason) }) }), 'blocklist')],
+    ['post', '/staff/lists/blocklist/remove', 'triager', run((req) => staffRemoveListing(ctx, req.staff!, addr(req.body?.target), str(req.body?.reason)), 'blocklist')],
+    ['post', '/staff/lists/allowlist/add', 'triager', run((req) => allow(ctx, req.staff!, { target: addr(req.body?.target), reason: str(req.body?.reason), ...(str(req.body?.reviewBy) && { reviewBy: str(req.body?.reviewBy) }) }), 'allowlist')],
+    ['post', '/staff/lists/allowlist/remove', 'triager', run((req) => disallow(ctx, req.staff!, addr(req.body?.target)), 'allowlist')],
     ['post', '/staff/lists/pools/assign', 'triager', run((req) => assignPool(ctx, { kind: str(req.body?.kind) === 'domain' ? 'domain' : 'tenant', key: str(req.body?.key), pool: str(req.body?.pool), expires: str(req.body?.expires) || 'never', reason: str(req.body?.reason), source: 'staff', by: req.staff!.email }), 'pools')],
     ['post', '/staff/lists/pools/release', 'triager', run((req) => releasePool(ctx, str(req.body?.kind) === 'domain' ? 'domain' : 'tenant', str(req.body?.key), req.staff!.email, 'released by staff'), 'pools')],
     ['post', '/staff/lists/restrictions/block', 'triager', run((req) => restrictTenant(ctx, str(req.body?.tenant), str(req.body?.reason) || 'blocked by staff', req.staff!.email), 'restrictions')],
