@@ -150,6 +150,20 @@ describe('issue 16: people in their own language (first slice)', () => {
     }
   });
 
+  it('says "Send to our staff" when the self-delists are used up, and shows the count that says so', async () => {
+    const spent = testContext({ policy: (p) => ({ ...p, selfDelist: { ...p.selfDelist, maxPerWindow: 0 } }) });
+    try {
+      await addListing(spent, { target: '198.51.100.0/24', category: 'spam-source', source: 'test', by: 'test' });
+      await requestDelist(spent, { email: 'spent@example.org', ip: '198.51.100.10' });
+      const id = (await spent.redis.zrange(spent.keys.requestsByTime, '-1', '-1'))[0]!;
+      const page = await request(createApp(spent)).get(`/delist/confirm/${await delistToken(spent, id)}`).set('Accept-Language', 'zh-TW').expect(200);
+      assert.match(page.text, new RegExp(`<button type="submit">${escapeHtml(t['zh-TW']('delist.confirm.buttonStaff'))}</button>`));
+      assert.ok(page.text.includes(escapeHtml(t['zh-TW']('delist.confirm.budgetUsed'))));
+    } finally {
+      await spent.cleanup();
+    }
+  });
+
   describe('operator identity', () => {
     it('is in every page footer, in the page language', async () => {
       for (const lang of ['en', 'ko', 'zh-TW'] as const) {
