@@ -1,6 +1,9 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_routing.js';
+import * as m0003 from './0003_records.js';
 import * as m0004 from './0004_desk.js';
+import * as m0005 from './0005_desk_keys.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -10,5 +13,8 @@ import * as m0004 from './0004_desk.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_routing': m0002,
+  '0003_records': m0003,
   '0004_desk': m0004,
+  '0005_desk_keys': m0005,
 };

@@ -15,7 +15,7 @@ import { testContext, type TestContext } from '../helpers/context.js';
 import { englishRuns } from '../helpers/english.js';
 import { csrfOf } from '../helpers/forms.js';
 import { messageFromTenant } from '../helpers/messages.js';
-import { delistToken } from '../helpers/portal.js';
+import { delistToken, storedRequestIds } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
 import { signedIn } from '../helpers/staff.js';
 import { parseAddress } from '../../src/domain/ip.js';
@@ -36,7 +36,7 @@ describe('issue 16: people in their own language (first slice)', () => {
     if (/text\/html/.test(res.headers['content-type'] ?? '') && /<html lang="(ko|zh-TW)">/.test(res.text)) rendered.push({ where, html: res.text });
     return res;
   };
-  const newest = async () => (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+  const newest = async () => (await storedRequestIds(ctx)).at(-1)!;
 
   before(async () => {
     ctx = testContext({
@@ -155,7 +155,7 @@ describe('issue 16: people in their own language (first slice)', () => {
     try {
       await addListing(spent, { target: '198.51.100.0/24', category: 'spam-source', source: 'test', by: 'test' });
       await requestDelist(spent, { email: 'spent@example.org', ip: '198.51.100.10' });
-      const id = (await spent.redis.zrange(spent.keys.requestsByTime, '-1', '-1'))[0]!;
+      const id = (await storedRequestIds(spent)).at(-1)!;
       const page = await request(createApp(spent)).get(`/delist/confirm/${await delistToken(spent, id)}`).set('Accept-Language', 'zh-TW').expect(200);
       assert.match(page.text, new RegExp(`<button type="submit">${escapeHtml(t['zh-TW']('delist.confirm.buttonStaff'))}</button>`));
       assert.ok(page.text.includes(escapeHtml(t['zh-TW']('delist.confirm.budgetUsed'))));

@@ -146,7 +146,7 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
     assert.equal(restriction?.state, 'probation');
     assert.ok(restriction?.expiresAt);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'approved');
-    assert.ok((await portal.ctx.jobs.maintenance.getDelayed()).some((j) => j.data.key === 'tenant:blocked-tenant'));
+    await eventually(async () => (await portal.ctx.jobs.maintenance.getDelayed()).some((j) => j.data.key === 'tenant:blocked-tenant'));
     await portal.smtp.waitFor((m) => m.to.includes('admin@blocked.example') && /resolved/.test(m.raw));
   });
 

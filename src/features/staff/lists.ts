@@ -2,8 +2,6 @@ import type { RequestHandler } from 'express';
 import type { Context } from '../../context.js';
 import { parseAddress } from '../../domain/ip.js';
 import { normalizeIpInput } from '../../domain/ip-input.js';
-import type { Restriction } from '../../domain/datasets.js';
-import type { PoolAssignment } from '../../domain/pools.js';
 import type { Role } from '../../stores/staff.js';
 import { allow, allowEntries, disallow, staffAddListing, staffRemoveListing } from '../lists/service.js';
 import { assignPool, releasePool } from '../pools/service.js';
@@ -23,18 +21,18 @@ export function listsPage(ctx: Context): RequestHandler {
       }
     }
     const [recent, allowed, assignments, restrictions] = await Promise.all([
-      ctx.redis.xrevrange(ctx.keys.routingFeed, '+', '-', 'COUNT', 30),
+      ctx.routing.recent(30),
       allowEntries(ctx),
-      ctx.redis.hvals(ctx.keys.assignments),
-      ctx.redis.hvals(ctx.keys.dataset('restrictions')),
+      ctx.assignments.list(500),
+      ctx.restrictions.list(500),
     ]);
     res.render('staff/lists', {
       title: 'Lists',
       lookup,
-      recent: recent.map(([, fields]) => ({ version: fields[fields.indexOf('version') + 1], at: fields[fields.indexOf('at') + 1], changes: JSON.parse(fields[fields.indexOf('changes') + 1] ?? '[]') })),
+      recent,
       allowed,
-      assignments: assignments.slice(0, 500).map((v) => JSON.parse(v) as PoolAssignment),
-      restrictions: restrictions.slice(0, 500).map((v) => JSON.parse(v) as Restriction),
+      assignments,
+      restrictions,
       categories: Object.keys(ctx.policy.categories),
       policy: ctx.policy,
     });

@@ -42,8 +42,8 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
     const { reports, tally } = await caseEvidence(ctx, ticket, reportIds);
-    const assignment = ticket.tenant ? await ctx.redis.hget(ctx.keys.assignments, `tenant:${ticket.tenant}`) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
