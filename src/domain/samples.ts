@@ -1068,6 +1068,8 @@ function* messagesOf(e: Entity): Generator<Entity> {
 }
 
 const JMRP_SUBJECT = /^\s*complaint about message from /i;
+/** The address a JMRP complaint's subject names (Microsoft's own reading of the source, like ARF's Source-IP). */
+const JMRP_SUBJECT_IP = /^\s*complaint about message from \[?([0-9A-Fa-f][0-9A-Fa-f:.]{1,59})\]?\s*$/i;
 
 function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   const own = originalOf(bytes, limits);
@@ -1080,6 +1082,9 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits:
 
   // A complaint of Microsoft's JMRP says so in its subject; the complained-of message carries X-HmXmrOriginalRecipient.
   let jmrp = JMRP_SUBJECT.test(ownFacts.subject ?? '');
+  let jmrpIp = JMRP_SUBJECT_IP.exec(ownFacts.subject ?? '')?.[1] ?? null;
+  /** The complained-of message of a JMRP complaint (the one marked X-HmXmrOriginalRecipient). */
+  let complained: OriginalFacts | null = null;
   let firstForwarded: OriginalFacts | null = null;
   let tried = 0;
   for (const message of messagesOf(root)) {
@@ -1090,11 +1095,18 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits:
     const facts = factsOf(original, network, limits);
     firstForwarded ??= facts;
     jmrp ||= JMRP_SUBJECT.test(facts.subject ?? '');
+    jmrpIp ??= JMRP_SUBJECT_IP.exec(facts.subject ?? '')?.[1] ?? null;
+    if (facts.jmrp) complained ??= facts;
     const forwardedSource = sourceFromHops(facts.hops, network);
     if (forwardedSource) {
       const isJmrp = jmrp || facts.jmrp;
       return result(forwardedSource, facts, { kind: 'forwarded', format: isJmrp ? 'jmrp' : 'forwarded', arf: null, feedbackType: isJmrp ? 'abuse' : null, mailFrom: null, reportedDomain: null });
     }
+  }
+  if (jmrp && complained) {
+    // No hop of ours in the complained-of message, but the complaint's subject names our address.
+    const reported = sourceFromReportedIp(jmrpIp, network);
+    if (reported) return result(reported, complained, { kind: 'forwarded', format: 'jmrp', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
   }
   throw notOurMail(firstForwarded?.hops ?? ownFacts.hops, false);
 }
