@@ -160,7 +160,7 @@ const MAX_REPORT_TEXT = 256 * 1024;
 /** Reads an X-ARF JSON report (a JSON object), or null when the text is not one. */
 export function parseXarfJson(text: string): XarfReport | null {
   const trimmed = text.trim();
-  if (!trimmed.startsWith('{') || trimmed.length > MAX_REPORT_TEXT) return null;
+  if (!trimmed.startsWith('{') || trimmed.length > MAX_REPORT_TEXT || !shallowJson(trimmed, MAX_JSON_DEPTH)) return null;
   let value: unknown;
   try {
     value = JSON.parse(trimmed);
@@ -233,6 +233,26 @@ export interface XarfJsonReport {
   samples: Buffer[];
 }
 
+/** Deepest nesting of objects and arrays read (an X-ARF report nests 3 or 4 levels; JSON.parse is slow on deep nesting). */
+const MAX_JSON_DEPTH = 32;
+
+/** One pass over the text: no object/array nesting deeper than `max` (brackets inside strings do not count). */
+function shallowJson(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: the next character is escaped
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return false;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return true;
+}
+
 /** Most samples of one X-ARF JSON report looked at. */
 const MAX_XARF_SAMPLES = 4;
 
@@ -253,7 +273,7 @@ function sampleBytes(payload: unknown, base64: boolean): Buffer | null {
  */
 export function readXarfJson(text: string): XarfJsonReport | null {
   const start = text.search(/\S/);
-  if (start === -1 || text.charCodeAt(start) !== 123) return null;
+  if (start === -1 || text.charCodeAt(start) !== 123 || !shallowJson(text, MAX_JSON_DEPTH)) return null;
   let value: unknown;
   try {
     value = JSON.parse(text);

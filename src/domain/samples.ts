@@ -248,7 +248,9 @@ function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end
     const line = nl - pos;
     if (line > limits.maxLineLength) throw refuse('TOO_COMPLEX', limits, `One of the ${what} is longer than our limit of ${formatBytes(limits.maxLineLength)}.`);
     if (Math.min(nl + 1, end) - start > limits.maxHeaderBytes) throw refuse('TOO_COMPLEX', limits, `The ${what} are larger than our limit of ${formatBytes(limits.maxHeaderBytes)}.`);
-    if (buf[pos] === 32 || buf[pos] === 9) field += line;
+    // A line that does not start a field continues the one above (parseFieldBlock joins it there), so the bound on
+    // an unfolded field holds for pasted headers that lost their folding blanks too.
+    if (buf[pos] === 32 || buf[pos] === 9 || !startsField(buf, pos, nl)) field += line;
     else {
       field = line;
       if (++fields > limits.maxHeaderFields) throw refuse('TOO_COMPLEX', limits, `The ${what} have more than ${limits.maxHeaderFields} fields, more than we accept.`);
@@ -257,6 +259,19 @@ function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end
     pos = nl + 1;
   }
   return { headerEnd: end, bodyStart: end };
+}
+
+/** Bytes of a field name (token characters, as arf.ts FIELD_NAME): A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~ */
+const FIELD_NAME_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") FIELD_NAME_BYTE[c.charCodeAt(0)] = 1;
+
+/** The line at `pos` (ending before `end`) starts a header field: a name, optional blanks, ':'. */
+function startsField(buf: Buffer, pos: number, end: number): boolean {
+  let i = pos;
+  while (i < end && FIELD_NAME_BYTE[buf[i] ?? 0] === 1) i++;
+  if (i === pos) return false;
+  while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+  return i < end && buf[i] === 58;
 }
 
 /** Upper bound of the addresses in an address-list field: the top-level separators (`,` `;` `:`) outside quotes, comments and <>, plus one. */
