@@ -84,3 +84,44 @@ describe('the peer corpus of issue 15, read as a desk expects', { skip: dir ? fa
     assert.equal(await handoff('sis--mac-arf-01.eml'), null); // bare CR read; its Source-IP 192.0.2.89 is in no hop
   });
 });
+
+describe('the same kinds, shapes the corpus lacks', () => {
+  const policy = policyFor('203.0.113.10');
+  const hop = 'Received: from o10.outbound.example.net (o10.outbound.example.net [203.0.113.10]) by mx.example.org with ESMTP; Tue, 5 Mar 2024 10:00:00 +0000';
+  const original = [hop, 'Return-Path: <bounce-42@mailer.example.com>', 'From: Shop <deals@shop.example.com>', 'Subject: Deals', 'Message-ID: <m1@shop.example.com>', 'Feedback-ID: c42:tenant-a:esp', 'DKIM-Signature: v=1; a=rsa-sha256; d=Shop.Example.com; i=@shop.example.com;', '\ts=sel1; h=from:subject; bh=x; b=y', '', 'Hello'].join('\r\n');
+
+  it('reads X-ARF v4 JSON attached to a plain mail, its evidence as the original', async () => {
+    const report = { xarf_version: '4.0.0', category: 'messaging', type: 'spam', source_identifier: '198.51.100.1', smtp_from: 'bounce-42@mailer.example.com', evidence: [{ content_type: 'message/rfc822', payload: Buffer.from(original).toString('base64') }] };
+    const mail = ['From: trap@example.org', 'Subject: report', 'Content-Type: multipart/mixed; boundary=b', '', '--b', 'Content-Type: text/plain', '', 'see attachment', '--b', 'Content-Type: application/json', 'Content-Transfer-Encoding: base64', '', Buffer.from(JSON.stringify(report)).toString('base64'), '--b--', ''].join('\r\n');
+    const s = await parseSample(mail, policy, limits);
+    assert.equal(s.format, 'xarf-json');
+    assert.equal(s.sourceIp, '203.0.113.10'); // the hop of ours, not the report's source_identifier
+    assert.equal(s.messageId, '<m1@shop.example.com>');
+    assert.deepEqual(s.customer, { feedbackIds: ['c42:tenant-a:esp'], dkim: [{ domain: 'shop.example.com', identity: '@shop.example.com', selector: 'sel1' }], mailFromDomain: 'mailer.example.com', fromDomain: 'shop.example.com' });
+  });
+
+  it('reads a header block alone as headers, and keeps the lowest of two Message-IDs and Return-Paths', async () => {
+    const headers = ['Return-Path: <forwarder@relay.example.net>', 'Message-ID: <added-by-receiver@mx.example.org>', hop, 'Return-Path: <bounce-42@mailer.example.com>', 'Message-ID: <m1@shop.example.com>', 'From: deals@shop.example.com', ''].join('\r\n');
+    const s = await parseSample(headers, policy, limits);
+    assert.equal(s.format, 'headers');
+    assert.equal(s.messageId, '<m1@shop.example.com>');
+    assert.equal(s.mailFrom, 'bounce-42@mailer.example.com');
+  });
+
+  it('takes a JMRP complaint\'s subject address when no hop of the complained-of message is ours', async () => {
+    const inner = ['X-HmXmrOriginalRecipient: <someone@hotmail.com>', 'Received: from mail.example.com ([198.51.100.77]) by BAY0-MC1-F49.Bay0.hotmail.com', 'From: deals@shop.example.com', 'Message-ID: <j1@shop.example.com>', '', 'spam'].join('\r\n');
+    const complaint = ['From: staff@hotmail.com', 'Subject: complaint about message from 203.0.113.10', 'Content-Type: multipart/mixed; boundary=j', '', '--j', 'Content-Type: message/rfc822', '', inner, '--j--', ''].join('\r\n');
+    const s = await parseSample(complaint, policy, limits);
+    assert.deepEqual([s.format, s.feedbackType, s.sourceIp, s.handoffIndex, s.messageId], ['jmrp', 'abuse', '203.0.113.10', -1, '<j1@shop.example.com>']);
+    // Without the mark and the subject it is a plain forward of foreign mail: not ours.
+    await assert.rejects(parseSample(complaint.replace('complaint about message from', 'fwd:'), policy, limits), NotOurMailError);
+  });
+
+  it('bounds the customer signals: at most 8 of each, each at most 255 characters', async () => {
+    const many = [hop, ...Array.from({ length: 20 }, (_, i) => `Feedback-ID: ${'f'.repeat(400)}${i}`), ...Array.from({ length: 20 }, (_, i) => `DKIM-Signature: d=d${i}.example.com; s=${'s'.repeat(400)}`), 'From: a@b.example', '', 'x'].join('\r\n');
+    const s = await parseSample(many, policy, limits);
+    assert.equal(s.customer.feedbackIds.length, 8);
+    assert.equal(s.customer.dkim.length, 8);
+    assert.ok([...s.customer.feedbackIds, ...s.customer.dkim.map((d) => d.selector)].every((v) => v.length <= 255));
+  });
+});
