@@ -1,7 +1,10 @@
 /**
- * Abuse samples: turns what a reporter sent (a raw message, an ARF report per RFC 5965, an X-ARF report, or a
- * message forwarded as an attachment) into what we show them before they confirm: where the message left our
- * network, the tenant, 5321.MailFrom, 5322.From, Message-ID, date, subject.
+ * Abuse samples: turns what a reporter sent (a raw message, an ARF report per RFC 5965 or its early drafts, an
+ * X-ARF report (0.2, or v3/v4 JSON bare, inside ARF or attached), a SpamCop report, a Microsoft JMRP complaint, or
+ * a message forwarded as an attachment at any depth) into what we show them before they confirm: where the message
+ * left our network, the tenant, 5321.MailFrom, 5322.From, Message-ID, date, subject, how it was read (`format`,
+ * see SampleFormat), the reported domain, and the unverified signals naming our customer (CustomerSignals).
+ * Where the original repeats Message-ID or Return-Path, the lowest (written at or below the hand-off) is taken.
  *
  * Pure: no network, no disk, no Redis. Never decompresses, fetches or executes anything from a sample; the only
  * decoding done is MIME transfer decoding (base64, quoted-printable) and character sets.
