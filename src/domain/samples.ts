@@ -978,6 +978,17 @@ function parseXarfJsonReport(report: XarfJsonReport, container: Buffer, network:
   });
 }
 
+/**
+ * 5321.MailFrom of an ARF report: its Original-Mail-From, unless that is written as a 5322 address with a display
+ * name (`Name <a@b>`, some feedback loops copy the From: there) and the original has a Return-Path: then that.
+ */
+function reportedMailFrom(originalMailFrom: string | null, returnPath: string | null): string | null {
+  const stated = bareAddress(originalMailFrom);
+  if (stated === null || returnPath === null) return stated;
+  const named = /^\s*[^<\s][^<]*</.test(originalMailFrom ?? '');
+  return named ? returnPath : stated;
+}
+
 function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   let arf: ArfReport | null = null;
   for (const part of partsOf(root)) {
@@ -1001,7 +1012,7 @@ function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: B
     format: found?.draft ? 'arf-draft' : 'arf',
     arf,
     feedbackType: arf.feedbackType?.toLowerCase() ?? null,
-    mailFrom: bareAddress(arf.originalMailFrom),
+    mailFrom: reportedMailFrom(arf.originalMailFrom, facts.returnPath),
     reportedDomain: arf.reportedDomain,
   });
 }

@@ -71,9 +71,9 @@ export const PEER_EXPECTED: Record<string, PeerExpectation | PeerRefusal> = {
   'ab--01_marf.eml_notype': e('192.185.145.107', 'virus', null, '<32997411351226020126.FC4559863FC5DEE3@[REDACTED_DOMAIN]>', null, 'arf'),
   'ab--01_marf.ephemeron.spam.0.eml': e('46.11.240.1', 'spam', null, '<5FA69A4A.9000608@mail2crazy.com>', null, 'arf'),
   'ab--01_marf.not_spam.eml': e('209.85.128.199', 'not-spam', 'fwecol875-1-f22+bncBC2LRKO45EPRBL5OZGMAMGQE3V22KNY@g-groups.wisc.edu', '<DM6PR06MB437723E0A4413ECC437B0DF3967A9@DM6PR06MB4377.namprd06.prod.outlook.com>', 'g-groups.wisc.edu', 'arf'),
-  // abusix lists the original's Return-Path (bounce-…@newsletter.jasmin.com); the report's own Original-Mail-From
-  // (which RFC 5965 makes the 5321.MailFrom) says Cameraboys@newsletter.jasmin.com, and the report is what we follow.
-  'ab--01_marf.old.0.eml': e('212.6.134.40', 'abuse', 'Cameraboys@newsletter.jasmin.com', '<42d25c37-a995-49b2-8132-258b490cd053@newsletter.jasmin.com>', 'newsletter.jasmin.com', 'arf'),
+  // Original-Mail-From is written `Cameraboys <Cameraboys@newsletter.jasmin.com>`: the From: copied, not a 5321
+  // path. The original's Return-Path (the VERP bounce address abusix lists too) is the envelope sender.
+  'ab--01_marf.old.0.eml': e('212.6.134.40', 'abuse', 'bounce-hdh3vfe5bp5vdvuf7cabtsdjrtd5gqsxhtsq74a@newsletter.jasmin.com', '<42d25c37-a995-49b2-8132-258b490cd053@newsletter.jasmin.com>', 'newsletter.jasmin.com', 'arf'),
   // Return-Path: <> (a null sender) and no Message-ID in the headers NiX Spam sends.
   'ab--01_marf.old.12.eml': e('83.216.231.109', 'abuse', null, null, null, 'arf'),
   'ab--01_marf.old.14.eml': e('111.179.75.99', 'auth-failure', 'axvrlwuom@datev.de', '<20140211202238845557@datev.de>', 'datev.de', 'arf'),

@@ -51,7 +51,7 @@ describe('the peer corpus of issue 15, read as a desk expects', { skip: dir ? fa
       assert.ok(exp && !('refused' in exp));
       return (await parseSample(readPeerSample(dir!, file), policyFor(exp.sourceIp), limits)).customer;
     };
-    // The ARF report is signed by nobody; the original by newsletter.jasmin.com (i= and s= kept).
+    // The ARF report is signed by nobody; the original by newsletter.jasmin.com (i= and s= kept), its VERP envelope there too.
     assert.deepEqual(await read('ab--01_marf.old.0.eml'), {
       feedbackIds: [],
       dkim: [{ domain: 'newsletter.jasmin.com', identity: 'Cameraboys@newsletter.jasmin.com', selector: 'xq' }],
