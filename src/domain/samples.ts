@@ -1105,6 +1105,8 @@ function blankFrom(buf: Buffer, start: number): boolean {
   return true;
 }
 
+const SPAMCOP_SUBJECT = /^\s*\[SpamCop \(([0-9A-Fa-f][0-9A-Fa-f:.]{1,59})\) id:/i;
+
 const JMRP_SUBJECT = /^\s*complaint about message from /i;
 /** The address a JMRP complaint's subject names (Microsoft's own reading of the source, like ARF's Source-IP). */
 const JMRP_SUBJECT_IP = /^\s*complaint about message from \[?([0-9A-Fa-f][0-9A-Fa-f:.]{1,59})\]?\s*$/i;
@@ -1123,6 +1125,9 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits:
   let jmrpIp = JMRP_SUBJECT_IP.exec(ownFacts.subject ?? '')?.[1] ?? null;
   /** The complained-of message of a JMRP complaint (the one marked X-HmXmrOriginalRecipient). */
   let complained: OriginalFacts | null = null;
+  // SpamCop set to attach the spam (no `[ Offending message ]` text): its subject `[SpamCop (ip) id:…]` names the source.
+  const spamcopIp = SPAMCOP_SUBJECT.exec(ownFacts.subject ?? '')?.[1] ?? null;
+  const spamcop = spamcopIp !== null || /@reports\.spamcop\.net$/i.test(ownFacts.from ?? '');
   let firstForwarded: OriginalFacts | null = null;
   let tried = 0;
   for (const message of messagesOf(root)) {
@@ -1136,10 +1141,15 @@ function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits:
     jmrpIp ??= JMRP_SUBJECT_IP.exec(facts.subject ?? '')?.[1] ?? null;
     if (facts.jmrp) complained ??= facts;
     const forwardedSource = sourceFromHops(facts.hops, network);
+    if (forwardedSource && spamcop) return result(forwardedSource, facts, { kind: 'forwarded', format: 'spamcop', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
     if (forwardedSource) {
       const isJmrp = jmrp || facts.jmrp;
       return result(forwardedSource, facts, { kind: 'forwarded', format: isJmrp ? 'jmrp' : 'forwarded', arf: null, feedbackType: isJmrp ? 'abuse' : null, mailFrom: null, reportedDomain: null });
     }
+  }
+  if (spamcop && firstForwarded) {
+    const reported = sourceFromReportedIp(spamcopIp, network);
+    if (reported) return result(reported, firstForwarded, { kind: 'forwarded', format: 'spamcop', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
   }
   if (jmrp && complained) {
     // No hop of ours in the complained-of message, but the complaint's subject names our address.

@@ -117,6 +117,13 @@ describe('the same kinds, shapes the corpus lacks', () => {
     await assert.rejects(parseSample(complaint.replace('complaint about message from', 'fwd:'), policy, limits), NotOurMailError);
   });
 
+  it('reads a SpamCop report that attaches the spam instead of quoting it, its subject naming the source', async () => {
+    const spam = ['Received: from mail.example.com ([198.51.100.77]) by mx.example.org', 'Return-Path: <bounce@shop.example.com>', 'From: deals@shop.example.com', 'Message-ID: <sc1@shop.example.com>', '', 'spam'].join('\r\n');
+    const report = ['From: 123@reports.spamcop.net', 'Subject: [SpamCop (203.0.113.10) id:123]Deals', 'Content-Type: multipart/mixed; boundary=s', '', '--s', 'Content-Type: text/plain', '', '[ SpamCop V5 ]', '--s', 'Content-Type: message/rfc822', '', spam, '--s--', ''].join('\r\n');
+    const s = await parseSample(report, policy, limits);
+    assert.deepEqual([s.format, s.feedbackType, s.sourceIp, s.mailFrom, s.messageId], ['spamcop', 'abuse', '203.0.113.10', 'bounce@shop.example.com', '<sc1@shop.example.com>']);
+  });
+
   it('bounds the customer signals: at most 8 of each, each at most 255 characters', async () => {
     const many = [hop, ...Array.from({ length: 20 }, (_, i) => `Feedback-ID: ${'f'.repeat(400)}${i}`), ...Array.from({ length: 20 }, (_, i) => `DKIM-Signature: d=d${i}.example.com; s=${'s'.repeat(400)}`), 'From: a@b.example', '', 'x'].join('\r\n');
     const s = await parseSample(many, policy, limits);
