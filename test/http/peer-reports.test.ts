@@ -57,6 +57,8 @@ describe('peer samples through POST /api/v1/reports', { skip: dir ? false : 'pee
       assert.equal(res.body.parsed.feedbackType, want.feedbackType);
       assert.equal(res.body.parsed.mailFrom, want.mailFrom);
       assert.equal(res.body.parsed.messageId, want.messageId);
+      assert.equal(res.body.parsed.reportedDomain, want.reportedDomain);
+      assert.equal(res.body.parsed.format, want.format);
       const stored = JSON.parse((await portal.ctx.requests.get(res.body.id))!.parsed!);
       assert.equal(stored.format, want.format);
       assert.equal(stored.reportedDomain, want.reportedDomain);
