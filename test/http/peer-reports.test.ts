@@ -5,7 +5,9 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import ejs from 'ejs';
 import request from 'supertest';
+import { translator } from '../../src/i18n/index.js';
 import type { Policy } from '../../src/policy.js';
 import { createDraft } from '../../src/features/report/service.js';
 import { PEER_EXPECTED, peerSamplesDir, readPeerSample, type PeerExpectation } from '../helpers/peer-samples.js';
@@ -30,6 +32,21 @@ const expected = (file: string): PeerExpectation => {
   if (!e || 'refused' in e) throw new Error(`no expectation for ${file}`);
   return e;
 };
+
+describe('the format in the summary staff see', () => {
+  it('is English on the staff evidence view (summary with english: true), escaped, and absent from summaries stored before issue 15', async () => {
+    const base = { sourceIp: '203.0.113.10', pool: 'normal', ourHost: null, handoffIndex: -1, hops: [], receivedCount: 0 };
+    const staff = await ejs.renderFile('views/report/summary.ejs', { t: translator('ko'), english: true, s: { ...base, format: 'jmrp', reportedDomain: 'shop.example.com' } });
+    assert.match(staff, /Read as<\/dt><dd class="format">Microsoft JMRP complaint<\/dd>/);
+    assert.match(staff, /Reported domain<\/dt><dd>shop.example.com<\/dd>/);
+    const zh = await ejs.renderFile('views/report/summary.ejs', { t: translator('zh-TW'), s: { ...base, format: 'xarf-json' } });
+    assert.match(zh, /讀取格式<\/dt><dd class="format">X-ARF 回報（JSON）<\/dd>/);
+    const odd = await ejs.renderFile('views/report/summary.ejs', { t: translator('en'), s: { ...base, format: '<b>x</b>' } });
+    assert.match(odd, /&lt;b&gt;x&lt;\/b&gt;/);
+    const old = await ejs.renderFile('views/report/summary.ejs', { t: translator('en'), s: base });
+    assert.doesNotMatch(old, /Read as|Reported domain/);
+  });
+});
 
 describe('peer samples through POST /api/v1/reports', { skip: dir ? false : 'peer samples not found (set PEER_SAMPLES_DIR, or put them in ../shared/peer-samples)' }, () => {
   let portal: Portal;
