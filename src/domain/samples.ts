@@ -1241,11 +1241,15 @@ function locate(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limit
   if (isFeedbackReport(root)) return parseArf(root, bytes, network, bounds);
   const topFields = parseFieldBlock(headerText);
   if (isXarfMail(topFields)) return parseXarf(root, bytes, network, bounds);
+  // A SpamCop report, or a mail with an X-ARF JSON attachment, that names no address of ours may still be our own
+  // message (quoting such a text, carrying such a file): then it is read as the message it is.
   const spamcop = spamcopIn(root, bounds);
-  if (spamcop) return parseSpamcop(spamcop, bytes, network, bounds);
-  if (root.children.length > 0) {
-    const json = xarfJsonIn(root);
+  const json = spamcop === null && root.children.length > 0 ? xarfJsonIn(root) : null;
+  try {
+    if (spamcop) return parseSpamcop(spamcop, bytes, network, bounds);
     if (json) return parseXarfJsonReport(json, bytes, network, bounds);
+  } catch (err) {
+    if (!(err instanceof NotOurMailError)) throw err;
   }
   return parsePlain(root, bytes, network, bounds);
 }

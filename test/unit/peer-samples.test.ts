@@ -124,6 +124,12 @@ describe('the same kinds, shapes the corpus lacks', () => {
     assert.deepEqual([s.format, s.feedbackType, s.sourceIp, s.mailFrom, s.messageId], ['spamcop', 'abuse', '203.0.113.10', 'bounce@shop.example.com', '<sc1@shop.example.com>']);
   });
 
+  it('reads our own message that quotes a SpamCop text as the message, not as a report naming nobody', async () => {
+    const ours = [hop, 'From: deals@shop.example.com', 'Message-ID: <q1@shop.example.com>', '', 'Email from 198.51.100.9 / now', '[ Offending message ]', 'Subject: nothing of ours', '', 'x'].join('\r\n');
+    const s = await parseSample(ours, policy, limits);
+    assert.deepEqual([s.format, s.sourceIp, s.messageId], ['message', '203.0.113.10', '<q1@shop.example.com>']);
+  });
+
   it('bounds the customer signals: at most 8 of each, each at most 255 characters', async () => {
     const many = [hop, ...Array.from({ length: 20 }, (_, i) => `Feedback-ID: ${'f'.repeat(400)}${i}`), ...Array.from({ length: 20 }, (_, i) => `DKIM-Signature: d=d${i}.example.com; s=${'s'.repeat(400)}`), 'From: a@b.example', '', 'x'].join('\r\n');
     const s = await parseSample(many, policy, limits);
