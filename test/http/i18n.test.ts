@@ -249,6 +249,7 @@ describe('the locale files', () => {
       ...Object.keys(policy.categories).map((c) => `category.${c}`),
       ...CATEGORIES.map((c) => `report.category.${c}`),
       ...['normal', 'high-risk', 'relay'].map((p) => `pools.name.${p}`),
+      ...['arf', 'arf-draft', 'xarf', 'xarf-json', 'spamcop', 'jmrp', 'forwarded', 'message', 'headers'].map((f) => `report.summary.formats.${f}`),
       ...['own-network', 'not-listed', 'unknown-category', 'staff-only-category', 'budget-used', 'delisted', 'report-counted', 'report-counted-escalated', 'report-duplicate', 'report-evidence', 'staff-delisted', 'unblock-approved'].map((c) => `reason.${c}`),
       ...['NOT_FOUND', 'LINK_USED', 'LINK_EXPIRED', 'DRAFT_GONE', 'CSRF_INVALID', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'VALIDATION_FAILED', 'UNAVAILABLE', 'NotOurMail', 'NotOurMailNoHops', 'INTERNAL'].map((c) => `error.${c}`),
       ...['400', '401', '403', '404', '410', '413', '415', '429', '503', 'default'].map((s) => `error.title.${s}`),
