@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0004 from './0004_desk.js';
+import * as m0006 from './0006_tenant_directory.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -11,4 +12,5 @@ import * as m0004 from './0004_desk.js';
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0004_desk': m0004,
+  '0006_tenant_directory': m0006,
 };

@@ -16,6 +16,7 @@ import { ReportCounter } from './stores/report-counter.js';
 import { RequestStore } from './stores/requests.js';
 import { RoutingStore } from './stores/routing.js';
 import { StaffStore } from './stores/staff.js';
+import { TenantStore } from './stores/tenants.js';
 import { TicketStore } from './stores/tickets.js';
 
 /** Everything a use case may touch, built once per process (web, worker or CLI). */
@@ -36,6 +37,8 @@ export interface Context {
   apiTokens: ApiTokenStore;
   audit: AuditStore;
   staff: StaffStore;
+  /** The tenant directory (src/stores/tenants.ts). */
+  tenants: TenantStore;
   reportCounter: ReportCounter;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
@@ -63,6 +66,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     apiTokens: new ApiTokenStore(db),
     audit: new AuditStore(db),
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
+    tenants: new TenantStore(db),
     reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),
     jobs: new JobProducer(redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),

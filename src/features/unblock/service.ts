@@ -4,6 +4,7 @@ import { countingAddress } from '../../domain/email-address.js';
 import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
 import { tenantId } from '../pools/service.js';
 import { outboxIn } from '../../jobs/outbox.js';
+import { registeredDomainsNote } from '../tenants/service.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
 
 const restrictionKey = (tenant: string) => `tenant:${tenant}`;
@@ -83,7 +84,7 @@ export async function confirmUnblock(ctx: Context, token: string, now = new Date
   // challenge is used up with the request's next step: a used link always has its ticket, whatever crashes.
   const ticket = await ctx.tickets.openIn(
     ctx.db,
-    { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record' },
+    { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: `${restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record'}; ${await registeredDomainsNote(ctx, request.tenant!)}` },
     now,
   );
   const used = await ctx.challenges.consumeWith(
