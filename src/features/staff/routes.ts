@@ -10,6 +10,7 @@ import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from '.
 import { listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
+import { tenantActions, tenantsPage } from './tenants.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -43,7 +44,8 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
     const { reports, tally } = await caseEvidence(ctx, ticket, reportIds);
     const assignment = ticket.tenant ? await ctx.redis.hget(ctx.keys.assignments, `tenant:${ticket.tenant}`) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment: assignment ? JSON.parse(assignment) : null, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
@@ -99,11 +101,13 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
+    ['get', '/staff/tenants', 'triager', tenantsPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
     ['post', '/staff/tickets/:id/note', 'triager', note],
     ['post', '/staff/tickets/:id/reply', 'triager', reply],
     ['post', '/staff/bulk', 'triager', bulk],
     ...listActions(ctx),
+    ...tenantActions(ctx),
     ['get', '/staff/users', 'admin', users],
   ];
 
