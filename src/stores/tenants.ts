@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import { customerKeys, resolveCustomer, type CustomerDecision, type CustomerSignals, type DirectoryAnswers } from '../domain/customer.js';
+import { customerKeys, resolveCustomer, type CustomerDecision, type CustomerMatch, type CustomerSignals, type DirectoryAnswers } from '../domain/customer.js';
 import { domainChain } from '../domain/customer.js';
 
 export interface Tenant {
@@ -189,8 +189,13 @@ export class TenantStore {
     };
   }
 
-  /** The customer of a report, the signal that found it and how sure that is, with the reason (src/domain/customer.ts). */
-  async findCustomer(signals: CustomerSignals): Promise<CustomerDecision> {
+  /** The customer of a report, the signal that found it and how sure that is, with the reason and the evidence (src/domain/customer.ts). */
+  async resolveCustomer(signals: CustomerSignals): Promise<CustomerDecision> {
     return resolveCustomer(signals, await this.answers(signals));
+  }
+
+  /** The customer alone: `{ tenant, signal, confidence, detail }`, or null (none found, or equal signals disagree). */
+  async findCustomer(signals: CustomerSignals): Promise<CustomerMatch | null> {
+    return (await this.resolveCustomer(signals)).match;
   }
 }

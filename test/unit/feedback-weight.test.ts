@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_FEEDBACK_WEIGHTS, feedbackWeight, weighTrust } from '../../src/domain/feedback-weight.js';
-import { loadPolicy } from '../../src/policy.js';
+import { readFileSync } from 'node:fs';
+import { DEFAULT_POLICY_FILE, loadPolicy, policySchema } from '../../src/policy.js';
 
 const weights = loadPolicy().abuse.feedbackWeights;
 
@@ -32,5 +33,21 @@ describe('feedback types weigh differently', () => {
     assert.equal(weighTrust(weights, 'abuse', trusted), trusted);
     const untrusted = { counts: false, reporterId: null };
     assert.equal(weighTrust(weights, 'not-spam', untrusted), untrusted, 'an untrusted report keeps its own reasons');
+  });
+});
+
+describe('abuse.feedbackWeights in a policy file', () => {
+  const raw = JSON.parse(readFileSync(DEFAULT_POLICY_FILE, 'utf8')) as { abuse: Record<string, unknown> };
+  const parse = (weights: unknown) => policySchema.safeParse({ ...raw, abuse: { ...raw.abuse, feedbackWeights: weights } });
+
+  it('takes 0 or 1 per lower-case type, and defaults to the list in code when the file has none', () => {
+    assert.equal(parse({ abuse: 1, 'not-spam': 0 }).success, true);
+    const { feedbackWeights: _dropped, ...abuse } = raw.abuse;
+    const defaulted = policySchema.parse({ ...raw, abuse });
+    assert.deepEqual(defaulted.abuse.feedbackWeights, { ...DEFAULT_FEEDBACK_WEIGHTS });
+  });
+
+  it('refuses other weights and type names that are not lower-case tokens', () => {
+    for (const bad of [{ abuse: 0.5 }, { abuse: 2 }, { abuse: -1 }, { Abuse: 1 }, { 'not spam': 0 }, { abuse: '1' }]) assert.equal(parse(bad).success, false, JSON.stringify(bad));
   });
 });
