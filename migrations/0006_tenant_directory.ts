@@ -3,7 +3,8 @@ import { sql, type Kysely } from 'kysely';
 /**
  * The tenant directory's values are checked by the database as the store checks them (src/domain/tenants.ts):
  * lengths, Feedback-ID identifiers (one colon-free part, lower case), and VERP patterns as address globs
- * (`*` in the local part only), which the store matches with LIKE, never as regular expressions.
+ * (`*` in the local part only), which the store matches with LIKE (never as regular expressions) among the
+ * patterns of the address's domain.
  */
 const UP = [
   `ALTER TABLE tenants ADD CONSTRAINT tenants_name_length CHECK (char_length(name) <= 200)`,
@@ -13,9 +14,12 @@ const UP = [
   `ALTER TABLE tenant_verp_patterns ADD CONSTRAINT tenant_verp_patterns_syntax
      CHECK (char_length(pattern) <= 254 AND pattern ~ '^[a-z0-9!#$&''+/=?^_\`{|}~.*-]{1,64}@[a-z0-9.-]+$' AND pattern ~ '^[^@]*[^*@][^@]*@')`,
   `ALTER TABLE tenant_contacts ADD CONSTRAINT tenant_contacts_email_length CHECK (char_length(email) <= 254 AND char_length(name) <= 200)`,
+  // A report's 5321.MailFrom is matched only against the patterns of its own domain (the part after @ is fixed).
+  `CREATE INDEX tenant_verp_patterns_domain ON tenant_verp_patterns (split_part(pattern, '@', 2))`,
 ];
 
 const DOWN = [
+  `DROP INDEX tenant_verp_patterns_domain`,
   `ALTER TABLE tenant_contacts DROP CONSTRAINT tenant_contacts_email_length`,
   `ALTER TABLE tenant_verp_patterns DROP CONSTRAINT tenant_verp_patterns_syntax`,
   `ALTER TABLE tenant_feedback_ids DROP CONSTRAINT tenant_feedback_ids_syntax`,

@@ -164,8 +164,8 @@ export class TenantStore {
 
   /**
    * What the directory says about a report's signals (src/domain/customer.ts): its Feedback-ID parts, its domains
-   * with their parents, and the VERP patterns its 5321.MailFrom matches. Three indexed queries (VERP: a scan of the
-   * patterns with LIKE), bounded by customerKeys().
+   * with their parents, and the VERP patterns its 5321.MailFrom matches. Three indexed queries (VERP: LIKE over the patterns
+   * of the MailFrom's domain), bounded by customerKeys().
    */
   async answers(signals: CustomerSignals): Promise<DirectoryAnswers> {
     const keys = customerKeys(signals);
@@ -176,6 +176,7 @@ export class TenantStore {
         ? this.db
             .selectFrom('tenant_verp_patterns')
             .select(['pattern', 'tenant_id'])
+            .where(sql`split_part(pattern, '@', 2)`, '=', keys.mailFrom.slice(keys.mailFrom.indexOf('@') + 1))
             .where(sql<boolean>`${keys.mailFrom} LIKE replace(replace(pattern, '_', '\\_'), '*', '%')`)
             .orderBy('pattern')
             .limit(20)
