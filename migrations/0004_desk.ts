@@ -4,7 +4,7 @@ import { sql, type Kysely } from 'kysely';
  * The desk (tickets, audit log, staff users, API tokens) on PostgreSQL before the records cluster (requests and
  * reports) is: until then a ticket names a request, and a case a report, that live in Redis.
  *
- * interim (issue 14): the two foreign keys of 0001 that point at `requests` and `reports` are dropped here, because
+ * Interim (issue 14, undone by 0005): the two foreign keys of 0001 that point at `requests` and `reports` are dropped here, because
  * on this branch those rows are still in Redis. When the records cluster lands, the merge turns this migration into
  * a no-op (the constraints of 0001 stay as designed).
  */

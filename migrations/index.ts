@@ -1,6 +1,9 @@
 import type { Migration } from 'kysely';
 import * as m0001 from './0001_initial.js';
+import * as m0002 from './0002_routing.js';
+import * as m0003 from './0003_records.js';
 import * as m0004 from './0004_desk.js';
+import * as m0005 from './0005_desk_keys.js';
 import * as m0006 from './0006_tenant_directory.js';
 
 /**
@@ -11,6 +14,9 @@ import * as m0006 from './0006_tenant_directory.js';
  */
 export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
+  '0002_routing': m0002,
+  '0003_records': m0003,
   '0004_desk': m0004,
+  '0005_desk_keys': m0005,
   '0006_tenant_directory': m0006,
 };

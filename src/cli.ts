@@ -1,11 +1,12 @@
-/** The operator CLI: `npx postmaster <command>`. Talks to Redis directly, through the same use cases as the portal. */
+/** The operator CLI: `npx postmaster <command>`. Opens the same stores as the roles (PostgreSQL for records, Redis for queues) and goes through the same use cases as the portal. */
 import { userInfo } from 'node:os';
 import { Command, CommanderError } from 'commander';
 import { loadConfig, type Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { AppError } from './errors.js';
 import { IpInputError, parseAddress } from './domain/ip.js';
-import { addListing, removeListing } from './features/blocklist/service.js';
+import { addListing, parseTarget, removeListing } from './features/blocklist/service.js';
+import { listingTargetRefusal } from './domain/guardrails.js';
 import { assignPool, releasePool } from './features/pools/service.js';
 import { addTenant, addTenantItem, listTenants, removeTenantItem } from './features/tenants/service.js';
 import { isExportFormat, writeExport } from './features/exports/service.js';
@@ -89,9 +90,12 @@ block
   .option('--expires <duration>', '30m, 72h, 7d, 2w or never (default: the relist policy, 1, 1, 2, 4 … days)')
   .option('--reason <text>', 'public reason (default: the category reason)')
   .option('--note <text>', 'internal note')
+  .option('--override', 'list it even though it overlaps one of our own outbound pool ranges')
   .option('--json', 'print JSON')
-  .action((target: string, o: { category: string; expires?: string; reason?: string; note?: string; json?: boolean }) =>
+  .action((target: string, o: { category: string; expires?: string; reason?: string; note?: string; override?: boolean; json?: boolean }) =>
     withContext(async (ctx) => {
+      const refusal = listingTargetRefusal(ctx.policy, parseTarget(target));
+      if (refusal && !(refusal.overridable && o.override)) throw new AppError(400, refusal.overridable ? 'OUR_POOL' : 'SPECIAL_PURPOSE', refusal.overridable ? `${refusal.reason} (--override)` : refusal.reason);
       const { entry, version } = await addListing(ctx, { target, category: o.category, expires: o.expires, reason: o.reason, note: o.note, source: 'cli', by: operator() });
       if (o.json) return out(JSON.stringify({ entry, version }));
       out(`listed ${entry.cidr} (${entry.category}) until ${entry.expiresAt ?? 'removed'} — routing version ${version}`);

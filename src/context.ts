@@ -7,13 +7,16 @@ import { JobProducer } from './jobs/enqueue.js';
 import type { Logger } from './logger.js';
 import type { Policy } from './policy.js';
 import { createKeys, type Keys } from './redis/keys.js';
+import { AllowlistStore } from './stores/allowlist.js';
 import { ApiTokenStore } from './stores/api-tokens.js';
+import { AssignmentStore } from './stores/assignments.js';
 import { AuditStore } from './stores/audit.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
-import { DelistIntake } from './stores/delist-intake.js';
 import { ReportCounter } from './stores/report-counter.js';
+import { ReportDraftStore } from './stores/report-drafts.js';
 import { RequestStore } from './stores/requests.js';
+import { RestrictionStore } from './stores/restrictions.js';
 import { RoutingStore } from './stores/routing.js';
 import { StaffStore } from './stores/staff.js';
 import { TenantStore } from './stores/tenants.js';
@@ -30,9 +33,12 @@ export interface Context {
   logger: Logger;
   routing: RoutingStore;
   blocklist: BlocklistStore;
+  allowlist: AllowlistStore;
+  assignments: AssignmentStore;
+  restrictions: RestrictionStore;
   requests: RequestStore;
   challenges: ChallengeStore;
-  delistIntake: DelistIntake;
+  reportDrafts: ReportDraftStore;
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
   audit: AuditStore;
@@ -47,8 +53,8 @@ export interface Context {
 
 export function createContext(config: Config, policy: Policy, redis: Redis, logger: Logger, db: Kysely<Database>): Context {
   const keys = createKeys(config.redisPrefix);
-  const routing = new RoutingStore(redis, keys, policy.routing.feedMaxLength);
-  const challenges = new ChallengeStore(redis, keys, config.secret);
+  const routing = new RoutingStore(db, policy.routing.feedMaxLength);
+  const challenges = new ChallengeStore(db, redis, keys, config.secret);
   const ownNetworks: Network[] = Object.values(policy.network.pools).flat().map((cidr) => parseNetwork(cidr));
   return {
     config,
@@ -58,17 +64,20 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     keys,
     logger,
     routing,
-    blocklist: new BlocklistStore(redis, keys, routing),
-    requests: new RequestStore(redis, keys),
+    blocklist: new BlocklistStore(db, routing),
+    allowlist: new AllowlistStore(db, routing),
+    assignments: new AssignmentStore(db, routing),
+    restrictions: new RestrictionStore(db, routing),
+    requests: new RequestStore(db),
     challenges,
-    delistIntake: new DelistIntake(redis, keys, policy.challenge),
+    reportDrafts: new ReportDraftStore(db),
     tickets: new TicketStore(db, policy.sla),
     apiTokens: new ApiTokenStore(db),
     audit: new AuditStore(db),
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
     tenants: new TenantStore(db),
-    reportCounter: new ReportCounter(redis, keys, policy.abuse.windowHours),
-    jobs: new JobProducer(redis, keys),
+    reportCounter: new ReportCounter(db, policy.abuse.windowHours),
+    jobs: new JobProducer(db, redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
   };
 }

@@ -13,7 +13,7 @@ const rt = await boot('all');
 const web = rt.context('web');
 const work = rt.context('worker');
 const mailer = createMailer({ smtpUrl: rt.config.smtpUrl, from: rt.config.mailFrom, redis: work.redis, keys: work.keys });
-const workers = startWorkers(work, work.redis, mailer);
+const workers = startWorkers(work, work.redis, mailer, { listen: rt.databaseOptions });
 const server = await listenOrExit('PORT', rt.config, () => listen(web));
 rt.logger.info({ url: rt.config.publicUrl, mail: rt.config.smtpUrl ? 'smtp' : `${rt.config.publicUrl}/dev/outbox` }, 'portal ready (web + worker)');
 // Development convenience: the SMTP intake in this process too (production runs it apart: npm run start:smtp).

@@ -88,6 +88,7 @@ export const policySchema = z.object({
     maxNestedMessages: z.number().int().positive().default(50).describe('Most attached messages (message/rfc822 parts, all levels together) in a sample.'),
     parseBudgetMs: z.number().int().min(50).max(60000).default(2000).describe('Wall-clock time one sample may take to parse in the parser pool (counted from when a parser thread starts on it, not while it waits); over it the thread is ended and the sample refused (422 SampleTooComplex, SMTP 554).'),
     maxPartnerDkimBodyBytes: z.number().int().min(1024).default(1048576).describe('Largest report body (bytes after its header block) whose DKIM signature is verified to recognise a partner (partners[].dkimDomains); a larger report is not verified, so it is untrusted. The worker verifies on the parser pool within parseBudgetMs.'),
+    retentionDays: z.number().int().min(1).max(3650).default(180).describe('Days a report\'s raw sample is kept as evidence (compressed, in the evidence table); the report\'s metadata stays.'),
   }),
   abuse: z.object({
     windowHours: z.number().positive().describe('Sliding window in which distinct reports against a tenant are counted.'),

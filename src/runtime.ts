@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Kysely } from 'kysely';
 import { loadConfig, type Config } from './config.js';
 import { openDatabase, SchemaBehindError, type OpenDatabase } from './db/open.js';
+import type { DbOptions } from './db/connection.js';
 import type { Database } from './db/schema.js';
 import { createContext, type Context } from './context.js';
 import { createLogger, type Logger } from './logger.js';
@@ -15,6 +16,8 @@ export interface Runtime {
   redisHandle: RedisHandle;
   /** The system of record (one pool per process), migrated at start outside production. */
   db: Kysely<Database>;
+  /** How to open another connection into the same database and schema (the job outbox relay's LISTEN). */
+  databaseOptions: DbOptions;
   /** Closes the database pool (and a private PostgreSQL cluster this process started): the last closer. */
   closeDatabase(): Promise<void>;
   /** Builds a context on its own connection (web: fail fast; worker: wait). */
@@ -70,6 +73,7 @@ export async function boot(role: string): Promise<Runtime> {
     logger,
     redisHandle,
     db: database.db,
+    databaseOptions: { url: database.handle.url, ...(config.databaseSchema && { searchPath: config.databaseSchema }) },
     closeDatabase: () => database.close(),
     connection: (r) => createRedis(redisHandle.url, r, logger),
     context: (r) => createContext(config, policy, createRedis(redisHandle.url, r, logger), logger, database.db),

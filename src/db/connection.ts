@@ -73,3 +73,11 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   pool.on('error', (err) => opts.onError?.(err));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
+
+/**
+ * Runs `fn` in a transaction: the caller's, when `db` already is one (a use case that joins a larger one), else a
+ * new one. Lets a use case be called alone or as one step of another, committing with it.
+ */
+export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}

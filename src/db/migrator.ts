@@ -32,10 +32,27 @@ function check(results: MigrationResult[] | undefined, error: unknown): Migratio
  * (empty when the schema was already current). Development runs this at start; production runs `npm run migrate`.
  */
 export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
+  if (await upToDate(db)) return [];
   for (let attempt = 1; ; attempt++) {
     const { results, error } = await (await createMigrator(db)).migrateToLatest();
     if (!error || attempt >= 8 || !isCatalogRace(error, await currentSchema(db))) return check(results, error);
     await new Promise((r) => setTimeout(r, 25 * attempt + Math.random() * 50));
+  }
+}
+
+/**
+ * Whether every migration is recorded as applied, read straight from the bookkeeping table of the connection's
+ * schema. Kysely's Migrator first looks for its tables with a catalog scan over every schema of the database, which
+ * grows with the database (and every process start pays it): the common case, nothing to apply, skips it.
+ */
+async function upToDate(db: Kysely<any>): Promise<boolean> {
+  try {
+    const { rows } = await sql<{ name: string }>`SELECT name FROM ${sql.table(`${await currentSchema(db)}.kysely_migration`)}`.execute(db);
+    const applied = new Set(rows.map((r) => r.name));
+    return Object.keys(migrations).every((name) => applied.has(name));
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return false; // no bookkeeping table yet: a new schema
+    throw err;
   }
 }
 
@@ -59,6 +76,7 @@ export async function migrateDownToEmpty(db: Kysely<any>): Promise<MigrationResu
 
 /** Names of the migrations not applied yet (production start can refuse to run on an old schema). */
 export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  if (await upToDate(db)) return [];
   const all = await (await createMigrator(db)).getMigrations();
   return all.filter((m) => !m.executedAt).map((m) => m.name);
 }

@@ -34,6 +34,14 @@ export interface RequestsTable {
   reason_params: Json<Record<string, unknown>> | null;
   created_at: CreatedAt;
   updated_at: CreatedAt;
+  /** migrations/0003_records.ts: the ticket the request became; a report's intake facts. */
+  ticket_id: string | null;
+  channel: 'web' | 'api' | 'smtp' | null;
+  reporter: string | null;
+  category: string | null;
+  parsed: Json<Record<string, unknown>> | null;
+  origin: Json<Record<string, unknown>> | null;
+  trust: Json<Record<string, unknown>> | null;
 }
 
 export interface RequestEventsTable {

@@ -52,5 +52,8 @@ export function decideDelist(policy: Policy, verdict: Verdict, usedInWindow: num
       reason: `This IP address has used all ${policy.selfDelist.maxPerWindow} self-delists allowed in ${policy.selfDelist.windowDays} days; our support staff will review your request.`,
     };
   }
-  return { outcome: 'delisted', code: 'delisted', reason: 'The IP address was removed from our blocked-senders list. Mail from it is accepted again within minutes.' };
+  return SELF_DELISTED;
 }
+
+/** The decision of a self-delist that went through. */
+export const SELF_DELISTED = { outcome: 'delisted', code: 'delisted', reason: 'The IP address was removed from our blocked-senders list. Mail from it is accepted again within minutes.' } as const;

@@ -33,6 +33,22 @@ const isRedisDown = (err: unknown) => {
   return e.name === 'MaxRetriesPerRequestError' || e.code === 'ECONNREFUSED' || /Connection is closed|Stream isn't writeable/.test(e.message ?? '');
 };
 
+/** Socket-level failures of either store (a server that is gone, restarting, or unreachable). */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOENT', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/**
+ * PostgreSQL is down, restarting or recovering: SQLSTATE class 08 (connection exception), 57P01–57P03 (shut down,
+ * crashed, not accepting connections yet: "the database system is in recovery mode"), 53300 (too many connections),
+ * or node-postgres losing its connection ("Connection terminated unexpectedly", a pool connect timeout).
+ */
+const isDatabaseDown = (err: unknown) => {
+  const e = err as { code?: string; message?: string };
+  if (typeof e?.code === 'string' && (e.code.startsWith('08') || ['57P01', '57P02', '57P03', '53300'].includes(e.code) || NETWORK_CODES.has(e.code))) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|not queryable/.test(e?.message ?? '');
+};
+
+const isStoreDown = (err: unknown) => isRedisDown(err) || isDatabaseDown(err);
+
 /**
  * Turns every error into a readable page or `{error, code, details}`; internals never reach the public. It never
  * throws or passes an error on (express's own handler would print a stack trace): if answering fails, or the answer
@@ -60,7 +76,7 @@ function answerError(logger: Logger): ErrorRequestHandler {
   return (err, req, res, _next) => {
     let e: AppError;
     if (err instanceof AppError) e = err;
-    else if (isRedisDown(err)) e = new UnavailableError();
+    else if (isStoreDown(err)) e = new UnavailableError();
     else e = fromFrameworkError(err) ?? new AppError(500, 'INTERNAL', 'Something went wrong on our side. It has been logged; please try again later.');
     if (e.status >= 500) logger.error({ err, path: req.path }, 'request failed');
     if (e instanceof RateLimitedError) res.set('Retry-After', String(e.retryAfterSeconds));
@@ -73,9 +89,11 @@ function answerError(logger: Logger): ErrorRequestHandler {
     }
     const json = () => res.json({ error: e.message, code: e.code, ...(e.details !== undefined && { details: e.details }) });
     if (req.path.startsWith('/api/')) return json();
+    // The staff console keeps its own frame: the error, the field it is about, and the way back to the page.
+    const staff = /^\/staff(\/|$)/i.test(req.path) && req.path.toLowerCase() !== '/staff/login';
     res.format({
       html: () =>
-        res.render('error', { title: titleOf(e.status), error: e }, (renderErr, html) => {
+        res.render(staff ? 'staff/error' : 'error', { title: titleOf(e.status), error: e, ...(staff && { back: staffBackLink(req.get('referer')) }) }, (renderErr, html) => {
           if (!renderErr) return res.send(html);
           logger.error({ err: renderErr, path: req.path }, 'error page failed');
           res.type('text/plain').send(`${e.status < 500 ? e.message : 'Something went wrong on our side.'}\n`);
@@ -84,6 +102,17 @@ function answerError(logger: Logger): ErrorRequestHandler {
       default: () => res.type('text/plain').send(`${e.message}\n`),
     });
   };
+}
+
+/** The staff page a console error links back to: the Referer when it is a console page, else the queue. */
+function staffBackLink(referer: string | undefined): string {
+  try {
+    const url = new URL(referer ?? '', 'http://portal.invalid');
+    if (/^\/staff(\/|$)/.test(url.pathname) && !url.pathname.includes('//')) return url.pathname + url.search;
+  } catch {
+    // not a URL
+  }
+  return '/staff';
 }
 
 function titleOf(status: number): string {

@@ -1,3 +1,4 @@
+import { OutboxRelay } from '../jobs/outbox.js';
 import type { RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Context } from '../context.js';
@@ -30,7 +31,7 @@ export function createMetrics(ctx: Context): { observe: RequestHandler; expose: 
     help: 'Jobs written to the job outbox and not yet relayed into their queue by a worker',
     registers: [registry],
     async collect() {
-      this.set(await ctx.redis.xlen(ctx.keys.jobOutbox));
+      this.set(await OutboxRelay.waiting(ctx.db));
     },
   });
   new Gauge({

@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
@@ -6,7 +6,6 @@ import { countingAddress, countingDomainOf } from '../domain/email-address.js';
 import { RateLimitedError } from '../errors.js';
 import type { Policy } from '../policy.js';
 import type { Keys } from '../redis/keys.js';
-import type { DelistIntake, Hit } from '../stores/delist-intake.js';
 
 export interface Window {
   max: number;
@@ -44,7 +43,7 @@ class RecoveringRedisStore extends RedisStore {
  * A rate limit whose counters live in Redis, so every web instance shares them. Without `keyOf` it counts per
  * client IP (IPv6 grouped by /64, see IPV6_SUBNET); with it, per whatever the key names (an email, a target IP).
  */
-export function limiter(redis: Redis, keys: Keys, name: string, window: Window, keyOf?: (req: Request) => string | Promise<string>): RequestHandler {
+export function limiter(redis: Redis, keys: Keys, name: string, window: Window, keyOf?: (req: Request, res: Response) => string | Promise<string>, skip?: (req: Request, res: Response) => boolean): RequestHandler {
   return rateLimit({
     windowMs: window.windowMinutes * 60_000,
     limit: window.max,
@@ -54,6 +53,7 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
     // first one per limiter: any client could fill the log. TRUST_PROXY is validated at start instead (config.ts).
     validate: { forwardedHeader: false, xForwardedForHeader: false },
     ...(keyOf ? { keyGenerator: keyOf } : { ipv6Subnet: IPV6_SUBNET }),
+    ...(skip && { skip }),
     store: new RecoveringRedisStore({
       prefix: keys.rateLimit(name),
       sendCommand: (command: string, ...args: string[]) => redis.call(command, ...args) as Promise<RedisReply>,
@@ -66,31 +66,37 @@ export function limiter(redis: Redis, keys: Keys, name: string, window: Window, 
   });
 }
 
-/** One counter of the same kind the limiters keep (same key, fixed window), for DelistIntake's script to count. */
-export function hit(keys: Keys, name: string, key: string, w: Window): Hit {
-  return { key: keys.rateLimit(name) + key, max: w.max, windowMs: w.windowMinutes * 60_000 };
-}
+/** The address a challenge mail goes to, once its form validated: the challenge limiters count it (challengeLimiters). */
+export const CHALLENGE_EMAIL = 'challengeEmail';
 
 /**
- * The limits of a challenge mail to `email`, counted on the address as normalised (src/domain/email-address.ts):
- * the flow's own per-email limit (`flow`, e.g. `delist-email` with rateLimits.delistPerEmail), then the caps per
- * recipient and per recipient domain that every flow shares (delist, unblock, report), so that no one address or
- * domain can be sent more than its share whatever form and spelling is used.
+ * The limits of a challenge mail, counted on the address as normalised (src/domain/email-address.ts) once a form
+ * validated (a typo does not use up anyone's quota): the flow's own per-email limit (`flow`, e.g. `delist-email` with
+ * rateLimits.delistPerEmail), then the caps per recipient and per recipient domain that every flow shares (delist,
+ * unblock, report), so that no one address or domain can be sent more than its share whatever form and spelling is
+ * used. Plain express-rate-limit middlewares: each counts the address the form step put in
+ * `res.locals.challengeEmail` and skips a request without one; the first full window answers 429 and counts no later
+ * one.
  */
-export function challengeHits(keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window, email: string): Hit[] {
-  const address = countingAddress(email);
+export function challengeLimiters(redis: Redis, keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window): RequestHandler[] {
+  const address = (_req: Request, res: Response) => countingAddress(String(res.locals[CHALLENGE_EMAIL]));
+  const skip = (_req: Request, res: Response) => typeof res.locals[CHALLENGE_EMAIL] !== 'string';
   return [
-    hit(keys, flow, address, flowLimit),
-    hit(keys, 'challenge-recipient', address, limits.challengePerRecipient),
-    hit(keys, 'challenge-domain', countingDomainOf(address), limits.challengePerRecipientDomain),
+    limiter(redis, keys, flow, flowLimit, address, skip),
+    limiter(redis, keys, 'challenge-recipient', limits.challengePerRecipient, address, skip),
+    limiter(redis, keys, 'challenge-domain', limits.challengePerRecipientDomain, (req, res) => countingDomainOf(address(req, res)), skip),
   ];
 }
 
 /**
- * Counts hits once a form validated (a typo does not use up anyone's quota), in DelistIntake's one script run, as
- * POST /delist counts; throws RateLimitedError (429 with Retry-After) at the first full window, counting no later one.
+ * Runs limiters in order from inside a handler that validated its form first (multipart forms and drafts, whose
+ * values are only known there): resolves when every one let the request through, rejects with RateLimitedError (429
+ * with Retry-After) at the first full window, counting no later one.
  */
-export async function countOrRefuse(intake: DelistIntake, hits: Hit[]): Promise<void> {
-  const outcome = await intake.count(hits);
-  if (outcome.status === 'limited') throw new RateLimitedError(Math.max(1, Math.ceil(outcome.resetMs / 1000)));
+export async function countOrRefuse(limiters: RequestHandler[], req: Request, res: Response): Promise<void> {
+  for (const limit of limiters) {
+    await new Promise<void>((resolve, reject) => {
+      void limit(req, res, (err?: unknown) => (err ? reject(err) : resolve()));
+    });
+  }
 }

@@ -1,79 +1,63 @@
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
-import type { ChainableCommander, Redis } from 'ioredis';
+import pg from 'pg';
+import { sql, type Kysely } from 'kysely';
+import { clientConfig, notifyChannel, type DbOptions } from '../db/connection.js';
+import type { Database } from '../db/schema.js';
 import type { Context } from '../context.js';
 import { QUEUES } from './contract.js';
+import type { JobIntent } from './enqueue.js';
 
 /**
- * The job outbox: a Redis Stream of jobs to enqueue, written in the same script as the state change that calls
- * for them, so a request and its job exist together or not at all. The relay (worker role) moves each entry
- * into its BullMQ queue and then acknowledges and deletes it. Job ids are fixed by the entry, so an entry
- * relayed twice (a relay killed between add and ack) still makes one job.
+ * The relay of the job outbox (`job_outbox`, docs/architecture.md "The job outbox"): moves each entry written by a
+ * committed transaction into its BullMQ queue, under the entry's fixed job id, so a second hand-over (two relays, a
+ * relay that died after adding) is a no-op.
  *
- * The web role's busiest path (POST /delist) writes here instead of calling BullMQ itself: one Redis script
- * per submission instead of two round trips, and no BullMQ work in the web process.
+ * - Woken by LISTEN on "<schema>.job_outbox" (the insert trigger notifies at commit), with a slow poll as a back-up.
+ * - Entries are claimed `FOR UPDATE SKIP LOCKED`, so relays in several workers share them safely.
+ * - An entry is done when its job has finished (`markDone`, called by the worker when the job completed or failed for
+ *   good), not when it was handed over: the sweep hands an entry over again when its job is gone from BullMQ (Redis
+ *   emptied, a failover that lost the last writes), so no request waits forever for a job that vanished.
  */
-export interface JobIntent {
-  queue: string;
-  name: string;
-  jobId: string;
-  /** The job's payload as JSON (ids only, like every job). */
-  data: string;
-}
-
-export const OUTBOX_GROUP = 'relay';
-
-/** The XADD field list of an intent (scripts append it to the outbox stream). */
-export const intentFields = (i: JobIntent): string[] => ['queue', i.queue, 'name', i.name, 'jobId', i.jobId, 'data', i.data];
-
-/** Queues the outbox entry of `intent` on a transaction, so the job is written with the state change that calls for it. */
-export function outboxIn(tx: ChainableCommander, outboxKey: string, intent: JobIntent): void {
-  tx.xadd(outboxKey, '*', ...intentFields(intent));
-}
-
-type Entry = [id: string, fields: string[] | null];
-
-function intentOf(fields: string[] | null): JobIntent | null {
-  if (!fields) return null;
-  const f: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
-  if (!f.queue || !(Object.values(QUEUES) as string[]).includes(f.queue) || !f.name || !f.jobId || f.data === undefined) return null;
-  try {
-    JSON.parse(f.data);
-  } catch {
-    return null;
-  }
-  return { queue: f.queue, name: f.name, jobId: f.jobId, data: f.data };
+export interface RelayOptions {
+  /** A LISTEN connection into the same schema; without it the relay polls only. */
+  listen?: DbOptions;
+  /** The back-up poll (default 5 s). */
+  pollMs?: number;
+  /** How often in-flight entries are checked against BullMQ (default 30 s). */
+  sweepMs?: number;
+  /** An entry handed over this long ago whose job is gone is handed over again (default 10 s). */
+  sweepAfterMs?: number;
+  /** Done entries are deleted after this long (default one day). */
+  keepDoneMs?: number;
+  batch?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const QUEUE_NAMES = Object.values(QUEUES) as string[];
 
-/**
- * Relays outbox entries into BullMQ. Relays in several worker processes share the stream through one consumer
- * group; an entry left pending by a relay that died is claimed by another once it has been idle for
- * `claimIdleMs` (the worker lock duration, as for BullMQ's stalled jobs).
- */
+type Row = { id: number; queue: string; job_name: string; job_id: string; payload: Record<string, unknown>; run_at: Date | null };
+const intentOf = (r: Row): JobIntent => ({ queue: r.queue, name: r.job_name, jobId: r.job_id, data: r.payload, ...(r.run_at && { runAt: r.run_at }) });
+
+/** Marks the entry of a finished job done (completed, or failed for good). */
+export async function markDone(db: Kysely<Database>, queue: string, jobId: string): Promise<void> {
+  await db.updateTable('job_outbox').set({ done_at: new Date() }).where('queue', '=', queue).where('job_id', '=', jobId).where('handed_at', 'is not', null).where('done_at', 'is', null).execute();
+}
+
 export class OutboxRelay {
   readonly name = 'job-outbox';
-  private readonly consumer = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
-  private readonly reader: Redis;
   private running = false;
   private loop: Promise<void> | null = null;
-  private groupReady = false;
-  private lastClaim = 0;
+  private wake: (() => void) | null = null;
+  private pending = false;
+  private listener: pg.Client | null = null;
+  private lastSweep = 0;
 
   constructor(
     private readonly ctx: Context,
-    connection: Redis,
-    private readonly opts: { blockMs?: number; claimIdleMs?: number; batch?: number } = {},
-  ) {
-    // Blocking reads hold their connection: the relay gets one of its own.
-    this.reader = connection.duplicate();
-    this.reader.on('error', () => {});
-  }
+    private readonly opts: RelayOptions = {},
+  ) {}
 
-  private get key() {
-    return this.ctx.keys.jobOutbox;
+  private get db() {
+    return this.ctx.db;
   }
 
   start(): this {
@@ -82,13 +66,44 @@ export class OutboxRelay {
     return this;
   }
 
+  /** Wakes the loop (a NOTIFY arrived). */
+  private poke(): void {
+    this.pending = true;
+    this.wake?.();
+  }
+
+  private async listen(): Promise<void> {
+    if (!this.opts.listen || this.listener) return;
+    const client = new pg.Client(clientConfig(this.opts.listen));
+    client.on('error', () => {
+      // The connection broke: the loop opens another (and relays what it missed meanwhile).
+      if (this.listener === client) this.listener = null;
+      client.end().catch(() => {});
+      this.poke();
+    });
+    client.on('notification', () => this.poke());
+    await client.connect();
+    const channel = notifyChannel(this.opts.listen.searchPath ?? 'public', 'job_outbox');
+    await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+    this.listener = client;
+  }
+
   private async run(): Promise<void> {
     while (this.running) {
       try {
-        await this.ensureGroup();
-        if (Date.now() - this.lastClaim >= (this.opts.claimIdleMs ?? this.ctx.config.workerLockMs) / 2) await this.claimStale();
-        const read = (await this.reader.xreadgroup('GROUP', OUTBOX_GROUP, this.consumer, 'COUNT', this.opts.batch ?? 100, 'BLOCK', this.opts.blockMs ?? 2000, 'STREAMS', this.key, '>')) as Array<[string, Entry[]]> | null;
-        if (read?.[0]) await this.relay(read[0][1]);
+        await this.listen();
+        this.pending = false;
+        const handed = await this.relayBatch();
+        if (Date.now() - this.lastSweep >= (this.opts.sweepMs ?? 30_000)) await this.sweep();
+        if (handed >= (this.opts.batch ?? 100) || this.pending) continue;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, this.opts.pollMs ?? 5000);
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = null;
       } catch (err) {
         if (!this.running) break;
         this.ctx.logger.warn({ err: (err as Error).message }, 'job outbox relay: retrying');
@@ -97,63 +112,108 @@ export class OutboxRelay {
     }
   }
 
-  private async ensureGroup(): Promise<void> {
-    if (this.groupReady) return;
-    try {
-      await this.ctx.redis.xgroup('CREATE', this.key, OUTBOX_GROUP, '0', 'MKSTREAM');
-    } catch (err) {
-      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
-    }
-    this.groupReady = true;
+  /**
+   * Claims up to a batch of entries not handed over yet (skipping those another relay holds), adds their jobs and
+   * marks them handed, in one transaction: a relay that dies before its commit leaves them for the next one (whose
+   * adds are then no-ops). A malformed entry is logged and marked done.
+   */
+  async relayBatch(): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const rows = (await trx
+        .selectFrom('job_outbox')
+        .select(['id', 'queue', 'job_name', 'job_id', 'payload', 'run_at'])
+        .where('handed_at', 'is', null)
+        .orderBy('id')
+        .limit(this.opts.batch ?? 100)
+        .forUpdate()
+        .skipLocked()
+        .execute()) as Row[];
+      if (!rows.length) return 0;
+      const bad: number[] = [];
+      await Promise.all(
+        rows.map(async (row) => {
+          if (!QUEUE_NAMES.includes(row.queue) || typeof row.payload !== 'object' || row.payload === null) {
+            this.ctx.logger.error({ id: row.id, queue: row.queue }, 'job outbox: malformed entry dropped');
+            return void bad.push(row.id);
+          }
+          await this.ctx.jobs.handOver(intentOf(row));
+        }),
+      );
+      const now = new Date();
+      await trx.updateTable('job_outbox').set({ handed_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+      if (bad.length) await trx.updateTable('job_outbox').set({ done_at: now }).where('id', 'in', bad).execute();
+      return rows.length - bad.length;
+    });
   }
 
-  /** Takes over entries another relay read but never acknowledged (it died), and relays them. */
-  private async claimStale(): Promise<void> {
-    this.lastClaim = Date.now();
-    let cursor = '0-0';
-    do {
-      const [next, entries] = (await this.ctx.redis.xautoclaim(this.key, OUTBOX_GROUP, this.consumer, this.opts.claimIdleMs ?? this.ctx.config.workerLockMs, cursor, 'COUNT', this.opts.batch ?? 100)) as [string, Entry[]];
-      if (entries.length) await this.relay(entries);
-      cursor = next;
-    } while (cursor !== '0-0' && this.running);
+  /**
+   * Checks the entries in flight (handed over, not done) against BullMQ, those seen longest ago first: a job that
+   * finished is marked done (its mark was lost), a job that is gone is handed over again, and a job still waiting
+   * (a delayed expiry can wait for days) has its `handed_at` moved to now, so the next sweep checks the entries
+   * behind it: every entry in flight is looked at in turn, however many long-delayed jobs there are. Deletes done
+   * entries after `keepDoneMs`.
+   */
+  async sweep(now = new Date()): Promise<{ rehanded: number; done: number }> {
+    this.lastSweep = Date.now();
+    const result = { rehanded: 0, done: 0 };
+    const before = new Date(now.getTime() - (this.opts.sweepAfterMs ?? 10_000));
+    await this.db.transaction().execute(async (trx) => {
+      const rows = (await trx
+        .selectFrom('job_outbox')
+        .select(['id', 'queue', 'job_name', 'job_id', 'payload', 'run_at'])
+        .where('handed_at', '<=', before)
+        .where('done_at', 'is', null)
+        .orderBy('handed_at')
+        .limit(this.opts.batch ?? 100)
+        .forUpdate()
+        .skipLocked()
+        .execute()) as Row[];
+      const alive: number[] = [];
+      for (const row of rows) {
+        const job = await this.ctx.jobs.job(row.queue, row.job_id);
+        const state = job ? await job.getState() : 'gone';
+        if (state === 'completed' || state === 'failed') {
+          await trx.updateTable('job_outbox').set({ done_at: now }).where('id', '=', row.id).execute();
+          result.done++;
+        } else if (state === 'gone' || state === 'unknown') {
+          await this.ctx.jobs.handOver(intentOf(row), now.getTime());
+          await trx.updateTable('job_outbox').set({ handed_at: now }).where('id', '=', row.id).execute();
+          result.rehanded++;
+        } else {
+          alive.push(row.id);
+        }
+      }
+      // Still in BullMQ: to the back of the line (handed_at means "last handed over or seen there").
+      if (alive.length) await trx.updateTable('job_outbox').set({ handed_at: now }).where('id', 'in', alive).execute();
+    });
+    await this.db.deleteFrom('job_outbox').where('done_at', '<', new Date(now.getTime() - (this.opts.keepDoneMs ?? 86_400_000))).execute();
+    if (result.rehanded) this.ctx.logger.warn({ rehanded: result.rehanded }, 'job outbox: jobs gone from BullMQ handed over again');
+    return result;
   }
 
-  /** Adds each entry's job (in parallel), then acknowledges and deletes the entries. A malformed one is logged and dropped. */
-  private async relay(entries: Entry[]): Promise<number> {
-    let relayed = 0;
-    await Promise.all(
-      entries.map(async ([id, fields]) => {
-        const intent = intentOf(fields);
-        if (!intent) return void this.ctx.logger.error({ id }, 'job outbox: malformed entry dropped');
-        await this.ctx.jobs.addIntent(intent);
-        relayed++;
-      }),
-    );
-    const ids = entries.map(([id]) => id);
-    if (ids.length) await this.ctx.redis.multi().xack(this.key, OUTBOX_GROUP, ...ids).xdel(this.key, ...ids).exec();
-    return relayed;
-  }
-
-  /** Relays everything waiting now, without blocking (tests, and the CLI's one-shot runs); returns how many jobs. */
+  /** Relays everything waiting now, without waiting for more (tests, and one-shot runs); returns how many jobs. */
   async drain(): Promise<number> {
-    await this.ensureGroup();
     let total = 0;
     for (;;) {
-      const read = (await this.ctx.redis.xreadgroup('GROUP', OUTBOX_GROUP, this.consumer, 'COUNT', this.opts.batch ?? 100, 'STREAMS', this.key, '>')) as Array<[string, Entry[]]> | null;
-      const entries = read?.[0]?.[1] ?? [];
-      if (!entries.length) return total;
-      total += await this.relay(entries);
+      const n = await this.relayBatch();
+      total += n;
+      if (n === 0) return total;
     }
   }
 
-  /** Stops after the batch in hand; a clean stop leaves nothing pending, so the consumer is removed from the group. */
+  /** Entries waiting to be handed over (metrics). */
+  static async waiting(db: Kysely<Database>): Promise<number> {
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM job_outbox WHERE handed_at IS NULL`.execute(db);
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Stops after the batch in hand. */
   async close(): Promise<void> {
     this.running = false;
-    this.reader.disconnect();
+    this.wake?.();
     await this.loop;
-    if (this.groupReady) {
-      const pending = (await this.ctx.redis.xpending(this.key, OUTBOX_GROUP, '-', '+', 1, this.consumer).catch(() => [1])) as unknown[];
-      if (!pending.length) await this.ctx.redis.xgroup('DELCONSUMER', this.key, OUTBOX_GROUP, this.consumer).catch(() => {});
-    }
+    const listener = this.listener;
+    this.listener = null;
+    await listener?.end().catch(() => {});
   }
 }

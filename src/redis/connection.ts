@@ -1,19 +1,16 @@
-import { Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from '../logger.js';
-import { INTAKE_COMMAND } from '../stores/delist-intake.js';
 
 /**
  * Web and CLI connections fail fast (a request must not hang on a dead Redis);
  * worker connections wait and retry forever, as BullMQ workers require.
  */
 export function createRedis(url: string, role: 'web' | 'worker' | 'cli', logger?: Pick<Logger, 'warn' | 'info'>): Redis {
-  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. The
-  // delist intake batches its own submissions per turn (stores/delist-intake.ts), so its one command skips it.
+  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write.
   const failFast: RedisOptions = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
     enableAutoPipelining: role === 'web',
-    autoPipeliningIgnoredCommands: [INTAKE_COMMAND],
     connectTimeout: 2000,
     retryStrategy: (n) => Math.min(n * 200, 2000),
   };
@@ -47,14 +44,3 @@ export async function deleteByPattern(redis: Redis, pattern: string): Promise<nu
   return deleted;
 }
 
-/**
- * Runs a MULTI and fails when any command inside it failed (ioredis reports those per command, not as a rejection),
- * or when the transaction was aborted (a WATCHed key changed: null). Returns each command's result.
- */
-export async function execOrThrow(tx: ChainableCommander): Promise<unknown[]> {
-  const results = await tx.exec();
-  if (!results) throw new Error('the Redis transaction was aborted');
-  const failed = results.find(([err]) => err);
-  if (failed) throw failed[0]!;
-  return results.map(([, value]) => value);
-}

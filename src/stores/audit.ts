@@ -24,7 +24,7 @@ const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
 
 /**
  * The audit log (table `audit_log`, append-only: a trigger refuses UPDATE). An entry is written in the transaction
- * of the change it records (`appendIn(trx, …)`); `append` is for a change that is not in PostgreSQL (yet).
+ * of the change it records (`appendIn(trx, …)`); `append` is for an event with no record of its own in PostgreSQL (a sign-in, a sign-out).
  */
 export class AuditStore {
   constructor(private readonly db: Kysely<Database>) {}

@@ -1,5 +1,7 @@
 import { createHmac, createSecretKey, hash, type KeyObject } from 'node:crypto';
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 import type { Keys } from '../redis/keys.js';
 
 export type ChallengeCheck =
@@ -8,50 +10,18 @@ export type ChallengeCheck =
   | { status: 'expired'; requestId: string }
   | { status: 'unknown' };
 
-/** How long a used or expired challenge is remembered, so its link gets a clear page rather than "unknown". */
-export const TOMBSTONE_SECONDS = 7 * 24 * 3600;
-
-/**
- * Marks the challenge used only if it is still valid, and in the same step moves its request on and writes its
- * job, so a confirmed request always has its job; returns [status, requestId]. KEYS: the challenge, the request,
- * its events, the job outbox. ARGV: nowMs, nowIso, the request id the caller read (anything else is 'unknown'),
- * new state, event JSON, outbox fields.
- */
-const CONSUME = `
-local id = redis.call('HGET', KEYS[1], 'requestId')
-if not id or id ~= ARGV[3] then return {'unknown', ''} end
-if redis.call('HEXISTS', KEYS[1], 'usedAt') == 1 then return {'used', id} end
-if tonumber(redis.call('HGET', KEYS[1], 'expiresAtMs')) <= tonumber(ARGV[1]) then return {'expired', id} end
-redis.call('HSET', KEYS[1], 'usedAt', ARGV[2])
-redis.call('HSET', KEYS[2], 'state', ARGV[4], 'updatedAt', ARGV[2])
-redis.call('RPUSH', KEYS[3], ARGV[5])
-redis.call('XADD', KEYS[4], '*', unpack(ARGV, 6))
-return {'valid', id}
-`;
-
-function checkOf([status, requestId]: [string, string]): ChallengeCheck {
-  if (status === 'valid') return { status, requestId, expiresAt: '' };
-  if (status === 'used' || status === 'expired') return { status, requestId };
-  return { status: 'unknown' };
-}
-
-function checkOfHash(h: Record<string, string>, now: Date): ChallengeCheck {
-  if (!h.requestId) return { status: 'unknown' };
-  if (h.usedAt) return { status: 'used', requestId: h.requestId };
-  if (Number(h.expiresAtMs) <= now.getTime()) return { status: 'expired', requestId: h.requestId };
-  return { status: 'valid', requestId: h.requestId, expiresAt: new Date(Number(h.expiresAtMs)).toISOString() };
-}
-
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 /**
- * Email challenges. The 256-bit token is HMAC(secret, challengeId): the mail job carries only the request id and
- * the worker derives the token; Redis keeps only the token's SHA-256.
+ * Email challenges (the `challenges` table), made with their request in the same transaction for all three flows
+ * and used up by one conditional UPDATE. The 256-bit token is HMAC(secret, challenge id): the mail job carries only
+ * the request id and the worker derives the link; the table keeps only the token's SHA-256.
  */
 export class ChallengeStore {
   private readonly key: KeyObject;
 
   constructor(
+    private readonly db: Kysely<Database>,
     private readonly redis: Redis,
     private readonly keys: Keys,
     secret: string,
@@ -63,90 +33,82 @@ export class ChallengeStore {
     return createHmac('sha256', this.key).update(`challenge:${challengeId}`).digest('base64url');
   }
 
-  private keyOf(token: string): string {
-    return this.keys.challenge(hash('sha256', token, 'hex')); // one-shot: no Hash object per call
+  /** What the table keeps of the link of challenge `challengeId`: its token's SHA-256. */
+  tokenHashFor(challengeId: string): Buffer {
+    return this.hashOf(this.tokenFor(challengeId));
   }
 
-  /** The key of the challenge behind `challengeId`. */
-  keyFor(challengeId: string): string {
-    return this.keyOf(this.tokenFor(challengeId));
+  private hashOf(token: string): Buffer {
+    return hash('sha256', token, 'buffer'); // one-shot: no Hash object per call
   }
 
-  /** Queues the challenge's creation on a transaction. */
-  createIn(tx: ChainableCommander, challengeId: string, requestId: string, ttlMinutes: number, now = new Date()): void {
-    const key = this.keyFor(challengeId);
-    const expiresAtMs = now.getTime() + ttlMinutes * 60_000;
-    tx.hset(key, { requestId, expiresAtMs: String(expiresAtMs) });
-    tx.expire(key, ttlMinutes * 60 + TOMBSTONE_SECONDS);
-  }
-
-  /**
-   * Makes the request's challenge unless it exists (used or not): the delist form's challenge is made by the
-   * worker that mails its link, right before the mail goes out (worker/processors/send-mail.ts), not with the
-   * request (stores/delist-intake.ts). Safe to run again: an existing challenge keeps its fields and expiry. It is
-   * valid for `ttlMinutes` from the request's creation and remembered TOMBSTONE_SECONDS longer, as one made by
-   * `createIn` with the request. A failed step throws, so the job is retried. Gives the link's token.
-   */
-  async ensure(request: { id: string; challengeId: string; createdAt: string }, ttlMinutes: number): Promise<string> {
-    const token = this.tokenFor(request.challengeId);
-    const key = this.keyOf(token);
-    const expiresAtMs = Date.parse(request.createdAt) + ttlMinutes * 60_000;
-    const results = await this.redis
-      .multi()
-      .hsetnx(key, 'requestId', request.id)
-      .hsetnx(key, 'expiresAtMs', String(expiresAtMs))
-      .pexpireat(key, expiresAtMs + TOMBSTONE_SECONDS * 1000, 'NX')
-      .exec();
-    const failed = results?.find(([err]) => err);
-    if (failed) throw failed[0];
-    return token;
+  /** Makes the request's challenge, valid for `ttlMinutes` from `now`, in the request's transaction. */
+  async createIn(db: Kysely<Database>, challengeId: string, requestId: string, ttlMinutes: number, now = new Date()): Promise<void> {
+    await db
+      .insertInto('challenges')
+      .values({ id: challengeId, request_id: requestId, token_hash: this.hashOf(this.tokenFor(challengeId)), created_at: now, expires_at: new Date(now.getTime() + ttlMinutes * 60_000) })
+      .execute();
   }
 
   /** Reads a challenge without using it up (the confirm page). */
-  async check(token: string, now = new Date()): Promise<ChallengeCheck> {
+  async check(token: string, now = new Date(), db: Kysely<Database> = this.db): Promise<ChallengeCheck> {
     if (!isTokenShaped(token)) return { status: 'unknown' };
-    return checkOfHash(await this.redis.hgetall(this.keyOf(token)), now);
+    const row = await db.selectFrom('challenges').select(['request_id', 'expires_at', 'used_at']).where('token_hash', '=', this.hashOf(token)).executeTakeFirst();
+    if (!row) return { status: 'unknown' };
+    if (row.used_at) return { status: 'used', requestId: row.request_id };
+    if (row.expires_at.getTime() <= now.getTime()) return { status: 'expired', requestId: row.request_id };
+    return { status: 'valid', requestId: row.request_id, expiresAt: row.expires_at.toISOString() };
   }
 
   /**
-   * Uses the challenge up together with the writes `also` queues, in one MULTI: the writes happen only while the
-   * challenge is still valid, and a used challenge always comes with them (no crash can leave one without the
-   * other). The WATCH needs a connection of its own, since the shared one serves other requests meanwhile; that
-   * costs a connection per call, so this is for the rare confirmations (tenant unblock), not the delist form.
-   * Exactly one of several racing callers gets 'valid'.
+   * Uses the challenge up and, in the same transaction, runs `then` (the request's next step and its job), all or
+   * nothing: one conditional UPDATE, so of racing callers exactly one gets 'valid' (the others queue on the row lock
+   * and find it used). Anything else answers what the link is now (used, expired, unknown) and writes nothing.
    */
-  async consumeWith(token: string, also: (tx: ChainableCommander, requestId: string) => void, now = new Date()): Promise<ChallengeCheck> {
+  async use(token: string, then: (trx: Kysely<Database>, requestId: string) => Promise<void>, now = new Date()): Promise<ChallengeCheck> {
     if (!isTokenShaped(token)) return { status: 'unknown' };
-    const key = this.keyOf(token);
-    const conn = this.redis.duplicate();
-    conn.on('error', () => {}); // each command fails on its own (see redis/connection.ts)
-    try {
-      await conn.watch(key);
-      const check = checkOfHash(await conn.hgetall(key), now);
-      if (check.status !== 'valid') return check;
-      const tx = conn.multi().hset(key, 'usedAt', now.toISOString());
-      also(tx, check.requestId);
-      // null: the challenge changed after the WATCH, i.e. another caller used it first
-      return (await tx.exec()) === null ? { status: 'used', requestId: check.requestId } : check;
-    } finally {
-      conn.disconnect();
-    }
+    return this.db.transaction().execute(async (trx) => {
+      const used = await trx
+        .updateTable('challenges')
+        .set({ used_at: now })
+        .where('token_hash', '=', this.hashOf(token))
+        .where('used_at', 'is', null)
+        .where('expires_at', '>', now)
+        .returning(['request_id', 'expires_at'])
+        .executeTakeFirst();
+      if (!used) return this.check(token, now, trx);
+      await then(trx, used.request_id);
+      return { status: 'valid', requestId: used.request_id, expiresAt: used.expires_at.toISOString() } as const;
+    });
+  }
+
+  /** Deletes challenges that expired before `before` (kept until then so a late click gets a clear page). */
+  async deleteExpired(before: Date): Promise<number> {
+    return Number((await this.db.deleteFrom('challenges').where('expires_at', '<', before).executeTakeFirst()).numDeletedRows);
   }
 
   /**
-   * Uses the challenge up, moves its request to `state` with `message` on its timeline and writes the job
-   * outbox entry `job`, all or nothing. `requestId` is the one a `check()` just read; exactly one caller gets 'valid'.
+   * Sets the resend cool-down (a short-lived Redis key: coordination, not a record); false when one is already
+   * running for this email (as counted) and target.
    */
-  async consumeAndQueue(token: string, requestId: string, state: string, message: string, job: string[], now = new Date()): Promise<ChallengeCheck> {
-    if (!isTokenShaped(token)) return { status: 'unknown' };
-    const at = now.toISOString();
-    const keys = [this.keyOf(token), this.keys.request(requestId), this.keys.requestEvents(requestId), this.keys.jobOutbox];
-    return checkOf((await this.redis.eval(CONSUME, keys.length, ...keys, now.getTime(), at, requestId, state, JSON.stringify({ at, state, message }), ...job)) as [string, string]);
-  }
-
-  /** Sets the resend cool-down; false when one is already running for this email and IP. */
-  async startCooldown(email: string, ip: string, seconds: number): Promise<boolean> {
+  async startCooldown(email: string, target: string, seconds: number): Promise<boolean> {
     if (seconds <= 0) return true;
-    return (await this.redis.set(this.keys.challengeCooldown(email, ip), '1', 'EX', seconds, 'NX')) === 'OK';
+    return (await this.redis.set(this.keys.challengeCooldown(email, target), '1', 'EX', seconds, 'NX')) === 'OK';
+  }
+
+  /**
+   * Runs `store` (the request, its challenge and its mail job, in one transaction) under the resend cool-down: not at
+   * all while one runs (false), and when `store` fails the cool-down is lifted again, so the person who retries is
+   * not told "check your email" about a request that was never stored.
+   */
+  async underCooldown(email: string, target: string, seconds: number, store: () => Promise<void>): Promise<boolean> {
+    if (!(await this.startCooldown(email, target, seconds))) return false;
+    try {
+      await store();
+    } catch (err) {
+      if (seconds > 0) await this.redis.del(this.keys.challengeCooldown(email, target)).catch(() => {});
+      throw err;
+    }
+    return true;
   }
 }

@@ -1,13 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import type { Keys } from '../redis/keys.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../db/schema.js';
 
 export interface CountInput {
+  /** The report's request (its facts, as taken at intake, fill the `reports` row). */
   reportId: string;
   messageId: string | null;
   sampleHash: string;
   /** Who counts as one reporter (partner name, normalised confirmed email) when the report is trusted; null when not. */
   reporterId: string | null;
+  /** Why it is trusted, or not (shown to staff). */
+  trustReason?: string;
 }
 
 export interface WindowCounts {
@@ -28,43 +31,24 @@ export interface CountResult extends WindowCounts {
   canonicalId: string;
 }
 
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+/** The sample's SHA-256 as bytes (a hash that is not hex SHA-256 is itself hashed, so it still keys exactly). */
+const sampleBytes = (h: string) => (/^[0-9a-f]{64}$/i.test(h) ? Buffer.from(h, 'hex') : sha256(h));
+/** Message-IDs compare without their angle brackets and case. */
+export const messageIdHash = (id: string) => sha256(id.trim().replace(/^<|>$/g, '').toLowerCase());
+
 /**
- * Dedupe and count in one script, per trust class (trusted, untrusted: an untrusted copy never makes a trusted
- * report a duplicate). A report is a duplicate when its Message-ID or its sample hash was seen in its class;
- * otherwise its message joins the class's sliding window. A trusted report also puts its reporter in the
- * window's reporter set (a duplicate too: a second reporter of the same message is still a second reporter, but
- * the message counts once). Running it again for the same report changes nothing that is counted.
- *
- * KEYS: 1 Message-ID dedupe, 2 sample dedupe, 3 message window of the class, 4 trusted reporter window,
- * 5 trusted message window, 6 untrusted message window.
+ * Records each abuse report once (a `reports` row) and counts its case's sliding window, as queries over the reports
+ * table. Per trust class (trusted, untrusted: an untrusted copy never makes a trusted report a duplicate), a report
+ * is a duplicate when its Message-ID or its sample was seen in its case and class (within seven windows); a
+ * duplicate counts its message once (it keeps the original's message in the window) but a trusted duplicate's
+ * reporter still counts as a reporter. Running it again for the same report changes nothing: the row exists.
+ * Reports of one case are recorded one at a time (a transaction-scoped advisory lock on the case), so two reports
+ * of the same message racing each other still make one distinct report.
  */
-const COUNT = `
-local seen = redis.call('GET', KEYS[1]) or redis.call('GET', KEYS[2])
-local distinct = 1
-local canonical = ARGV[1]
-if seen and seen ~= ARGV[1] then
-  distinct = 0
-  canonical = seen
-else
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
-  redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4])
-end
-redis.call('ZADD', KEYS[3], 'GT', ARGV[2], canonical)
-redis.call('PEXPIRE', KEYS[3], ARGV[5])
-if ARGV[6] ~= '' then
-  redis.call('ZADD', KEYS[4], 'GT', ARGV[2], ARGV[6])
-  redis.call('PEXPIRE', KEYS[4], ARGV[5])
-end
-for i = 4, 6 do redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', ARGV[3]) end
-return {distinct, canonical, redis.call('ZCARD', KEYS[4]), redis.call('ZCARD', KEYS[5]), redis.call('ZCARD', KEYS[6])}
-`;
-
-const sha = (s: string) => createHash('sha256').update(s).digest('hex').slice(0, 32);
-
 export class ReportCounter {
   constructor(
-    private readonly redis: Redis,
-    private readonly keys: Keys,
+    private readonly db: Kysely<Database>,
     private readonly windowHours: number,
   ) {}
 
@@ -74,47 +58,63 @@ export class ReportCounter {
 
   async count(caseKey: string, input: CountInput, now = new Date()): Promise<CountResult> {
     const trusted = input.reporterId !== null;
-    const dedupeTtl = Math.ceil((this.windowMs * 7) / 1000);
-    const sampleKey = trusted ? this.keys.trustedDedupeSample(caseKey, input.sampleHash) : this.keys.dedupeSample(caseKey, input.sampleHash);
-    const msgHash = input.messageId ? sha(input.messageId.trim().replace(/^<|>$/g, '').toLowerCase()) : null;
-    // Without a Message-ID the sample hash alone decides (the script then reads the same key twice).
-    const msgKey = msgHash ? (trusted ? this.keys.trustedDedupeMessageId(caseKey, msgHash) : this.keys.dedupeMessageId(caseKey, msgHash)) : sampleKey;
-    const trustedWindow = this.keys.trustedReportWindow(caseKey);
-    const untrustedWindow = this.keys.tenantReportWindow(caseKey);
-    const [distinct, canonicalId, reporters, trustedMessages, untrusted] = (await this.redis.eval(
-      COUNT,
-      6,
-      msgKey,
-      sampleKey,
-      trusted ? trustedWindow : untrustedWindow,
-      this.keys.trustedReporterWindow(caseKey),
-      trustedWindow,
-      untrustedWindow,
-      input.reportId,
-      now.getTime(),
-      now.getTime() - this.windowMs,
-      dedupeTtl,
-      this.windowMs * 2,
-      input.reporterId ?? '',
-    )) as [number, string, number, number, number];
-    return { distinct: distinct === 1, canonicalId, ...counts(reporters, trustedMessages, untrusted) };
+    return this.db.transaction().execute(async (trx) => {
+      await sql`SELECT pg_advisory_xact_lock(hashtext(${`report-case:${caseKey}`}))`.execute(trx);
+      // The report's row, and the original it duplicates if any (its case and class, same Message-ID or sample,
+      // within seven windows), in one statement; a rerun finds the row already there and reads it.
+      const msgHash = input.messageId ? messageIdHash(input.messageId) : null;
+      const sample = sampleBytes(input.sampleHash);
+      const since = new Date(now.getTime() - 7 * this.windowMs);
+      const inserted = await sql<{ duplicate_of: string | null }>`
+        INSERT INTO reports (request_id, channel, reporter, reporter_key, category, received_at, source_ip, tenant, case_key, mail_from,
+                             header_from, message_id, message_id_hash, sample_sha256, feedback_type, trusted, trust_reason, duplicate_of, summary)
+        SELECT id, coalesce(channel, 'web'), coalesce(reporter, email, ''), ${input.reporterId ?? sql`coalesce(reporter, email, '')`}, coalesce(category, 'abuse'),
+               ${now}, ip, tenant, ${caseKey}, parsed->>'mailFrom', parsed->>'from', ${input.messageId}, ${msgHash}, ${sample},
+               parsed->>'feedbackType', ${trusted}, ${input.trustReason ?? null},
+               (SELECT o.request_id FROM reports o
+                 WHERE o.case_key = ${caseKey} AND o.trusted = ${trusted} AND o.duplicate_of IS NULL AND o.received_at > ${since}
+                   AND (o.sample_sha256 = ${sample} ${msgHash ? sql`OR o.message_id_hash = ${msgHash}` : sql``})
+                 ORDER BY o.received_at, o.request_id LIMIT 1),
+               coalesce(parsed, '{}'::jsonb)
+          FROM requests WHERE id = ${input.reportId} AND ip IS NOT NULL
+        ON CONFLICT (request_id) DO NOTHING
+        RETURNING duplicate_of`.execute(trx);
+      let canonicalId: string;
+      if (inserted.rows[0]) {
+        canonicalId = inserted.rows[0].duplicate_of ?? input.reportId;
+      } else {
+        const existing = await trx.selectFrom('reports').select(['duplicate_of']).where('request_id', '=', input.reportId).executeTakeFirst();
+        if (!existing) throw new Error(`report ${input.reportId} has no request with a source address`);
+        canonicalId = existing.duplicate_of ?? input.reportId;
+      }
+      return { distinct: canonicalId === input.reportId, canonicalId, ...(await this.counts(trx, caseKey, now)) };
+    });
   }
 
   /** The case's counts in the window now, without counting anything (for staff pages). */
+  /** Reports whose mail left us from this address, newest first, up to `limit` (the staff address page). */
+  async fromSource(ip: string, limit = 50): Promise<Array<{ id: string; receivedAt: string; tenant: string | null; feedbackType: string | null; trusted: boolean; duplicateOf: string | null }>> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .select(['request_id', 'received_at', 'tenant', 'feedback_type', 'trusted', 'duplicate_of'])
+      .where('source_ip', '=', ip)
+      .orderBy('received_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.request_id, receivedAt: r.received_at.toISOString(), tenant: r.tenant, feedbackType: r.feedback_type, trusted: r.trusted, duplicateOf: r.duplicate_of }));
+  }
+
   async peek(caseKey: string, now = new Date()): Promise<WindowCounts> {
-    const from = now.getTime() - this.windowMs;
-    const [reporters, trustedMessages, untrusted] = await Promise.all([
-      this.redis.zcount(this.keys.trustedReporterWindow(caseKey), `(${from}`, '+inf'),
-      this.redis.zcount(this.keys.trustedReportWindow(caseKey), `(${from}`, '+inf'),
-      this.redis.zcount(this.keys.tenantReportWindow(caseKey), `(${from}`, '+inf'),
-    ]);
-    return counts(reporters, trustedMessages, untrusted);
+    return this.counts(this.db, caseKey, now);
+  }
+
+  private async counts(db: Kysely<Database>, caseKey: string, now: Date): Promise<WindowCounts> {
+    const { rows } = await sql<{ reporters: number; trusted_messages: number; untrusted: number }>`
+      SELECT count(DISTINCT reporter_key) FILTER (WHERE trusted)::int AS reporters,
+             count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE trusted)::int AS trusted_messages,
+             count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE NOT trusted)::int AS untrusted
+        FROM reports WHERE case_key = ${caseKey} AND received_at > ${new Date(now.getTime() - this.windowMs)}`.execute(db);
+    const r = rows[0]!;
+    return { trusted: Math.min(r.reporters, r.trusted_messages), trustedMessages: r.trusted_messages, trustedReporters: r.reporters, untrusted: r.untrusted };
   }
 }
-
-const counts = (reporters: number, trustedMessages: number, untrusted: number): WindowCounts => ({
-  trusted: Math.min(reporters, trustedMessages),
-  trustedMessages,
-  trustedReporters: reporters,
-  untrusted,
-});

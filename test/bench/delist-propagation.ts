@@ -1,5 +1,8 @@
 import type { AddressInfo } from 'node:net';
-import type { Redis } from 'ioredis';
+import type { Kysely } from 'kysely';
+import pg from 'pg';
+import { clientConfig, notifyChannel, type DbOptions } from '../../src/db/connection.js';
+import type { Database } from '../../src/db/schema.js';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { createMailer } from '../../src/mail/mailer.js';
@@ -8,7 +11,8 @@ import { createApp } from '../../src/app.js';
 import { createRoutingClient } from '../../src/client/index.js';
 import { startWorkers } from '../../worker/workers.js';
 import { testContext } from '../helpers/context.js';
-import { delistToken } from '../helpers/portal.js';
+import { testDatabaseUrl } from '../helpers/db.js';
+import { delistToken, requestIdsAt, listenOptions } from '../helpers/portal.js';
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -17,51 +21,52 @@ const quantile = (xs: number[], q: number) => {
 const median = (xs: number[]) => quantile(xs, 0.5);
 const round = (x: number) => Math.round(x * 100) / 100;
 
-/** Waits for feed entries by the keys they change, reading the stream with a blocking XREAD. */
-function feedWatcher(redis: Redis, feedKey: string) {
+/**
+ * Waits for feed entries by the keys they change: LISTEN on the feed's channel (the routing_feed trigger notifies at
+ * commit), then reads the rows after the last version seen.
+ */
+async function feedWatcher(db: Kysely<Database>, options: DbOptions, schema: string) {
   const waiters = new Map<string, (at: number) => void>();
-  let last = '$';
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const res = (await redis.xread('BLOCK', 200, 'STREAMS', feedKey, last)) as Array<[string, Array<[string, string[]]>]> | null;
-      const now = performance.now();
-      for (const [, entries] of res ?? []) {
-        for (const [id, fields] of entries) {
-          last = id;
-          const changes = JSON.parse(fields[fields.indexOf('changes') + 1]!) as Array<{ key: string }>;
-          for (const c of changes) waiters.get(c.key)?.(now);
-        }
-      }
+  const listener = new pg.Client(clientConfig(options));
+  await listener.connect();
+  let last = (await db.selectFrom('routing_state').select('version').executeTakeFirstOrThrow()).version;
+  let reading: Promise<void> = Promise.resolve();
+  const read = async () => {
+    const rows = await db.selectFrom('routing_feed').select(['version', 'changes']).where('version', '>', last).orderBy('version').execute();
+    const now = performance.now();
+    for (const row of rows) {
+      last = row.version;
+      for (const c of row.changes as Array<{ key: string }>) waiters.get(c.key)?.(now);
     }
-  })();
+  };
+  listener.on('notification', () => (reading = reading.then(read)));
+  await listener.query(`LISTEN ${listener.escapeIdentifier(notifyChannel(schema, 'routing_feed'))}`);
   return {
     waitFor: (key: string) => new Promise<number>((resolve) => waiters.set(key, resolve)),
     stop: async () => {
-      running = false;
-      await loop;
+      await reading;
+      await listener.end();
     },
   };
 }
 
-/** Baseline: one XADD seen by a blocking XREAD on another connection, the floor of any feed propagation. */
-async function redisRoundtrip(url: string, n: number): Promise<number[]> {
-  const writer = createRedis(url, 'worker');
-  const reader = createRedis(url, 'worker');
-  const key = `{pm-bench-${process.pid}}:roundtrip`;
-  const watcher = feedWatcher(reader, key);
-  await new Promise((r) => setTimeout(r, 50));
+/** Baseline: one NOTIFY seen by a LISTEN on another connection, the floor of any feed propagation. */
+async function notifyRoundtrip(options: DbOptions, n: number): Promise<number[]> {
+  const writer = new pg.Client(clientConfig(options));
+  const reader = new pg.Client(clientConfig(options));
+  await Promise.all([writer.connect(), reader.connect()]);
+  const channel = `pm_bench_${process.pid}`;
+  let seen: ((at: number) => void) | null = null;
+  reader.on('notification', () => seen?.(performance.now()));
+  await reader.query(`LISTEN ${channel}`);
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
-    const seen = watcher.waitFor(`k${i}`);
+    const at = new Promise<number>((resolve) => (seen = resolve));
     const t0 = performance.now();
-    await writer.xadd(key, '*', 'changes', JSON.stringify([{ key: `k${i}` }]));
-    times.push((await seen) - t0);
+    await writer.query(`NOTIFY ${channel}`);
+    times.push((await at) - t0);
   }
-  await watcher.stop();
-  await writer.del(key);
-  writer.disconnect();
-  reader.disconnect();
+  await Promise.all([writer.end(), reader.end()]);
   return times;
 }
 
@@ -80,12 +85,13 @@ export async function propagationBench(opts: { rounds: number; requests: number 
     const ctx = testContext({ policy: (p) => ({ ...p, rateLimits: Object.fromEntries(Object.entries(p.rateLimits).map(([k]) => [k, { max: 1_000_000, windowMinutes: 1 }])) as typeof p.rateLimits }) });
     const workerConn = createRedis(handle.url, 'worker');
     const mailer = createMailer({ smtpUrl: undefined, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });
-    const workers = startWorkers(ctx, workerConn, mailer);
+    const workers = startWorkers(ctx, workerConn, mailer, { listen: await listenOptions(ctx) });
     const server = createApp(ctx).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const watchConn = createRedis(handle.url, 'worker');
-    const watcher = feedWatcher(watchConn, ctx.keys.routingFeed);
+    const options: DbOptions = { url: await testDatabaseUrl(), searchPath: ctx.schema };
+    await ctx.routing.version(); // the schema is made on first use
+    const watcher = await feedWatcher(ctx.db, options, ctx.schema);
 
     // Arrange: listed IPs, each with a confirmed email challenge and the confirm page opened (outside the timing).
     const pending: Array<{ ip: string; path: string; cookie: string; csrf: string }> = [];
@@ -94,7 +100,7 @@ export async function propagationBench(opts: { rounds: number; requests: number 
       await addListing(ctx, { target: ip, category: 'spam-source', source: 'bench', by: 'bench' });
       const now = new Date(Date.now() + i);
       await requestDelist(ctx, { email: `bench${i}@example.com`, ip }, now);
-      const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+      const id = (await requestIdsAt(ctx, now))[0]!;
       const token = await delistToken(ctx, id);
       const page = await fetch(`${base}/delist/confirm/${token}`);
       const cookie = page.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
@@ -132,10 +138,9 @@ export async function propagationBench(opts: { rounds: number; requests: number 
     p99s.push(quantile(times, 0.99));
     clientP50s.push(median(clientTimes));
     clientP99s.push(quantile(clientTimes, 0.99));
-    baselines.push(quantile(await redisRoundtrip(handle.url, opts.requests), 0.99));
+    baselines.push(quantile(await notifyRoundtrip(options, opts.requests), 0.99));
 
     await watcher.stop();
-    watchConn.disconnect();
     await new Promise((resolve) => server.close(resolve));
     await Promise.all(workers.map((w) => w.close()));
     workerConn.disconnect();
@@ -148,7 +153,7 @@ export async function propagationBench(opts: { rounds: number; requests: number 
     ['delist.propagation_p50_ms', round(median(clientP50s)), 'ms'],
     ['delist.feed_p99_ms', round(p99), 'ms'],
     ['delist.feed_p50_ms', round(median(p50s)), 'ms'],
-    ['baseline.redis_stream_roundtrip_p99_ms', round(baseline), 'ms'],
+    ['baseline.pg_notify_roundtrip_p99_ms', round(baseline), 'ms'],
     ['delist.feed_p99_vs_baseline', round(p99 / baseline), 'ratio'],
     ['delist.propagation_requests', opts.requests * opts.rounds, 'requests'],
   ];

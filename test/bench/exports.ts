@@ -3,6 +3,7 @@
  * the full rbldnsd text and streamed (Readable.from + pipeline, so with backpressure) into a Writable that
  * discards it. Baseline in the same run: JSON.stringify of the same entries (what the snapshot API costs).
  */
+import { readFileSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { newStats, type ExportSnapshot } from '../../src/features/exports/common.js';
@@ -10,6 +11,10 @@ import { postfixChunks } from '../../src/features/exports/postfix.js';
 import { rbldnsdChunks } from '../../src/features/exports/rbldnsd.js';
 import type { BlockEntry, Exclusion } from '../../src/domain/listing.js';
 import { loadPolicy } from '../../src/policy.js';
+import { sql, type Kysely } from 'kysely';
+import type { Database } from '../../src/db/schema.js';
+import { RoutingStore } from '../../src/stores/routing.js';
+import { testDb } from '../helpers/db.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 10) / 10;
@@ -63,6 +68,103 @@ async function timeStream(make: () => Iterable<string>): Promise<{ ms: number; c
   return { ms: performance.now() - t0, chars };
 }
 
+/**
+ * Seeds the same mix as benchSnapshot() into the routing tables of a schema of its own, in a few INSERT … SELECT
+ * generate_series statements (the containment indexes are dropped first: the snapshot does not use them, and
+ * building them row by row would only slow the seeding down).
+ */
+async function seedRoutingTables(db: Kysely<Database>, total: number): Promise<void> {
+  const policy = loadPolicy();
+  const categories = Object.keys(policy.categories);
+  const reasons = categories.map((c) => policy.categories[c]!.reason);
+  await sql`DROP INDEX blocklist_entries_contains, blocklist_entries_expires, blocklist_exclusions_contains`.execute(db);
+  const expires = sql`CASE WHEN i % 10 = 0 THEN '2020-01-01T00:00:00.000Z'::timestamptz WHEN i % 3 = 0 THEN NULL ELSE '2999-01-01T00:00:00.000Z'::timestamptz END`;
+  const h = (e: ReturnType<typeof sql>) => sql`to_hex((${e}) & 65535)`;
+  await sql`
+    INSERT INTO blocklist_entries (cidr, category, reason, source, listed_at, expires_at)
+    SELECT (CASE
+        WHEN i % 20 < 8 THEN format('%s.%s.%s.%s', 10 + i % 200, (i >> 16) & 255, (i >> 8) & 255, i & 255)
+        WHEN i % 20 < 12 THEN format('%s.%s.%s.0/24', 10 + i % 200, (i >> 8) & 255, i & 255)
+        WHEN i % 20 < 16 THEN format('2001:db8:%s:%s::%s', ${h(sql`i >> 16`)}, ${h(sql`i`)}, ${h(sql`i * 7 + 1`)})
+        WHEN i % 20 < 18 THEN format('2a00:%s:%s:%s::/64', ${h(sql`i >> 16`)}, ${h(sql`i`)}, ${h(sql`i >> 3`)})
+        ELSE format('2a01:%s:%s::/48', ${h(sql`i >> 16`)}, ${h(sql`i`)}) END)::cidr,
+      (${sql.val(categories)}::text[])[1 + i % ${categories.length}], (${sql.val(reasons)}::text[])[1 + i % ${categories.length}],
+      'bench', '2024-05-01T10:00:00.000Z', ${expires}
+    FROM generate_series(0, ${total - 1}) AS i WHERE i % 20 <> 19
+    ON CONFLICT DO NOTHING`.execute(db);
+  await sql`
+    INSERT INTO blocklist_exclusions (cidr, reason, source, created_at, expires_at)
+    SELECT (CASE WHEN (i / 20) % 2 = 0 THEN format('11.%s.%s.%s', (i >> 16) & 255, (i >> 8) & 255, i & 255)
+                 ELSE format('2001:db8:%s:%s::25', ${h(sql`i >> 16`)}, ${h(sql`i`)}) END)::cidr,
+      'self-delisted', 'delist', '2024-05-01T10:00:00.000Z', NULL
+    FROM generate_series(0, ${total - 1}) AS i WHERE i % 20 = 19
+    ON CONFLICT DO NOTHING`.execute(db);
+  await sql`ANALYZE blocklist_entries`.execute(db);
+  await sql`ANALYZE blocklist_exclusions`.execute(db);
+}
+
+/** CPU time (user + system) a process has used, from /proc (Linux; 0 elsewhere), in ms. */
+function processCpuMs(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * `routing.snapshot_1m_ms`: the snapshot of 1M entries read from PostgreSQL (one REPEATABLE READ transaction) and
+ * turned into the JSON body the snapshot API signs and serves, by a store with a cold cache. Beside it, as
+ * information, `export.rbldnsd_1m_from_db_ms`: the same read followed by the whole rbldnsd text, and
+ * `routing.snapshot_1m_cpu_ms`: the CPU time the snapshot took in this process and in its PostgreSQL server process
+ * (on a shared, busy machine the wall time says more about the neighbours than about the code).
+ */
+export async function snapshotBench(opts: { rounds?: number; entries?: number } = {}): Promise<Array<[string, number, string]>> {
+  const rounds = opts.rounds ?? 3;
+  const total = opts.entries ?? 1_000_000;
+  // One connection, so the server process doing the work is one we can read the CPU time of.
+  const t = await testDb({ max: 1 });
+  try {
+    const t0 = performance.now();
+    await seedRoutingTables(t.db, total);
+    const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(t.db);
+    const backend = rows[0]!.pid;
+    const seedMs = performance.now() - t0;
+    const categories = loadPolicy().categories;
+    const snapshotMs: number[] = [];
+    const snapshotCpuMs: number[] = [];
+    const exportMs: number[] = [];
+    let entries = 0;
+    for (let r = 0; r < rounds; r++) {
+      const t1 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const server0 = processCpuMs(backend);
+      const snap = await new RoutingStore(t.db, 1000).snapshot();
+      const body = Buffer.from(JSON.stringify(snap));
+      snapshotMs.push(performance.now() - t1);
+      const cpu = process.cpuUsage(cpu0);
+      snapshotCpuMs.push((cpu.user + cpu.system) / 1000 + (processCpuMs(backend) - server0));
+      entries = snap.blocklist.length + snap.exclusions.length;
+      if (body.length === 0) throw new Error('unreachable');
+      const t2 = performance.now();
+      const fresh = await new RoutingStore(t.db, 1000).snapshot();
+      await timeStream(() => rbldnsdChunks(fresh, { publicUrl: 'https://portal.example.net', categories, now: new Date(), stats: newStats() }));
+      exportMs.push(performance.now() - t2);
+    }
+    return [
+      ['routing.snapshot_1m_ms', round(median(snapshotMs)), 'ms'],
+      ['routing.snapshot_1m_cpu_ms', round(median(snapshotCpuMs)), 'ms'],
+      ['routing.snapshot_entries', entries, 'entries'],
+      ['export.rbldnsd_1m_from_db_ms', round(median(exportMs)), 'ms'],
+      ['routing.snapshot_seed_1m_ms', round(seedMs), 'ms'],
+    ];
+  } finally {
+    await t.cleanup();
+  }
+}
+
 export async function exportBench(_url: string, opts: { rounds?: number; entries?: number } = {}): Promise<Array<[string, number, string]>> {
   const rounds = opts.rounds ?? 3;
   const snapshot = benchSnapshot(opts.entries ?? 1_000_000);
@@ -95,5 +197,5 @@ export async function exportBench(_url: string, opts: { rounds?: number; entries
 
 // `node --import tsx test/bench/exports.ts` runs it alone.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const [name, value, unit] of await exportBench('')) process.stdout.write(`BENCH ${name} ${value} ${unit}\n`);
+  for (const [name, value, unit] of [...(await exportBench('')), ...(await snapshotBench())]) process.stdout.write(`BENCH ${name} ${value} ${unit}\n`);
 }

@@ -7,6 +7,7 @@ import { createRedis, deleteByPattern } from '../../src/redis/connection.js';
 import { createKeys } from '../../src/redis/keys.js';
 import { DEFAULT_POLICY_FILE } from '../../src/policy.js';
 import { freePort, startRole } from '../helpers/processes.js';
+import { testDb } from '../helpers/db.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)]!;
@@ -106,7 +107,9 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
   const helloPort = await freePort();
   const hello = startRole('test/bench/hello-server.ts', { PORT: String(helloPort) });
   const webPort = await freePort();
-  const web = startRole('src/server.ts', { PORT: String(webPort), HOST: '127.0.0.1', REDIS_URL: redisUrl, REDIS_PREFIX: prefix, POLICY_FILE: path.join(dir, 'policy.json'), LOG_LEVEL: 'warn' });
+  // The records go to a schema of the bench's own, created and migrated here (the web role refuses an unmigrated one).
+  const records = await testDb();
+  const web = startRole('src/server.ts', { PORT: String(webPort), HOST: '127.0.0.1', REDIS_URL: redisUrl, REDIS_PREFIX: prefix, POLICY_FILE: path.join(dir, 'policy.json'), LOG_LEVEL: 'warn', DATABASE_URL: records.url, DATABASE_SCHEMA: records.schema });
   try {
     await hello.waitFor(/hello listening/);
     await web.waitFor(/web listening|"level":40/, 20_000).catch(async () => {
@@ -158,9 +161,7 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
     }
     const latencies = await atRate(delist, opts.rate, ms);
     // Every accepted submission made a request (none took the cool-down's shortcut).
-    const redis = createRedis(redisUrl, 'cli');
-    const stored = await redis.zcard(createKeys(prefix).requestsByTime);
-    await redis.quit();
+    const stored = Number((await records.db.selectFrom('requests').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     if (stored < (delist.accepted ?? 0)) throw new Error(`only ${stored} requests stored for ${delist.accepted} accepted submissions`);
     const p = median(portal);
     const b = median(baseline);
@@ -178,6 +179,7 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
     ];
   } finally {
     await Promise.all([hello.kill(), web.kill()]);
+    await records.cleanup();
     const redis = createRedis(redisUrl, 'cli');
     await deleteByPattern(redis, createKeys(prefix).all);
     await redis.quit();

@@ -3,6 +3,7 @@ import { submitMachineReport } from '../../src/features/report/service.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { processIngestReport } from '../../worker/processors/ingest-report.js';
 import { testContext } from '../helpers/context.js';
+import { OutboxRelay } from '../../src/jobs/outbox.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -36,6 +37,7 @@ export async function ingestBench(url: string, opts: { rounds: number; reports: 
       const raw = messageFromTenant({ tenant: `tenant-${i % 100}`, messageId: `<bench-${r}-${i}@shop.example.com>`, bodyBytes: 4200 });
       await submitMachineReport(ctx, Buffer.from(raw), { channel: 'api', clientIp: '127.0.0.1', apiTokenName: 'bench' });
     }
+    await new OutboxRelay(ctx).drain(); // the ingest jobs were written to the job outbox with their reports
     const ms = await drain(url, ctx.jobs.requests.name, ctx.keys.bullPrefix, opts.reports, (data) => processIngestReport(ctx, data));
     rates.push((opts.reports / ms) * 1000);
 

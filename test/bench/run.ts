@@ -7,7 +7,7 @@ import { ensurePostgres } from '../../src/db/embedded.js';
 import { propagationBench } from './delist-propagation.js';
 import { ingestBench } from './report-ingest.js';
 import { staffQueueBench } from './staff-queue.js';
-import { exportBench } from './exports.js';
+import { exportBench, snapshotBench } from './exports.js';
 import { loadBench } from './load.js';
 import { lookupBench } from './lookup.js';
 import { hostileBench } from './hostile.js';
@@ -27,6 +27,7 @@ if (!only || only === 'delist') print(await propagationBench({ rounds, requests:
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
 if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
 if (!only || only === 'export') print(await exportBench(redis.url));
+if (!only || only === 'export') print(await snapshotBench({ rounds }));
 if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200) }));
 if (!only || only === 'hostile') print(await hostileBench(redis.url, { seconds: Number(process.env.BENCH_HOSTILE_SECONDS ?? 5) }));
 if (!only || only === 'tenants') print(await tenantDirectoryBench({ tenants: Number(process.env.BENCH_TENANTS ?? 10_000), lookups: 300 }));

@@ -116,3 +116,15 @@ export async function dropStaleTestSchemas(hours = 24, now = Date.now()): Promis
     return stale;
   });
 }
+
+/**
+ * A stored abuse report with nothing but its required fields (a request row and its report row): for desk tests that
+ * link reports to cases without running the intake. `id` is a request id (16 characters of [A-Za-z0-9_-]).
+ */
+export async function insertBareReport(db: Kysely<Database>, id: string, caseKey = 'ip-203.0.113.10'): Promise<void> {
+  await db.insertInto('requests').values({ id, type: 'report', state: 'received' }).execute();
+  await db
+    .insertInto('reports')
+    .values({ request_id: id, channel: 'api', reporter: 'test', reporter_key: 'test', category: 'spam', source_ip: '203.0.113.10', case_key: caseKey, sample_sha256: Buffer.alloc(32), summary: JSON.stringify({}) })
+    .execute();
+}

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { ensurePostgres } from '../../src/db/embedded.js';
 import { isListening } from '../../src/redis/embedded.js';
 import { dropSchema, newSchemaName } from './db.js';
 
@@ -13,6 +14,50 @@ export const freePort = () =>
       s.close(() => resolve(port));
     });
   });
+
+/**
+ * A private PostgreSQL cluster (initdb'd in a temporary directory, on a unix socket of its own) that a test may crash
+ * (SIGKILL of the postmaster and every backend: the next start runs crash recovery) and start again on the same data.
+ */
+export async function privatePostgres(database = 'postmaster_fault') {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'pm-pg-fault-'));
+  const opts = { probe: false, dataDir, database };
+  let handle = await ensurePostgres(undefined, opts);
+  const crash = async () => {
+    const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    let children: number[] = [];
+    try {
+      children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+    } catch {
+      // no backends
+    }
+    for (const p of [pid, ...children]) {
+      try {
+        process.kill(p, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    }
+    for (let i = 0; i < 100 && [pid, ...children].some(alive); i++) await new Promise((r) => setTimeout(r, 50));
+  };
+  const start = async () => {
+    handle = await ensurePostgres(undefined, opts);
+  };
+  const stop = async () => {
+    await handle.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  return { url: handle.url, dataDir, crash, start, stop };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** A private redis-server with AOF fsynced on every write, that a test may kill -9 and start again on the same data. */
 export async function privateRedis() {

@@ -9,6 +9,7 @@ import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { messageFromTenant } from '../helpers/messages.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
+import { storedRequestIds } from '../helpers/portal.js';
 
 /**
  * Issue 13, item 5: challenge mails cannot be aimed at someone. Each limit is counted on the address as
@@ -55,7 +56,7 @@ async function report(app: App, email: string, opts: { send?: boolean; category?
   return agent.post(draft.headers.location!).type('form').send({ _csrf: csrfOf(preview) });
 }
 
-const stored = (ctx: TestContext) => ctx.redis.zcard(ctx.keys.requestsByTime);
+const stored = (ctx: TestContext) => storedRequestIds(ctx).then((ids) => ids.length);
 
 describe('challenge mails: per-email limits count the address as normalised', () => {
   let ctx: TestContext;
@@ -209,7 +210,7 @@ describe('the report challenge mail carries nothing from the sample', () => {
       const subject = `=?utf-8?B?${Buffer.from('Your mailbox is locked\nVerify now at https://evil.example/login').toString('base64')}?=`;
       const sample = messageFromTenant({ tenant: 'tenant-mail', messageId: '<phish-1@shop.example.com>', subject, from: 'security@bank-login.example' });
       assert.equal((await report(app, 'target@victim.example', { sample })).status, 303);
-      const id = (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+      const id = (await storedRequestIds(ctx)).at(-1)!;
       const r = await ctx.requests.get(id);
       assert.match(r!.parsed!, /evil\.example/, 'the sample is kept as evidence');
       const mailer = createMailer({ smtpUrl: undefined, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });

@@ -6,7 +6,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
-import { relayOutbox, delistToken } from '../helpers/portal.js';
+import { relayOutbox, delistToken, requestIdsAt } from '../helpers/portal.js';
 
 describe('confirmation link, status and lookup pages', () => {
   let ctx: TestContext;
@@ -20,7 +20,7 @@ describe('confirmation link, status and lookup pages', () => {
   /** Makes a delist request the way POST /delist does and returns the token the mail would carry. */
   async function pendingRequest(email: string, ip: string, now = new Date()) {
     await requestDelist(ctx, { email, ip }, now);
-    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const id = (await requestIdsAt(ctx, now))[0]!;
     return { id, token: await delistToken(ctx, id) };
   }
 

@@ -9,7 +9,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { securityHeaders } from '../../src/http/security.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
-import { relayOutbox } from '../helpers/portal.js';
+import { relayOutbox, storedRequestIds } from '../helpers/portal.js';
 
 const roomy = { max: 1000, windowMinutes: 10 };
 
@@ -31,7 +31,7 @@ describe('POST /delist', () => {
     const form = await agent.get('/delist').expect(200);
     return agent.post('/delist').type('form').send({ _csrf: csrfOf(form), ...fields });
   }
-  const stored = () => ctx.redis.zcard(ctx.keys.requestsByTime);
+  const stored = () => storedRequestIds(ctx).then((ids) => ids.length);
   const mailJobs = async () => {
     await relayOutbox(ctx);
     return ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed', 'failed');
@@ -139,13 +139,14 @@ describe('POST /delist', () => {
     assert.match(res.headers['content-security-policy'] ?? '', /upgrade-insecure-requests/);
   });
 
-  it('leaves the challenge to the worker that mails its link: right after the form, no link works yet', async () => {
+  it('makes the challenge with the request (issue 14): right after the form, before any worker ran, its link works', async () => {
     await submit({ email: 'later@example.com', ip: '198.51.100.79' });
-    const id = (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+    const id = (await storedRequestIds(ctx)).at(-1)!;
     const made = (await ctx.requests.get(id))!;
     assert.equal(made.email, 'later@example.com');
-    assert.equal(await ctx.redis.exists(ctx.challenges.keyFor(made.challengeId)), 0);
-    assert.deepEqual(await ctx.challenges.check(ctx.challenges.tokenFor(made.challengeId)), { status: 'unknown' });
+    const check = await ctx.challenges.check(ctx.challenges.tokenFor(made.challengeId));
+    assert.equal(check.status, 'valid');
+    assert.equal('requestId' in check && check.requestId, id);
   });
 
   it('sends no second challenge for the same email and IP within the cool-down, with the same answer', async () => {
@@ -277,7 +278,7 @@ describe('delist rate limit per client address', () => {
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers['retry-after']) > 3000, 'the hour window is nearly whole');
     assert.match(refused.text, /Too many requests/);
-    assert.equal(await ctx.redis.zcard(ctx.keys.requestsByTime), 1, 'only the one accepted request is stored');
+    assert.equal(await storedRequestIds(ctx).then((ids) => ids.length), 1, 'only the one accepted request is stored');
     assert.equal(await ctx.redis.exists(ctx.keys.rateLimit('delist-email') + 'other@example.com'), 0, 'a refused request counts against no other limit');
     assert.equal(await relayOutbox(ctx), 1);
     assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting'), 1);

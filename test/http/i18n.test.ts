@@ -16,7 +16,7 @@ import { loadPolicy } from '../../src/policy.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { foreignMessage, messageFromTenant } from '../helpers/messages.js';
-import { delistToken } from '../helpers/portal.js';
+import { delistToken, storedRequestIds } from '../helpers/portal.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 type Tree = { [key: string]: string | Tree };
@@ -51,7 +51,7 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
   let app: ReturnType<typeof createApp>;
   const pages: Array<{ path: string; key: string; params?: Record<string, string>; tag?: string }> = [];
 
-  const newest = async () => (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+  const newest = async () => (await storedRequestIds(ctx)).at(-1)!;
   const tokenOf = (id: string) => delistToken(ctx, id);
 
   before(async () => {
@@ -113,7 +113,7 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
   }
 
   it('shows the state, the labels and the dates of a status page in the reader\'s language', async () => {
-    const id = (await ctx.redis.zrange(ctx.keys.requestsByTime, '0', '0'))[0]!;
+    const id = (await storedRequestIds(ctx))[0]!;
     const ko = await request(app).get(`/status/${id}`).set('Accept-Language', 'ko').expect(200);
     assert.ok(ko.text.includes(escapeHtml(text('ko', 'state.awaiting_confirmation.label'))));
     assert.ok(ko.text.includes(escapeHtml(text('ko', 'state.awaiting_confirmation.next'))));

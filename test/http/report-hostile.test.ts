@@ -201,7 +201,7 @@ describe('what is stored of a sample', () => {
 
   it('keeps the hops that matter of a sample with 10,000 Received lines, and /status does not re-read megabytes', async () => {
     const res = await request(app).post('/api/v1/reports').set('Authorization', `Bearer ${token}`).set('Content-Type', 'message/rfc822').send(manyReceived(10_000)).expect(202);
-    const parsed = await ctx.redis.hget(ctx.keys.request(res.body.id), 'parsed');
+    const parsed = (await ctx.requests.get(res.body.id))?.parsed;
     assert.ok(parsed && parsed.length < 100 * 1024, `parsed is ${parsed?.length} bytes`);
     const summary = JSON.parse(parsed) as { hops: { index: number }[]; omittedHops: number; handoffIndex: number };
     assert.deepEqual(
@@ -209,7 +209,7 @@ describe('what is stored of a sample', () => {
       [0, 1, 2, 3, 4],
     );
     assert.equal(summary.omittedHops, 9995);
-    const record = await ctx.redis.hgetall(ctx.keys.request(res.body.id));
+    const record = await ctx.requests.get(res.body.id);
     assert.ok(JSON.stringify(record).length < 120 * 1024, 'the whole request record is small');
     await request(app).get(`/status/${res.body.id}`).expect(200);
   });
@@ -221,7 +221,7 @@ describe('what is stored of a sample', () => {
     const preview = await agent.get(posted.headers.location!).expect(200);
     assert.match(preview.text, /<li value="1" class="handoff">/);
     assert.match(preview.text, /Received lines left out here: 9995/);
-    const draft = await ctx.redis.hget(ctx.keys.reportDraft(posted.headers.location!.split('/').pop()!), 'summary');
+    const draft = JSON.stringify((await ctx.reportDrafts.get(posted.headers.location!.split('/').pop()!))?.summary);
     assert.ok(draft && draft.length < 100 * 1024);
   });
 

@@ -69,7 +69,7 @@ describe('routing API', () => {
 
   it('answers 410 once the asked-for version was trimmed from the feed', async () => {
     for (let i = 1; i <= 5; i++) await addListing(ctx, { target: `192.0.2.${i}`, category: 'manual', source: 'test', by: 'test' });
-    await ctx.redis.xtrim(ctx.keys.routingFeed, 'MAXLEN', 2);
+    await ctx.routing.trimFeed(2);
     const gone = await request(app).get('/api/v1/routing/feed?after=1').set(auth()).expect(410);
     assert.equal(gone.body.code, 'FEED_VERSION_GONE');
     assert.equal(gone.body.details.version, 7);

@@ -1,3 +1,4 @@
+import { storedRequestIds } from '../helpers/portal.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
@@ -29,7 +30,7 @@ describe('the unblock challenge mail carries nothing the requester typed', () =>
           .type('form')
           .send({ _csrf: csrf, tenant: PHISH, email: 'target@victim.example', domainsRegistered: 'on', connectorsReviewed: 'on', serversLockedDown: 'on', evidence: 'Please see https://www.evil-login.example/verify now.' });
         assert.equal(res.status, 303, res.text);
-        const id = (await ctx.redis.zrange(ctx.keys.requestsByTime, '-1', '-1'))[0]!;
+        const id = (await storedRequestIds(ctx)).at(-1)!;
         assert.equal((await ctx.requests.get(id))?.tenant, PHISH, 'the request keeps the tenant');
 
         const mailer = createMailer({ smtpUrl: undefined, from: ctx.config.mailFrom, redis: ctx.redis, keys: ctx.keys });

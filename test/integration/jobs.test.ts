@@ -5,7 +5,8 @@ import { confirmDelist, requestDelist } from '../../src/features/delist/service.
 import { processDelist } from '../../worker/processors/delist.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
-import { relayOutbox, delistToken } from '../helpers/portal.js';
+import { relayOutbox, delistToken, requestIdsAt } from '../helpers/portal.js';
+import { OutboxRelay } from '../../src/jobs/outbox.js';
 import { confirmReport, createDraft, submitDraft } from '../../src/features/report/service.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
@@ -19,7 +20,7 @@ describe('worker jobs', () => {
   async function confirmedRequest(ip: string): Promise<string> {
     const now = new Date();
     await requestDelist(ctx, { email: `${ip.replace(/[.:]/g, '-')}@example.com`, ip }, now);
-    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const id = (await requestIdsAt(ctx, now))[0]!;
     return confirmDelist(ctx, await delistToken(ctx, id));
   }
 
@@ -33,7 +34,7 @@ describe('worker jobs', () => {
     assert.equal(await ctx.blocklist.selfDelistsEver('198.51.100.9'), 1);
     const events = await ctx.requests.events(id);
     assert.equal(events.filter((e) => e.state === 'delisted').length, 1);
-    assert.equal(await relayOutbox(ctx), 2, 'the challenge mail and the delist job came through the job outbox');
+    assert.equal(await relayOutbox(ctx), 4, 'the listing\'s expiry, the challenge mail, the delist job and the result mail came through the job outbox');
     assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting', 'delayed', 'active', 'completed'), 2);
   });
 
@@ -41,14 +42,14 @@ describe('worker jobs', () => {
     const now = new Date();
     await requestDelist(ctx, { email: 'race@example.com', ip: '198.51.100.77' }, now);
     await relayOutbox(ctx);
-    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const id = (await requestIdsAt(ctx, now))[0]!;
     const token = await delistToken(ctx, id);
     const results = await Promise.allSettled([confirmDelist(ctx, token), confirmDelist(ctx, token), confirmDelist(ctx, token)]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     for (const r of results) if (r.status === 'rejected') assert.match(String(r.reason), /already been used/);
     assert.equal((await ctx.requests.get(id))!.state, 'queued');
     assert.equal((await ctx.requests.events(id)).filter((e) => e.state === 'queued').length, 1);
-    assert.equal(await ctx.redis.xlen(ctx.keys.jobOutbox), 1, 'the job is there before any worker ran');
+    assert.equal(await OutboxRelay.waiting(ctx.db), 1, 'the job is there before any worker ran');
     assert.equal(await relayOutbox(ctx), 1);
     assert.ok(await ctx.jobs.requests.getJob(`delist-${id}`));
   });
@@ -58,13 +59,13 @@ describe('worker jobs', () => {
     const now = new Date();
     await submitDraft(ctx, draft, now);
     assert.equal(await relayOutbox(ctx), 1, 'the challenge mail was written to the outbox with the request');
-    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const id = (await requestIdsAt(ctx, now))[0]!;
     assert.ok(await ctx.jobs.mail.getJob(`report-challenge-${id}`));
     const token = ctx.challenges.tokenFor((await ctx.requests.get(id))!.challengeId);
     assert.equal(await confirmReport(ctx, token), id);
     await assert.rejects(confirmReport(ctx, token), /already been used/);
     assert.equal((await ctx.requests.get(id))!.state, 'queued');
-    assert.equal(await ctx.redis.xlen(ctx.keys.jobOutbox), 1, 'one ingest job, written with the state change');
+    assert.equal(await OutboxRelay.waiting(ctx.db), 1, 'one ingest job, written with the state change');
     assert.equal(await relayOutbox(ctx), 1);
     assert.ok(await ctx.jobs.requests.getJob(`report-${id}`));
   });
@@ -79,15 +80,14 @@ describe('worker jobs', () => {
     for (let n = 0; n < 4; n++) {
       const { entry } = await addListing(ctx, { target: ip, category: 'spam-source', source: 'test', by: 'test' });
       days.push(Math.round((Date.parse(entry.expiresAt!) - Date.parse(entry.listedAt)) / 86_400_000));
-      const tx = ctx.redis.multi();
-      ctx.blocklist.recordSelfDelistIn(tx, ip, `r${n}`, new Date());
-      await tx.exec();
+      await ctx.blocklist.recordSelfDelistIn(ctx.db, ip, `r${n}`, new Date());
     }
     assert.deepEqual(days, [1, 1, 2, 4]);
   });
 
   it('schedules the expiry of a time-bound listing as a delayed job', async () => {
     await addListing(ctx, { target: '192.0.2.0/28', category: 'manual', expires: '2h', source: 'test', by: 'test' });
+    await relayOutbox(ctx);
     const delayed = await ctx.jobs.maintenance.getDelayed();
     const job = delayed.find((j) => j.data.key === '192.0.2.0/28');
     assert.ok(job);

@@ -6,6 +6,7 @@ import { assignPool, releasePool } from '../../src/features/pools/service.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
+import { relayOutbox } from '../helpers/portal.js';
 
 describe('pool assignments', () => {
   let ctx: TestContext;
@@ -34,6 +35,7 @@ describe('pool assignments', () => {
   it('expires an assignment by its delayed job, publishing the removal', async () => {
     const { assignment } = await assignPool(ctx, { kind: 'domain', key: 'Mailer.Example.com', pool: 'relay', expires: '30m', reason: 'test', source: 'cli', by: 'cli:test' });
     assert.equal(assignment.key, 'mailer.example.com');
+    await relayOutbox(ctx);
     const delayed = (await ctx.jobs.maintenance.getDelayed()).find((j) => j.data.key === 'domain:mailer.example.com');
     assert.ok(delayed, 'a delayed expiry job exists');
     const later = new Date(Date.parse(assignment.expiresAt!) + 1000);

@@ -8,7 +8,7 @@ import { createAbuseSmtpServer, listenSmtp } from '../../src/smtp/intake.js';
 import { csrfOf } from '../helpers/forms.js';
 import { makeKey, policyKey, signed } from '../helpers/dkim.js';
 import { foreignMessage, messageFromTenant } from '../helpers/messages.js';
-import { eventually, startPortal } from '../helpers/portal.js';
+import { eventually, startPortal, storedRequestIds } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
 
 type Portal = Awaited<ReturnType<typeof startPortal>>;
@@ -31,7 +31,7 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
   after(() => portal.stop());
 
   const api = (body: string | Buffer, type = 'message/rfc822') => request(portal.app).post('/api/v1/reports').set('Authorization', `Bearer ${token}`).set('Content-Type', type).send(body);
-  const stored = () => portal.ctx.redis.zcard(portal.ctx.keys.requestsByTime);
+  const stored = () => storedRequestIds(portal.ctx).then((ids) => ids.length);
   const stateOf = (id: string, wanted: string[]) =>
     eventually(async () => {
       const res = await request(portal.app).get(`/status/${id}`).set('Accept', 'application/json');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { DEFAULT_POLICY_FILE } from '../../src/policy.js';
 import { testContext, type TestContext } from '../helpers/context.js';
-import { eventually } from '../helpers/portal.js';
+import { eventually, storedRequestIds } from '../helpers/portal.js';
 import { freePort, startRole } from '../helpers/processes.js';
 
 /** A browser-like client of one web instance: keeps its cookies, reads the CSRF token of a form. */
@@ -77,7 +77,7 @@ describe('two web and two worker processes on one Redis', () => {
       await c.post('/delist', { _csrf: await c.form('/delist'), email: `multi${i}@example.org`, ip: addr });
     }
     const before = await ctx.routing.version();
-    const all = await ctx.redis.zrange(ctx.keys.requestsByTime, '0', '-1');
+    const all = await storedRequestIds(ctx);
     for (const id of all) {
       const r = await ctx.requests.get(id);
       if (!r || !r.email.startsWith('multi')) continue;

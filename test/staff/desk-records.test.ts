@@ -7,6 +7,7 @@ import { deleteByPattern } from '../../src/redis/connection.js';
 import { TokenNameTakenError } from '../../src/stores/api-tokens.js';
 import { SORTS, TICKET_KINDS, type Sort, type Ticket, type TicketKind } from '../../src/stores/tickets.js';
 import { testContext, type TestContext } from '../helpers/context.js';
+import { insertBareReport } from '../helpers/db.js';
 import { csrfOf } from '../helpers/forms.js';
 import { PASSWORD, signedIn } from '../helpers/staff.js';
 
@@ -102,8 +103,9 @@ describe('the desk in PostgreSQL: the queue, tickets, audit log, staff users and
   it('opens one abuse case per case key when reports race, and a new one after it is closed', async () => {
     const cases = await Promise.all(Array.from({ length: 10 }, (_, i) => ctx.tickets.caseFor('tenant-race', `req-${i}`, { tenant: 'tenant-race' })));
     assert.equal(new Set(cases.map((c) => c.id)).size, 1);
-    await ctx.tickets.attachReport(cases[0]!.id, 'report-a');
-    assert.equal(await ctx.tickets.attachReport(cases[0]!.id, 'report-a'), 1, 'attaching twice is attaching once');
+    await insertBareReport(ctx.db, 'report-aaaaaaaaa');
+    await ctx.tickets.attachReport(cases[0]!.id, 'report-aaaaaaaaa');
+    assert.equal(await ctx.tickets.attachReport(cases[0]!.id, 'report-aaaaaaaaa'), 1, 'attaching twice is attaching once');
     await ctx.tickets.closeIn(ctx.db, cases[0]!.id, 'done');
     assert.equal(await ctx.tickets.closeIn(ctx.db, cases[0]!.id, 'again'), null, 'closing is conditional');
     const next = await ctx.tickets.caseFor('tenant-race', 'req-new');
@@ -187,7 +189,8 @@ describe('a Redis emptied mid-run loses no ticket, note, reply, audit entry, sta
     const token = await ctx.apiTokens.create('prometheus');
     const ticket = await ctx.tickets.openIn(ctx.db, { id: 't-flush', kind: 'delist-review', subject: 'Delist review for 203.0.113.9', reason: 'needs a look', ip: '203.0.113.9', email: 'who@example.org' });
     const kase = await ctx.tickets.caseFor('tenant-flush', 'rq-flush', { tenant: 'tenant-flush' });
-    await ctx.tickets.attachReport(kase.id, 'rq-flush');
+    await insertBareReport(ctx.db, 'rq-flush-aaaaaaa', 'tenant-flush');
+    await ctx.tickets.attachReport(kase.id, 'rq-flush-aaaaaaa');
     const replyId = await ctx.tickets.addReplyIn(ctx.db, ticket.id, { at: new Date().toISOString(), author: 'triager@example.net', template: 'need-info', body: 'Which host sends from this address?' });
 
     const { agent, csrf } = await signedIn(ctx, app, 'triager@example.net', 'triager');
@@ -200,7 +203,7 @@ describe('a Redis emptied mid-run loses no ticket, note, reply, audit entry, sta
     const events = await ctx.tickets.events(ticket.id);
     assert.ok(events.some((e) => e.type === 'note' && e.message === 'checked the logs'));
     assert.ok(events.some((e) => e.type === 'reply' && e.id === replyId && e.template === 'need-info'));
-    assert.deepEqual(await ctx.tickets.reports(kase.id), ['rq-flush']);
+    assert.deepEqual(await ctx.tickets.reports(kase.id), ['rq-flush-aaaaaaa']);
     assert.equal((await ctx.tickets.counts('open')).all, 2);
     assert.deepEqual((await ctx.tickets.query({ state: 'open', sort: 'sla', filters: { ip: '203.0.113.9' }, limit: 50 })).tickets.map((t) => t.id), ['t-flush']);
     assert.ok((await ctx.audit.recent(50)).some((e) => e.action === 'ticket.note' && e.target === ticket.id));

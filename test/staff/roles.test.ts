@@ -68,6 +68,22 @@ describe('role × route matrix', () => {
     assert.equal(admin.status, 303);
   });
 
+  it('leads from the job dashboard back to the console', async () => {
+    const page = await agents.admin!.agent.get('/staff/queues').expect(200);
+    assert.match(page.text, /Back to the staff console/);
+  });
+
+  it('refuses a private range in the console, and one of our pool addresses unless the override is ticked', async () => {
+    const post = (fields: Record<string, string>) => agents.admin!.agent.post('/staff/lists/blocklist/add').type('form').send({ _csrf: agents.admin!.csrf, category: 'manual', ...fields });
+    const privateRange = await post({ target: '10.1.2.0/24' });
+    assert.equal(privateRange.status, 400);
+    assert.match(privateRange.text, /private range/);
+    const pool = await post({ target: '203.0.113.70' });
+    assert.equal(pool.status, 400);
+    assert.match(pool.text, /our own high-risk outbound pool/);
+    assert.equal((await post({ target: '203.0.113.70', override: 'on' })).status, 303);
+  });
+
   it('refuses every staff POST without its CSRF token', async () => {
     for (const [path, , body] of POSTS) assert.equal((await agents.admin!.agent.post(path).type('form').send(body)).status, 403, path);
   });

@@ -69,6 +69,14 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
 
   it('refuses a delist review with a reason the requester reads', async () => {
     const { ticketId, requestId } = await reviewTicket('198.51.100.152', 'refuse@example.org');
+    // No reason, or hours that are not a number: refused beside the field, nothing changes.
+    const noReason = await act(ticketId, { action: 'refuse-delist', reason: ' ' });
+    assert.equal(noReason.status, 400);
+    assert.match(noReason.text, /reason the requester will read/);
+    assert.match(noReason.text, /Triage queue/, 'the error stays in the console');
+    const back = await triager.agent.post(`/staff/tickets/${ticketId}/action`).set('Referer', `http://portal.test/staff/tickets/${ticketId}`).type('form').send({ _csrf: triager.csrf, action: 'refuse-delist' });
+    assert.match(back.text, new RegExp(`href="/staff/tickets/${ticketId}">Back to where you were`));
+    assert.equal((await act(ticketId, { action: 'set-pool', pool: 'high-risk', hours: 'abc' })).status, 400);
     await act(ticketId, { action: 'refuse-delist', reason: 'Still infected: we saw botnet traffic today.' }).expect(303);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'refused');
     const mail = await portal.smtp.waitFor((m) => m.to.includes('refuse@example.org') && /Subject: Your delisting request.*Refused/.test(m.raw));
@@ -141,12 +149,15 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
     const done = await agent.post(link).type('form').send({ _csrf: csrfOf(confirm) }).expect(303);
     const requestId = done.headers.location!.split('/').pop()!;
     const ticketId = (await portal.ctx.requests.get(requestId))!.ticketId!;
-    await act(ticketId, { action: 'approve-unblock' }).expect(303);
+    // Two staff approve at once: one wins; the restriction is lifted once (one routing change, one audit row).
+    const both = await Promise.all([act(ticketId, { action: 'approve-unblock' }), act(ticketId, { action: 'approve-unblock' })]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [303, 409]);
+    assert.equal((await auditFor('tenant:blocked-tenant')).filter((e) => e.action === 'restriction.probation').length, 1);
     const restriction = (await portal.ctx.routing.snapshot()).restrictions.find((r) => r.tenant === 'blocked-tenant');
     assert.equal(restriction?.state, 'probation');
     assert.ok(restriction?.expiresAt);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'approved');
-    assert.ok((await portal.ctx.jobs.maintenance.getDelayed()).some((j) => j.data.key === 'tenant:blocked-tenant'));
+    await eventually(async () => (await portal.ctx.jobs.maintenance.getDelayed()).some((j) => j.data.key === 'tenant:blocked-tenant'));
     await portal.smtp.waitFor((m) => m.to.includes('admin@blocked.example') && /resolved/.test(m.raw));
   });
 

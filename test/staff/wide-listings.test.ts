@@ -6,7 +6,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
 import { processDelist } from '../../worker/processors/delist.js';
 import { testContext, type TestContext } from '../helpers/context.js';
-import { delistToken } from '../helpers/portal.js';
+import { delistToken, requestIdsAt } from '../helpers/portal.js';
 import { signedIn } from '../helpers/staff.js';
 
 type Agent = Awaited<ReturnType<typeof signedIn>>;
@@ -74,7 +74,7 @@ describe('wide listings: removing or excluding inside needs the admin role', () 
   async function delistRequest(ip: string): Promise<{ state: string; ticketId?: string }> {
     const now = new Date();
     await requestDelist(ctx, { email: `owner-${ip.replace(/[.:]/g, '-')}@example.com`, ip }, now);
-    const id = (await ctx.redis.zrangebyscore(ctx.keys.requestsByTime, now.getTime(), now.getTime()))[0]!;
+    const id = (await requestIdsAt(ctx, now))[0]!;
     const requestId = await confirmDelist(ctx, await delistToken(ctx, id), now);
     const state = await processDelist(ctx, { requestId }, now);
     const request = await ctx.requests.get(requestId);

@@ -97,6 +97,7 @@ describe('the shipped policy file', () => {
       maxNestedMessages: 50,
       parseBudgetMs: 2000,
       maxPartnerDkimBodyBytes: 1024 * 1024,
+      retentionDays: 180,
     });
   });
 

@@ -6,7 +6,7 @@ import { locateOriginal, parseSample, sampleHashOf } from '../../src/domain/samp
 import { ParseBudgetError, ParsePool } from '../../src/parse/pool.js';
 import { tenantOfReport } from '../../src/features/report/trust.js';
 import { loadPolicy, policySchema, type Policy } from '../../src/policy.js';
-import { makeKey, policyKey, signed } from '../helpers/dkim.js';
+import { makeKey, policyKey, SIGN_TIME, signed } from '../helpers/dkim.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
 const base = loadPolicy();
@@ -117,7 +117,7 @@ describe('tenant trust from our outbound DKIM signature', () => {
     const { dkimSign } = await import('mailauth/lib/dkim/sign.js');
     const sign = async (extra: Record<string, unknown>) => {
       const m = msg('acme');
-      const { signatures } = await dkimSign(m, { canonicalization: 'relaxed/relaxed', headerList: 'from:x-tenant-id', signatureData: [{ signingDomain: ours.domain, selector: ours.selector, privateKey: ours.privateKey, ...extra }] });
+      const { signatures } = await dkimSign(m, { ...SIGN_TIME, canonicalization: 'relaxed/relaxed', headerList: 'from:x-tenant-id', signatureData: [{ signingDomain: ours.domain, selector: ours.selector, privateKey: ours.privateKey, ...extra }] });
       return signatures + m;
     };
     assert.match(((await tenantOf(await sign({ maxBodyLength: 10 }))) as { detail: string }).detail, /covers only part of the body \(l=\)/);

@@ -4,7 +4,6 @@ import { networkOf, parseAddress } from '../../src/domain/ip.js';
 import { planSelfDelist, SELF_SERVICE } from '../../src/domain/listing.js';
 import { FINAL_STATES } from '../../src/stores/requests.js';
 import type { DelistJob } from '../../src/jobs/contract.js';
-import { execOrThrow } from '../../src/redis/connection.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
@@ -21,8 +20,9 @@ export class PermanentJobError extends Error {
 
 /**
  * Applies the delist policy to one confirmed request. Idempotent: the decision, its effect on the list, the
- * self-delist count and the request's final state commit in one transaction, and a rerun of a finished request
- * only makes sure the result mail is queued.
+ * self-delist count, the review ticket, the audit row, the request's final state and its result mail commit in one
+ * PostgreSQL transaction, under the publisher's lock (the verdict and the budget are the ones at commit); a rerun of
+ * a finished request only makes sure the result mail is queued.
  */
 export async function processDelist(ctx: Context, job: DelistJob, now = new Date()): Promise<string> {
   const request = await ctx.requests.get(job.requestId);
@@ -34,47 +34,49 @@ export async function processDelist(ctx: Context, job: DelistJob, now = new Date
 
   const addr = parseAddress(request.ip);
   const windowStart = new Date(now.getTime() - ctx.policy.selfDelist.windowDays * DAY_MS);
-  const [verdict, used] = await Promise.all([ctx.blocklist.lookup(addr, now), ctx.blocklist.selfDelistsSince(addr.text, windowStart)]);
-  const decision = decideDelist(ctx.policy, verdict, used, ctx.isOwnAddress(addr));
-
-  if (decision.outcome === 'delisted') {
-    const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, {
-      reason: `self-delisted (request ${request.id})`,
-      source: SELF_SERVICE,
-      now,
-    })!;
-    const listingCidr = verdict.listing!.cidr;
-    await ctx.blocklist.apply(
-      changes,
-      [{ cidr: listingCidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: changes.some((c) => c.dataset === 'exclusions') ? `exclusion ${addr.text} added` : 'listing removed' } }],
-      (tx) => {
-        ctx.blocklist.recordSelfDelistIn(tx, addr.text, request.id, now);
-        ctx.requests.transitionIn(tx, request.id, 'delisted', decision.reason, reasonFields(decision), now);
-      },
-    );
-    // interim (issue 14): the list and the request are still in Redis on this branch; the audit row follows them.
-    await ctx.audit.append({ at: now.toISOString(), actor: 'automation:delist', action: 'delist.delisted', target: addr.text, reason: decision.reason, before: verdict.listing, after: changes });
-  } else {
+  const outcome = await ctx.db.transaction().execute(async (trx) => {
+    await ctx.routing.lockIn(trx);
+    // Another run of this job may have committed while this one waited for the lock.
+    const current = await ctx.requests.get(request.id, trx);
+    if (current && FINAL_STATES.includes(current.state)) {
+      await ctx.jobs.sendMailIn(trx, 'delist-result', request.id, current.state);
+      return current.state;
+    }
+    const verdict = await ctx.blocklist.lookup(addr, now, trx);
+    const used = await ctx.blocklist.selfDelistsSince(addr.text, windowStart, trx);
+    const decision = decideDelist(ctx.policy, verdict, used, ctx.isOwnAddress(addr));
+    let changes = null;
     let ticketId: string | undefined;
-    if (decision.outcome === 'needs_review') {
-      // interim (issue 14): the ticket is in PostgreSQL, the request still in Redis on this branch. The ticket comes
-      // first (its id derives from the request: a retried job opens no second one), so the request never points at
-      // a ticket that is not there.
+    if (decision.outcome === 'delisted') {
+      changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `self-delisted (request ${request.id})`, source: SELF_SERVICE, now })!;
+      await ctx.blocklist.applyIn(
+        trx,
+        changes,
+        [{ cidr: verdict.listing!.cidr, event: { at: now.toISOString(), action: 'self-delisted', by: `request ${request.id}`, detail: changes.some((c) => c.dataset === 'exclusions') ? `exclusion ${addr.text} added` : 'listing removed', requestId: request.id } }],
+        now,
+      );
+      await ctx.blocklist.recordSelfDelistIn(trx, addr.text, request.id, now);
+    } else if (decision.outcome === 'needs_review') {
       ticketId = (
         await ctx.tickets.openIn(
-          ctx.db,
+          trx,
           { id: `t-${request.id}`, kind: 'delist-review', requestId: request.id, subject: `Delist review for ${addr.text}`, reason: decision.reason, ip: addr.text, email: request.email, ...(verdict.listing && { category: verdict.listing.category }) },
           now,
         )
       ).id;
     }
-    const tx = ctx.redis.multi();
-    ctx.requests.transitionIn(tx, request.id, decision.outcome, decision.reason, { ...reasonFields(decision), ...(ticketId && { ticketId }) }, now);
-    await execOrThrow(tx);
-    // interim (issue 14): the request is still in Redis on this branch; the audit row follows its change.
-    await ctx.audit.append({ at: now.toISOString(), actor: 'automation:delist', action: `delist.${decision.outcome}`, target: addr.text, reason: decision.reason, ...(ticketId && { after: { ticketId } }) });
-  }
-  await ctx.jobs.sendMail('delist-result', request.id, decision.outcome);
-  ctx.logger.info({ requestId: request.id, outcome: decision.outcome }, 'delist decided');
-  return decision.outcome;
+    await ctx.audit.appendIn(trx, {
+      at: now.toISOString(),
+      actor: 'automation:delist',
+      action: `delist.${decision.outcome}`,
+      target: addr.text,
+      reason: decision.reason,
+      ...(decision.outcome === 'delisted' ? { before: verdict.listing, after: changes } : ticketId && { after: { ticketId } }),
+    });
+    await ctx.requests.transitionIn(trx, request.id, decision.outcome, decision.reason, { ...reasonFields(decision), ...(ticketId && { ticketId }) }, now);
+    await ctx.jobs.sendMailIn(trx, 'delist-result', request.id, decision.outcome);
+    return decision.outcome;
+  });
+  ctx.logger.info({ requestId: request.id, outcome }, 'delist decided');
+  return outcome;
 }

@@ -8,7 +8,6 @@ import { FINAL_STATES } from '../../src/stores/requests.js';
 import { reporterLabel, tenantLabel } from '../../src/domain/report-trust.js';
 import { assessReport, type TrustDeps } from '../../src/features/report/trust.js';
 import { PermanentJobError, reasonFields } from './delist.js';
-import { execOrThrow } from '../../src/redis/connection.js';
 
 /**
  * One abuse report: decide whom to believe (reporter, tenant: see src/domain/report-trust.ts), count it once
@@ -24,7 +23,8 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
   const trust = weighTrust(ctx.policy.abuse.feedbackWeights, summary.feedbackType, await assessReport(ctx.policy, request, summary, await ctx.requests.sample(request.id), deps));
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
-  const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null }, now);
+  // The report's row is written here, once (a rerun finds it and counts nothing twice).
+  const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter) }, now);
   const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
   await ctx.tickets.attachReport(ticket.id, counted.canonicalId, now);
 
@@ -60,24 +60,24 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
     : trust.counts
       ? `trusted report added (${tally})`
       : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
-  const tx = ctx.redis.multi();
-  ctx.requests.transitionIn(tx, request.id, state, reason, { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify(trust) }, now);
-  await execOrThrow(tx);
-  // interim (issue 14): the request is still in Redis on this branch; the case's timeline and the audit row follow
-  // its change, together in one PostgreSQL transaction.
+  // The case's timeline, the audit row, the request's final state and its acknowledgement mail commit in one
+  // transaction (a rerun of a final request only makes sure of the mail).
+  const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify(trust) };
   await ctx.db.transaction().execute(async (trx) => {
     await ctx.tickets.addEventIn(trx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
     await ctx.audit.appendIn(trx, {
-    at: now.toISOString(),
-    actor: 'automation:report-intake',
-    action: `report.${state}`,
-    target: caseKey,
-    reason,
-    after: { requestId: request.id, caseId: ticket.id, trusted: trust.counts, reporter: reporterLabel(trust.reporter), tenant: tenantLabel(trust.tenant), trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted },
+      at: now.toISOString(),
+      actor: 'automation:report-intake',
+      action: `report.${state}`,
+      target: caseKey,
+      reason,
+      after: { requestId: request.id, caseId: ticket.id, trusted: trust.counts, reporter: reporterLabel(trust.reporter), tenant: tenantLabel(trust.tenant), trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted },
     });
+    await ctx.requests.transitionIn(trx, request.id, state, reason, outcome, now);
+    if (request.email) await ctx.jobs.sendMailIn(trx, 'report-ack', request.id);
   });
   ctx.logger.info({ requestId: request.id, case: ticket.id, distinct: counted.distinct, trusted: trust.counts, trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted }, 'report ingested');
-  return finish(ctx, request.id, request.email, state);
+  return state;
 }
 
 /** Reporters who gave an email get an acknowledgement (once: the mail job id derives from the request). */

@@ -10,13 +10,11 @@ type Data = Record<string, unknown>;
 
 /** Each kind of mail: its template and the data it needs from the request. Challenge tokens are derived here. */
 const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob) => Data | Promise<Data>> = {
-  // The delist form leaves its challenge to this job (the form's one Redis step stays small): made here, before
-  // its link goes out, valid for the policy's TTL from the request's creation.
-  'delist-challenge': async (ctx, r) => {
-    const ttlMinutes = ctx.policy.challenge.ttlMinutes;
-    const token = await ctx.challenges.ensure(r, ttlMinutes);
-    return { ttlMinutes, confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${token}` };
-  },
+  // The challenge was made with the request; its link's token derives from the challenge id.
+  'delist-challenge': (ctx, r) => ({
+    ttlMinutes: ctx.policy.challenge.ttlMinutes,
+    confirmUrl: `${ctx.config.publicUrl}/delist/confirm/${ctx.challenges.tokenFor(r.challengeId)}`,
+  }),
   'delist-result': (ctx, r) => outcome(ctx, r),
   // The address has not confirmed yet: the mail carries our own fixed text and the link only, nothing from the
   // sample (its subject, sender or links would let anyone send their text to any address from our domain).
@@ -57,6 +55,7 @@ export async function processSendMail(ctx: Context, mailer: Mailer, job: SendMai
   const request = await ctx.requests.get(job.requestId);
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
   if (!request.email) throw new PermanentJobError(`request ${job.requestId} has no email address to write to`);
+  if (job.kind.endsWith('-challenge') && !request.challengeId) throw new PermanentJobError(`request ${job.requestId} has no challenge`);
   const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, ...(await MAILS[job.kind](ctx, request, job)) };
   await mailer.send(await renderMail(job.kind, request.email, data, request.lang));
 }

@@ -1,4 +1,6 @@
+import type { Kysely } from 'kysely';
 import type { Context } from '../../context.js';
+import type { Database } from '../../db/schema.js';
 import { relistDurationDays } from '../../domain/delist-policy.js';
 import { parseDuration } from '../../domain/duration.js';
 import { IpInputError, parseAddress, parseNetwork, type Network } from '../../domain/ip.js';
@@ -26,8 +28,11 @@ export function parseTarget(target: string): Network {
   }
 }
 
-/** Lists an address or range (or replaces its listing); every change goes through the routing publisher. */
-export async function addListing(ctx: Context, input: AddListingInput, now = new Date()): Promise<{ entry: BlockEntry; version: number }> {
+/**
+ * Lists an address or range (or replaces its listing) through the routing publisher: the listing, the exclusions it lifts, its history event and its expiry job in one transaction under
+ * the publisher's lock. `alsoIn` runs in that transaction with the listing it replaces (the caller's audit row).
+ */
+export async function addListing(ctx: Context, input: AddListingInput, now = new Date(), alsoIn?: (trx: Kysely<Database>, before: BlockEntry | null, entry: BlockEntry) => Promise<void>): Promise<{ entry: BlockEntry; version: number }> {
   const net = parseTarget(input.target);
   const category = ctx.policy.categories[input.category];
   if (!category) throw new ValidationError(`Unknown category "${input.category}". Known: ${Object.keys(ctx.policy.categories).join(', ')}.`, { category: 'unknown' });
@@ -41,14 +46,25 @@ export async function addListing(ctx: Context, input: AddListingInput, now = new
     listedAt: now.toISOString(),
     expiresAt,
   };
-  // A new listing of the range covers again the addresses self-service excluded inside it.
-  const [exclusion, selfServiceInside] = await Promise.all([ctx.blocklist.getExclusion(net.text), ctx.blocklist.selfServiceExclusionsWithin(net)]);
-  const changes = planListing(entry, exclusion ?? undefined, selfServiceInside);
-  const lifted = changes.filter((c) => c.dataset === 'exclusions').map((c) => c.key);
-  const version = await ctx.blocklist.apply(changes, [
-    { cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}${lifted.length ? `; exclusions lifted: ${lifted.join(', ')}` : ''}` } },
-  ]);
-  if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt, now);
+  // Planned and published under the publisher's lock, so the exclusions it lifts are the ones there at commit.
+  const version = await ctx.db.transaction().execute(async (trx) => {
+    await ctx.routing.lockIn(trx);
+    // A new listing of the range covers again the addresses self-service excluded inside it.
+    const exclusion = await ctx.blocklist.getExclusion(net.text, trx);
+    const selfServiceInside = await ctx.blocklist.selfServiceExclusionsWithin(net, trx);
+    const changes = planListing(entry, exclusion ?? undefined, selfServiceInside);
+    const lifted = changes.filter((c) => c.dataset === 'exclusions').map((c) => c.key);
+    const before = alsoIn ? await ctx.blocklist.getListing(net.text, trx) : null;
+    const applied = await ctx.blocklist.applyIn(
+      trx,
+      changes,
+      [{ cidr: net.text, event: { at: entry.listedAt, action: 'listed', by: input.by, detail: `${input.category}${expiresAt ? ` until ${expiresAt}` : ''}${lifted.length ? `; exclusions lifted: ${lifted.join(', ')}` : ''}` } }],
+      now,
+    );
+    if (expiresAt) await ctx.jobs.expireEntryIn(trx, { dataset: 'blocklist', key: net.text, stamp: entry.listedAt }, expiresAt);
+    await alsoIn?.(trx, before, entry);
+    return applied;
+  });
   return { entry, version };
 }
 
@@ -64,28 +80,34 @@ export async function removeListing(
   reason = 'removed by an operator',
   now = new Date(),
   authorize?: (lifted: BlockEntry[]) => void,
+  alsoIn?: (trx: Kysely<Database>, change: 'removed' | 'excluded', before: BlockEntry | null) => Promise<void>,
 ): Promise<{ change: 'removed' | 'excluded'; covering: string; version: number }> {
   const net = parseTarget(target);
-  const exact = await ctx.blocklist.getListing(net.text);
-  const verdict = exact ? { listed: true, listing: exact } : await ctx.blocklist.lookup(parseAddress(net.text.split('/')[0]!), now);
-  const covering = verdict.listing;
-  if (!covering || (!exact && net.prefix < parseNetwork(covering.cidr).prefix)) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
-  const changes = planRemoval(net, verdict, { reason, source: by, now });
-  if (!changes) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
-  authorize?.(exact ? [exact] : (await ctx.blocklist.listingsContaining(net)).filter((l) => isLive(l, now)));
-  const orphaned = exact ? await exclusionsOrphanedBy(ctx, net, now) : [];
-  changes.push(...orphaned);
-  const change = exact ? 'removed' : 'excluded';
-  const detail = exact ? `${reason}${orphaned.length ? `; its self-service exclusions went with it: ${orphaned.map((c) => c.key).join(', ')}` : ''}` : `exclusion ${net.text}: ${reason}`;
-  const version = await ctx.blocklist.apply(changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail } }]);
-  return { change, covering: covering.cidr, version };
+  return ctx.db.transaction().execute(async (trx) => {
+    await ctx.routing.lockIn(trx);
+    const exact = await ctx.blocklist.getListing(net.text, trx);
+    const verdict = exact ? { listed: true, listing: exact } : await ctx.blocklist.lookup(parseAddress(net.text.split('/')[0]!), now, trx);
+    const covering = verdict.listing;
+    if (!covering || (!exact && net.prefix < parseNetwork(covering.cidr).prefix)) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
+    const changes = planRemoval(net, verdict, { reason, source: by, now });
+    if (!changes) throw new ConflictError('NOT_LISTED', `${net.text} is not listed.`);
+    authorize?.(exact ? [exact] : (await ctx.blocklist.listingsContaining(net, trx)).filter((l) => isLive(l, now)));
+    const orphaned = exact ? await exclusionsOrphanedBy(ctx, net, now, trx) : [];
+    changes.push(...orphaned);
+    const change = exact ? ('removed' as const) : ('excluded' as const);
+    const detail = exact ? `${reason}${orphaned.length ? `; its self-service exclusions went with it: ${orphaned.map((c) => c.key).join(', ')}` : ''}` : `exclusion ${net.text}: ${reason}`;
+    const version = await ctx.blocklist.applyIn(trx, changes, [{ cidr: covering.cidr, event: { at: now.toISOString(), action: change, by, detail } }], now);
+    await alsoIn?.(trx, change, exact);
+    return { change, covering: covering.cidr, version };
+  });
 }
 
 /** The removals of the self-service exclusions inside listing `net` that no other live listing still needs. */
-export async function exclusionsOrphanedBy(ctx: Context, net: Network, now = new Date()): Promise<RoutingChange[]> {
-  const inside = await ctx.blocklist.selfServiceExclusionsWithin(net);
+export async function exclusionsOrphanedBy(ctx: Context, net: Network, now = new Date(), db: Kysely<Database> = ctx.db): Promise<RoutingChange[]> {
+  const inside = await ctx.blocklist.selfServiceExclusionsWithin(net, db);
   if (!inside.length) return [];
-  const covering = new Map(await Promise.all(inside.map(async (e) => [e.cidr, (await ctx.blocklist.listingsContaining(parseNetwork(e.cidr))).filter((l) => isLive(l, now))] as const)));
+  const covering = new Map<string, BlockEntry[]>();
+  for (const e of inside) covering.set(e.cidr, (await ctx.blocklist.listingsContaining(parseNetwork(e.cidr), db)).filter((l) => isLive(l, now)));
   return planOrphanedExclusions(net, inside, (e) => covering.get(e.cidr) ?? []);
 }
 

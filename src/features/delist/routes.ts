@@ -1,24 +1,37 @@
 import { Router, type RequestHandler } from 'express';
 import type { Context } from '../../context.js';
-import { clientKey, limiter } from '../../http/rate-limit.js';
-import { confirmDelist, countInvalidDelist, requestDelist, viewConfirmation } from './service.js';
+import { CHALLENGE_EMAIL, challengeLimiters, limiter } from '../../http/rate-limit.js';
+import { confirmDelist, requestDelist, viewConfirmation } from './service.js';
 import { delistForm, echo, parseForm } from './schema.js';
 
 /**
- * `POST /delist`, the busiest public form: its rate limits, cool-down and records take one Redis script
- * (stores/delist-intake.ts).
+ * `POST /delist`: the per-client limit counts every form; a form that validated then counts against its email
+ * (as normalised), its target IP and the challenge caps per recipient and recipient domain, in that order (plain
+ * express-rate-limit middlewares, counters in Redis); then the request is recorded (service.ts).
  */
-function submitDelist(ctx: Context): RequestHandler {
-  return async (req, res) => {
-    const client = clientKey(req.ip);
+function submitDelist(ctx: Context): RequestHandler[] {
+  const limits = ctx.policy.rateLimits;
+  const { redis, keys } = ctx;
+  const [perEmail, ...perRecipient] = challengeLimiters(redis, keys, limits, 'delist-email', limits.delistPerEmail);
+  const validate: RequestHandler = (req, res, next) => {
     const parsed = parseForm(delistForm, req.body);
-    if (!parsed.ok) {
-      await countInvalidDelist(ctx, client);
-      return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
-    }
-    await requestDelist(ctx, { email: parsed.value.email, ip: parsed.value.ip, lang: res.locals.lang }, new Date(), client);
-    res.redirect(303, '/delist/sent');
+    if (!parsed.ok) return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
+    res.locals.delist = parsed.value;
+    res.locals[CHALLENGE_EMAIL] = parsed.value.email;
+    next();
   };
+  return [
+    limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
+    validate,
+    perEmail!,
+    limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (_req, res) => String(res.locals.delist.ip)),
+    ...perRecipient,
+    async (_req, res) => {
+      const form = res.locals.delist as { email: string; ip: string };
+      await requestDelist(ctx, { email: form.email, ip: form.ip, lang: res.locals.lang });
+      res.status(303).location('/delist/sent').end(); // no body to negotiate: a browser shows none
+    },
+  ];
 }
 
 /** The public delist flow: form → neutral "check your email" → mailed link → Delist IP → status page. */
@@ -31,7 +44,7 @@ export function delistRoutes(ctx: Context): Router {
     res.render('delist/form', { title: 'Remove an IP address from our blocked-senders list', values: echo(req.query, ['email', 'ip']), errors: {} });
   });
 
-  r.post('/delist', submitDelist(ctx));
+  r.post('/delist', ...submitDelist(ctx));
 
   r.get('/delist/sent', (_req, res) => {
     res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes });

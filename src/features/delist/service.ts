@@ -2,22 +2,20 @@ import type { Context } from '../../context.js';
 import { parseAddress } from '../../domain/ip.js';
 import { selfDelistsLeft } from '../../domain/delist-policy.js';
 import type { Verdict } from '../../domain/listing.js';
-import { GoneError, NotFoundError, RateLimitedError } from '../../errors.js';
-import { challengeHits, hit } from '../../http/rate-limit.js';
-import type { Hit } from '../../stores/delist-intake.js';
-import { intentFields } from '../../jobs/outbox.js';
-import { newId, type PortalRequest, type RequestEvent } from '../../stores/requests.js';
+import { countingAddress } from '../../domain/email-address.js';
+import { GoneError, NotFoundError } from '../../errors.js';
+import { newId, type PortalRequest } from '../../stores/requests.js';
 
 const DAY_MS = 24 * 3600 * 1000;
 
 /**
- * Step 1 of the public flow: record the request and mail a challenge. The caller answers the same neutral
- * page whatever happens here, so nothing reveals whether the IP is listed.
+ * Step 1 of the public flow: record the request and mail a challenge. The caller answers the same neutral page
+ * whatever happens here, so nothing reveals whether the IP is listed. The route counted the rate limits before.
  *
- * With `client` (the rate-limit key of the sender's address, from the web form), the three public rate limits
- * are counted in the same Redis script that creates the request: per client, per email, per target IP.
+ * Unless a challenge went to this email (as counted) and IP within the resend cool-down, one transaction writes the
+ * request, its first event, its challenge and its challenge mail's job (the job outbox): all or nothing.
  */
-export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date(), client?: string): Promise<void> {
+export async function requestDelist(ctx: Context, input: { email: string; ip: string; lang?: string }, now = new Date()): Promise<void> {
   const at = now.toISOString();
   const request: PortalRequest = {
     id: newId(),
@@ -28,38 +26,14 @@ export async function requestDelist(ctx: Context, input: { email: string; ip: st
     createdAt: at,
     updatedAt: at,
     challengeId: newId(16),
+    ...(input.lang && { lang: input.lang }),
   };
-  if (input.lang) request.lang = input.lang;
-  const event: RequestEvent = { at, state: request.state, message: 'Request received; a confirmation link was sent by email.' };
-  const hits = client === undefined ? [] : delistHits(ctx, client, input);
-  const outcome = await ctx.delistIntake.submit(hits, request, event, now.getTime(), ctx.jobs.mailIntent('delist-challenge', request.id));
-  if (outcome.status === 'limited') throw rateLimited(outcome.resetMs);
-  if (outcome.status === 'cooldown') return; // a challenge went out less than a minute ago: do not mail-bomb the address
-  // The challenge mail's job went to the job outbox with the request; the worker's relay queues it (jobs/outbox.ts).
-  ctx.logger.info({ requestId: request.id }, 'delist requested');
-}
-
-/** A delist form that did not validate still counts against its sender (throws RateLimitedError when over). */
-export async function countInvalidDelist(ctx: Context, client: string): Promise<void> {
-  const outcome = await ctx.delistIntake.count(delistHits(ctx, client));
-  if (outcome.status === 'limited') throw rateLimited(outcome.resetMs);
-}
-
-const rateLimited = (resetMs: number) => new RateLimitedError(Math.max(1, Math.ceil(resetMs / 1000)));
-
-/**
- * The public limits of the delist form, in the order they are counted (same keys as the other limiters): per
- * client, then (for a form that validated) per email, per target IP, and the caps per recipient and recipient
- * domain that all challenge mails share; the email limits count the address as normalised (challengeHits).
- */
-function delistHits(ctx: Context, client: string, input?: { email: string; ip: string }): Hit[] {
-  const limits = ctx.policy.rateLimits;
-  const hits = [hit(ctx.keys, 'delist-client', client, limits.delistPerClientIp)];
-  if (input) {
-    const [perEmail, ...shared] = challengeHits(ctx.keys, limits, 'delist-email', limits.delistPerEmail, input.email);
-    hits.push(perEmail!, hit(ctx.keys, 'delist-target', input.ip, limits.delistPerTargetIp), ...shared);
-  }
-  return hits;
+  const challenge = { id: request.challengeId, tokenHash: ctx.challenges.tokenHashFor(request.challengeId), expiresAt: new Date(now.getTime() + ctx.policy.challenge.ttlMinutes * 60_000) };
+  // Within the cool-down of an earlier challenge to this address for this IP, nothing is stored or mailed (no mail bombing).
+  const stored = await ctx.challenges.underCooldown(countingAddress(input.email), input.ip, ctx.policy.challenge.resendCooldownSeconds, () =>
+    ctx.requests.createWithChallengeAndJob(ctx.db, request, 'Request received; a confirmation link was sent by email.', challenge, ctx.jobs.mailIntent('delist-challenge', request.id)),
+  );
+  if (stored) ctx.logger.info({ requestId: request.id }, 'delist requested');
 }
 
 export interface ConfirmView {
@@ -94,12 +68,19 @@ export async function viewConfirmation(ctx: Context, token: string, now = new Da
 
 /**
  * "Delist IP" pressed: use the challenge up, move the request to queued and write its job to the job outbox, in
- * one script (no confirmed request without its job, whatever crashes); returns the request id for the status page.
+ * one transaction (no confirmed request without its job, whatever crashes); returns the request id for the status page.
  */
 export async function confirmDelist(ctx: Context, token: string, now = new Date()): Promise<string> {
   const check = await ctx.challenges.check(token, now);
   if (check.status !== 'valid') throw unusable(check.status, await requestBehind(ctx, check));
-  const used = await ctx.challenges.consumeAndQueue(token, check.requestId, 'queued', 'Email address confirmed; the request is queued.', intentFields(ctx.jobs.delistIntent(check.requestId)), now);
+  const used = await ctx.challenges.use(
+    token,
+    async (trx, requestId) => {
+      await ctx.requests.transitionIn(trx, requestId, 'queued', 'Email address confirmed; the request is queued.', {}, now);
+      await ctx.jobs.addIn(trx, ctx.jobs.delistIntent(requestId));
+    },
+    now,
+  );
   if (used.status !== 'valid') throw unusable(used.status, await requestBehind(ctx, used));
   return check.requestId;
 }

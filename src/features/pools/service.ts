@@ -1,5 +1,8 @@
 import { z } from 'zod';
+import type { Kysely } from 'kysely';
 import type { Context } from '../../context.js';
+import { inTransaction } from '../../db/connection.js';
+import type { Database } from '../../db/schema.js';
 import { parseDuration } from '../../domain/duration.js';
 import { assignmentKey, POOLS, type PoolAssignment, type PoolName } from '../../domain/pools.js';
 import { ConflictError, ValidationError } from '../../errors.js';
@@ -23,7 +26,7 @@ export interface AssignInput {
 }
 
 /** Assigns a tenant or a sending domain to a pool, through the routing publisher, with audit and expiry. */
-export async function assignPool(ctx: Context, input: AssignInput, now = new Date()): Promise<{ assignment: PoolAssignment; version: number }> {
+export async function assignPool(ctx: Context, input: AssignInput, now = new Date(), db: Kysely<Database> = ctx.db): Promise<{ assignment: PoolAssignment; version: number }> {
   const key = validateKey(input.kind, input.key);
   if (!POOLS.includes(input.pool as PoolName)) throw new ValidationError(`Unknown pool "${input.pool}". Pools: ${POOLS.join(', ')}.`, { pool: 'unknown' });
   if (!input.reason.trim()) throw new ValidationError('Say why (--reason).', { reason: 'required' });
@@ -35,42 +38,44 @@ export async function assignPool(ctx: Context, input: AssignInput, now = new Dat
   }
   const assignment: PoolAssignment = { kind: input.kind, key, pool: input.pool as PoolName, reason: input.reason.trim(), source: input.source, assignedAt: now.toISOString(), expiresAt };
   const id = assignmentKey(input.kind, key);
-  const before = await getAssignment(ctx, input.kind, key);
-  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }]);
-  // interim (issue 14): the routing datasets are still in Redis on this branch; the audit row follows the change.
-  await ctx.audit.append({ at: assignment.assignedAt, actor: input.by, action: 'pool.assign', target: id, reason: assignment.reason, before, after: assignment });
-  if (expiresAt) await ctx.jobs.expireEntry({ dataset: 'assignments', key: id, stamp: assignment.assignedAt }, expiresAt, now);
+  const version = await inTransaction(db, async (trx) => {
+    await ctx.routing.lockIn(trx);
+    const before = await ctx.assignments.get(input.kind, key, trx);
+    const version = await ctx.routing.publishIn(trx, [{ dataset: 'assignments', op: 'upsert', key: id, value: assignment }], now);
+    await ctx.audit.appendIn(trx, { at: assignment.assignedAt, actor: input.by, action: 'pool.assign', target: id, reason: assignment.reason, before, after: assignment });
+    if (expiresAt) await ctx.jobs.expireEntryIn(trx, { dataset: 'assignments', key: id, stamp: assignment.assignedAt }, expiresAt);
+    return version;
+  });
   return { assignment, version };
 }
 
 /** Ends an assignment now (the tenant or domain goes back to the classifier's rules). */
-export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKey: string, by: string, reason: string, now = new Date()): Promise<number> {
+export async function releasePool(ctx: Context, kind: 'tenant' | 'domain', rawKey: string, by: string, reason: string, now = new Date(), db: Kysely<Database> = ctx.db): Promise<number> {
   const key = validateKey(kind, rawKey);
-  const before = await getAssignment(ctx, kind, key);
-  if (!before) throw new ConflictError('NOT_ASSIGNED', `${kind} ${key} has no pool assignment.`);
   const id = assignmentKey(kind, key);
-  const version = await ctx.routing.publish([{ dataset: 'assignments', op: 'remove', key: id }]);
-  // interim (issue 14): the routing datasets are still in Redis on this branch; the audit row follows the change.
-  await ctx.audit.append({ at: now.toISOString(), actor: by, action: 'pool.release', target: id, reason, before, after: null });
-  return version;
+  return inTransaction(db, async (trx) => {
+    await ctx.routing.lockIn(trx);
+    const before = await ctx.assignments.get(kind, key, trx);
+    if (!before) throw new ConflictError('NOT_ASSIGNED', `${kind} ${key} has no pool assignment.`);
+    const version = await ctx.routing.publishIn(trx, [{ dataset: 'assignments', op: 'remove', key: id }], now);
+    await ctx.audit.appendIn(trx, { at: now.toISOString(), actor: by, action: 'pool.release', target: id, reason, before, after: null });
+    return version;
+  });
 }
 
 export async function getAssignment(ctx: Context, kind: 'tenant' | 'domain', key: string): Promise<PoolAssignment | null> {
-  const raw = await ctx.redis.hget(ctx.keys.assignments, assignmentKey(kind, key));
-  return raw ? (JSON.parse(raw) as PoolAssignment) : null;
+  return ctx.assignments.get(kind, key);
 }
 
 /** The live assignments that can apply to a message: its tenant's, and its sender domain's and parents'. */
 export async function assignmentsFor(ctx: Context, tenant: string | null, domain: string | null): Promise<PoolAssignment[]> {
-  const ids: string[] = [];
-  if (tenant) ids.push(assignmentKey('tenant', tenant));
+  const ids: Array<{ kind: 'tenant' | 'domain'; key: string }> = [];
+  if (tenant) ids.push({ kind: 'tenant', key: tenant });
   if (domain) {
-    const labels = domain.toLowerCase().split('.');
-    for (let i = 0; i < labels.length - 1; i++) ids.push(assignmentKey('domain', labels.slice(i).join('.')));
+    const labels = domain.toLowerCase().replace(/\.$/, '').split('.');
+    for (let i = 0; i < labels.length - 1; i++) ids.push({ kind: 'domain', key: labels.slice(i).join('.') });
   }
-  if (!ids.length) return [];
-  const raw = await ctx.redis.hmget(ctx.keys.assignments, ...ids);
-  return raw.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as PoolAssignment);
+  return ctx.assignments.many(ids);
 }
 
 function validateKey(kind: 'tenant' | 'domain', key: string): string {

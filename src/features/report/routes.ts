@@ -3,7 +3,7 @@ import multer from 'multer';
 import type { Context } from '../../context.js';
 import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { countingAddress } from '../../domain/email-address.js';
-import { challengeHits, countOrRefuse, hit, limiter } from '../../http/rate-limit.js';
+import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, limiter } from '../../http/rate-limit.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { CATEGORIES, reportForm } from './schema.js';
 import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmation } from './service.js';
@@ -67,6 +67,10 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   r.get('/report', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
 
+  // Counted once a form validated (see challengeLimiters), from inside the handlers below.
+  const draftPerEmail = limiter(ctx.redis, ctx.keys, 'report-draft-email', ctx.policy.rateLimits.reportDraftPerEmail, (_req, res) => countingAddress(String(res.locals[CHALLENGE_EMAIL])));
+  const reportLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'report-email', ctx.policy.rateLimits.reportPerEmail);
+
   r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp), checkBeforeUpload, readUpload, csrfAfterUpload, async (req, res) => {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(reportForm, req.body);
@@ -76,7 +80,8 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     if (file?.length && raw.trim()) errors.sample = 'errors.sample.both';
     else if (!file?.length && !raw.trim()) errors.sample = 'errors.sample.missing';
     if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
-    await countOrRefuse(ctx.delistIntake, [hit(ctx.keys, 'report-draft-email', countingAddress(parsed.value.email), ctx.policy.rateLimits.reportDraftPerEmail)]);
+    res.locals[CHALLENGE_EMAIL] = parsed.value.email;
+    await countOrRefuse([draftPerEmail], req, res);
     try {
       const draftId = await createDraft(ctx, { lang: res.locals.lang, email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
       res.redirect(303, `/report/preview/${draftId}`);
@@ -95,7 +100,8 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   r.post('/report/preview/:draft', async (req, res) => {
     const draft = await getDraft(ctx, String(req.params.draft));
-    await countOrRefuse(ctx.delistIntake, challengeHits(ctx.keys, ctx.policy.rateLimits, 'report-email', ctx.policy.rateLimits.reportPerEmail, draft.email));
+    res.locals[CHALLENGE_EMAIL] = draft.email;
+    await countOrRefuse(reportLimits, req, res);
     await submitDraft(ctx, draft.id);
     res.redirect(303, '/report/sent');
   });

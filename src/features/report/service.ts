@@ -1,5 +1,4 @@
 import type { Context } from '../../context.js';
-import { intentFields, outboxIn } from '../../jobs/outbox.js';
 import { NotOurMailError, SampleError, type SampleSummary } from '../../domain/samples.js';
 import { AppError, GoneError, NotFoundError, PayloadTooLargeError, UnavailableError, ValidationError } from '../../errors.js';
 import { ParseBudgetError, ParsePoolBusyError, parsePool } from '../../parse/pool.js';
@@ -13,7 +12,6 @@ import { reporterByTransport, type ReportOrigin } from '../../domain/report-trus
 export type ReportSummary = SampleSummary;
 
 const DRAFT_TTL_SECONDS = 3600;
-const EVIDENCE_TTL_SECONDS = 180 * 24 * 3600;
 
 /** The parsed fields machine clients get back (DESIGN: 202 {id, statusUrl, parsed}). */
 export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: s.tenant, mailFrom: s.mailFrom, from: s.from, messageId: s.messageId, feedbackType: s.feedbackType });
@@ -51,13 +49,7 @@ export interface DraftInput {
 export async function createDraft(ctx: Context, input: DraftInput): Promise<string> {
   const summary = await understand(ctx, input.sample);
   const id = newId();
-  const key = ctx.keys.reportDraft(id);
-  await ctx.redis
-    .multi()
-    .hset(key, { email: input.email, category: input.category, comment: input.comment, lang: input.lang ?? 'en', summary: JSON.stringify(summary) })
-    .hset(key, 'sample', input.sample)
-    .expire(key, DRAFT_TTL_SECONDS)
-    .exec();
+  await ctx.reportDrafts.create({ id, email: input.email, category: input.category, comment: input.comment, lang: input.lang ?? 'en', summary: { ...summary } }, input.sample, DRAFT_TTL_SECONDS);
   return id;
 }
 
@@ -72,24 +64,24 @@ export interface Draft {
 
 export async function getDraft(ctx: Context, id: string): Promise<Draft> {
   if (!/^[A-Za-z0-9_-]{16}$/.test(id)) throw new NotFoundError('This preview does not exist.');
-  const [email, category, comment, summary, lang] = await ctx.redis.hmget(ctx.keys.reportDraft(id), 'email', 'category', 'comment', 'summary', 'lang');
-  if (!email || !summary) throw new GoneError('DRAFT_GONE', 'This preview has expired (previews are kept for an hour). Please submit the message again.');
-  return { id, email, category: category ?? 'spam', comment: comment ?? '', lang: lang ?? 'en', summary: JSON.parse(summary) as ReportSummary };
+  const draft = await ctx.reportDrafts.get(id);
+  if (!draft) throw new GoneError('DRAFT_GONE', 'This preview has expired (previews are kept for an hour). Please submit the message again.');
+  return { ...draft, summary: draft.summary as unknown as ReportSummary };
 }
 
 /** Step 2: the reporter confirmed the preview; the draft becomes a request and a challenge mail goes out. */
 export async function submitDraft(ctx: Context, draftId: string, now = new Date()): Promise<void> {
   const draft = await getDraft(ctx, draftId);
-  const sample = await ctx.redis.hgetBuffer(ctx.keys.reportDraft(draftId), 'sample');
-  if (!sample) throw new GoneError('DRAFT_GONE', 'This preview has expired. Please submit the message again.');
   const request = { ...reportRequest(draft.summary, { email: draft.email, channel: 'web', reporter: draft.email, category: draft.category, comment: draft.comment, state: 'awaiting_confirmation' }, now), lang: draft.lang };
-  const tx = ctx.redis.multi();
-  ctx.requests.createIn(tx, request, 'Report prepared; a confirmation link was sent by email.');
-  ctx.requests.storeSampleIn(tx, request.id, sample, EVIDENCE_TTL_SECONDS);
-  ctx.challenges.createIn(tx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
-  tx.del(ctx.keys.reportDraft(draftId));
-  outboxIn(tx, ctx.keys.jobOutbox, ctx.jobs.mailIntent('report-challenge', request.id)); // no request without its mail
-  await tx.exec();
+  // The draft becomes the request, its evidence, its challenge and its challenge mail's job, all or nothing.
+  await ctx.db.transaction().execute(async (trx) => {
+    const sample = await ctx.reportDrafts.takeSampleIn(trx, draftId, now);
+    if (!sample) throw new GoneError('DRAFT_GONE', 'This preview has expired. Please submit the message again.');
+    await ctx.requests.createIn(trx, request, 'Report prepared; a confirmation link was sent by email.');
+    await ctx.requests.storeSampleIn(trx, request.id, sample, ctx.policy.samples.retentionDays, now);
+    await ctx.challenges.createIn(trx, request.challengeId, request.id, ctx.policy.challenge.ttlMinutes, now);
+    await ctx.jobs.sendMailIn(trx, 'report-challenge', request.id);
+  });
 }
 
 /** The emailed link, read without using it up. */
@@ -109,7 +101,14 @@ export async function viewReportConfirmation(ctx: Context, token: string, now = 
  */
 export async function confirmReport(ctx: Context, token: string, now = new Date()): Promise<string> {
   const { request } = await viewReportConfirmation(ctx, token, now);
-  const check = await ctx.challenges.consumeAndQueue(token, request.id, 'queued', 'Email address confirmed; the report is queued.', intentFields(ctx.jobs.ingestReportIntent(request.id)), now);
+  const check = await ctx.challenges.use(
+    token,
+    async (trx, requestId) => {
+      await ctx.requests.transitionIn(trx, requestId, 'queued', 'Email address confirmed; the report is queued.', {}, now);
+      await ctx.jobs.addIn(trx, ctx.jobs.ingestReportIntent(requestId));
+    },
+    now,
+  );
   if (check.status !== 'valid') throw new GoneError('LINK_USED', 'This confirmation link has already been used.', { statusId: request.id });
   return request.id;
 }
@@ -128,11 +127,11 @@ export async function submitMachineReport(ctx: Context, raw: Buffer, origin: Rep
   const summary = await understand(ctx, raw);
   const trust = { reporter: reporterByTransport(ctx.policy.partners, origin) };
   const request = { ...reportRequest(summary, { email: '', channel, reporter, category: summary.feedbackType ?? 'abuse', comment: '', state: 'queued' }, now), origin: JSON.stringify(origin), trust: JSON.stringify(trust) };
-  const tx = ctx.redis.multi();
-  ctx.requests.createIn(tx, request, `Report received by ${channel === 'api' ? 'the API' : 'SMTP'} from ${reporter}; queued.`);
-  ctx.requests.storeSampleIn(tx, request.id, raw, EVIDENCE_TTL_SECONDS);
-  await tx.exec();
-  await ctx.jobs.ingestReport(request.id);
+  await ctx.db.transaction().execute(async (trx) => {
+    await ctx.requests.createIn(trx, request, `Report received by ${channel === 'api' ? 'the API' : 'SMTP'} from ${reporter}; queued.`);
+    await ctx.requests.storeSampleIn(trx, request.id, raw, ctx.policy.samples.retentionDays, now);
+    await ctx.jobs.addIn(trx, ctx.jobs.ingestReportIntent(request.id));
+  });
   return { id: request.id, summary };
 }
 

@@ -6,7 +6,6 @@ import { planSelfDelist } from '../../domain/listing.js';
 import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../errors.js';
 import { liftRefusal } from '../../domain/guardrails.js';
 import type { StaffUser } from '../../stores/staff.js';
-import { execOrThrow } from '../../redis/connection.js';
 import type { ReplyTemplate, Ticket } from '../../stores/tickets.js';
 import { assignPool, releasePool } from '../pools/service.js';
 import { liftToProbation, getRestriction } from '../unblock/service.js';
@@ -34,28 +33,24 @@ function mustBeOpen(ticket: Ticket): void {
   if (ticket.state !== 'open') throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
 }
 
-type RedisStep = (tx: ReturnType<Context['redis']['multi']>) => void;
-
 /**
  * Closes a ticket with its resolution, timeline and audit entry in one transaction (closing frees a tenant's case
  * key: the next report opens a new case). Closing is conditional on the ticket being open, so of two staff closing
- * it at once one wins and the other gets TICKET_CLOSED. `alsoIn` adds rows to the same transaction; `requestStep`
- * is the request's next step, still in Redis on this branch.
+ * it at once one wins and the other gets TICKET_CLOSED. `alsoIn` adds rows to the same transaction (the request's
+ * outcome and its result mail, a merge's moved reports).
  */
-async function close(ctx: Context, ticket: Ticket, a: Actor, action: string, resolution: string, requestStep?: RedisStep, alsoIn?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
+async function close(ctx: Context, ticket: Ticket, a: Actor, action: string, resolution: string, alsoIn?: (trx: Kysely<Database>) => Promise<void>): Promise<void> {
   await ctx.db.transaction().execute(async (trx) => {
-    const after = await ctx.tickets.closeIn(trx, ticket.id, resolution, a.now);
-    if (!after) throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
-    await ctx.tickets.addEventIn(trx, ticket.id, { at: at(a), actor: a.user.email, message: `${action}: ${resolution}`, type: 'action' });
-    await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: `ticket.${action}`, target: ticket.id, reason: resolution, before: { state: ticket.state }, after: { state: after.state, resolution } });
+    await closeIn(ctx, trx, ticket, a, action, resolution);
     await alsoIn?.(trx);
   });
-  if (requestStep) {
-    // interim (issue 14): the request is still in Redis on this branch: its step follows the committed ticket change.
-    const tx = ctx.redis.multi();
-    requestStep(tx);
-    await execOrThrow(tx);
-  }
+}
+
+async function closeIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, a: Actor, action: string, resolution: string): Promise<void> {
+  const after = await ctx.tickets.closeIn(trx, ticket.id, resolution, a.now);
+  if (!after) throw new ConflictError('TICKET_CLOSED', 'This ticket is already closed.');
+  await ctx.tickets.addEventIn(trx, ticket.id, { at: at(a), actor: a.user.email, message: `${action}: ${resolution}`, type: 'action' });
+  await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: `ticket.${action}`, target: ticket.id, reason: resolution, before: { state: ticket.state }, after: { state: after.state, resolution } });
 }
 
 /** The requests a reply reaches: the ticket's own request, or every reporter of an abuse case who gave an email. */
@@ -83,13 +78,16 @@ export async function reply(ctx: Context, id: string, template: ReplyTemplate, t
   if (!clean || clean.length > 5000) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
   const recipients = await requestsOf(ctx, ticket);
   if (!recipients.length) throw new ConflictError('NO_RECIPIENT', 'Nobody on this ticket gave an email address.');
-  const replyId = await ctx.db.transaction().execute(async (trx) => {
-    const id = await ctx.tickets.addReplyIn(trx, ticket.id, { at: at(a), author: a.user.email, template, body: clean });
-    await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: 'ticket.reply', target: ticket.id, reason: `${template} to ${recipients.length} requester(s)` });
-    return id;
-  });
-  for (const requestId of recipients) await ctx.jobs.sendMail('staff-reply', requestId, replyId);
+  await ctx.db.transaction().execute((trx) => replyIn(ctx, trx, ticket, recipients, template, clean, a));
   return recipients.length;
+}
+
+/** The reply's timeline entry, audit row and mail jobs, in the caller's transaction (nothing when nobody gave an address). */
+async function replyIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, recipients: string[], template: ReplyTemplate, text: string, a: Actor): Promise<void> {
+  if (!recipients.length) return;
+  const id = await ctx.tickets.addReplyIn(trx, ticket.id, { at: at(a), author: a.user.email, template, body: text });
+  await ctx.audit.appendIn(trx, { at: at(a), actor: a.user.email, action: 'ticket.reply', target: ticket.id, reason: `${template} to ${recipients.length} requester(s)` });
+  for (const requestId of recipients) await ctx.jobs.sendMailIn(trx, 'staff-reply', requestId, id);
 }
 
 export async function approveDelist(ctx: Context, id: string, a: Actor): Promise<void> {
@@ -99,58 +97,67 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
   if (!request) throw new NotFoundError('The request behind this ticket is gone.');
   const addr = parseAddress(request.ip);
   const now = a.now ?? new Date();
-  const verdict = await ctx.blocklist.lookup(addr, now);
-  const refusal = liftRefusal(ctx.policy, verdict.covering ?? [], a.user.role);
-  if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
-  const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
-  const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
-  const record = (tx: ReturnType<Context['redis']['multi']>) => ctx.requests.transitionIn(tx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
-  if (changes) {
-    // interim (issue 14): the list and the request are still in Redis on this branch: they change first (one MULTI),
-    // then close() commits the ticket, its timeline and the audit row in PostgreSQL.
-    await ctx.blocklist.apply(changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}` } }], record);
-  }
-  await close(ctx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`, changes ? undefined : record);
-  await ctx.jobs.sendMail('delist-result', request.id, 'delisted');
+  // The list change, the ticket's closing, its timeline, the audit row, the request's outcome and its mail commit together.
+  await ctx.db.transaction().execute(async (trx) => {
+    await ctx.routing.lockIn(trx);
+    const verdict = await ctx.blocklist.lookup(addr, now, trx);
+    const refusal = liftRefusal(ctx.policy, verdict.covering ?? [], a.user.role);
+    if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
+    const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
+    if (changes) await ctx.blocklist.applyIn(trx, changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}`, requestId: request.id } }], now);
+    await closeIn(ctx, trx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`);
+    const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
+    await ctx.requests.transitionIn(trx, request.id, 'delisted', reason, { reason, reasonCode: 'staff-delisted' }, now);
+    await ctx.jobs.sendMailIn(trx, 'delist-result', request.id, 'delisted');
+  });
 }
 
 export async function refuseDelist(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
   const ticket = await load(ctx, id, 'delist-review');
   mustBeOpen(ticket);
   const reason = why.trim() || 'Our support staff reviewed your request and cannot remove the listing now.';
-  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now));
-  await ctx.jobs.sendMail('delist-result', ticket.requestId!, 'refused');
+  await close(ctx, ticket, a, 'refuse', reason, async (trx) => {
+    await ctx.requests.transitionIn(trx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now);
+    await ctx.jobs.sendMailIn(trx, 'delist-result', ticket.requestId!, 'refused');
+  });
 }
 
-/** Abuse confirmed: the tenant goes to the high-risk pool for `hours` (if it has one) and the reporters hear so. */
+/**
+ * Abuse confirmed: the tenant goes to the high-risk pool for `hours` (if it has one) and the reporters hear so; the
+ * pool change, the closing and the reporters' mails commit together.
+ */
 export async function confirmAbuse(ctx: Context, id: string, hours: number, a: Actor): Promise<void> {
   const ticket = await load(ctx, id, 'abuse-case');
   mustBeOpen(ticket);
-  if (ticket.tenant) await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool: 'high-risk', expires: `${hours}h`, reason: `abuse confirmed on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now);
-  await close(ctx, ticket, a, 'confirm', ticket.tenant ? `abuse confirmed; tenant ${ticket.tenant} in the high-risk pool for ${hours} h` : 'abuse confirmed');
-  await notifyReporters(ctx, ticket, 'We confirmed the abuse you reported and acted on the sender. Thank you for reporting it.', a);
+  const recipients = await requestsOf(ctx, ticket);
+  await ctx.db.transaction().execute(async (trx) => {
+    // The publisher's lock first, as every routing change takes it, then the ticket (no lock-order inversion).
+    if (ticket.tenant) await ctx.routing.lockIn(trx);
+    await closeIn(ctx, trx, ticket, a, 'confirm', ticket.tenant ? `abuse confirmed; tenant ${ticket.tenant} in the high-risk pool for ${hours} h` : 'abuse confirmed');
+    if (ticket.tenant) await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool: 'high-risk', expires: `${hours}h`, reason: `abuse confirmed on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now, trx);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', 'We confirmed the abuse you reported and acted on the sender. Thank you for reporting it.', a);
+  });
 }
 
 export async function dismissAbuse(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
   const ticket = await load(ctx, id, 'abuse-case');
   mustBeOpen(ticket);
-  await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse');
-  await notifyReporters(ctx, ticket, 'We looked at the message you reported and found no abuse by our customer that we can act on. Thank you for reporting it.', a);
+  const recipients = await requestsOf(ctx, ticket);
+  await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse', (trx) =>
+    replyIn(ctx, trx, ticket, recipients, 'resolved', 'We looked at the message you reported and found no abuse by our customer that we can act on. Thank you for reporting it.', a),
+  );
 }
 
-async function notifyReporters(ctx: Context, ticket: Ticket, text: string, a: Actor): Promise<void> {
-  if ((await requestsOf(ctx, ticket)).length) await reply(ctx, ticket.id, 'resolved', text, a);
-}
-
+/** A tenant's pool set (or released) from a ticket: the routing change and the ticket's timeline entry commit together. */
 export async function setPool(ctx: Context, id: string, pool: string, hours: number | null, a: Actor): Promise<void> {
   const ticket = await load(ctx, id);
-  if (!ticket.tenant) throw new ConflictError('NO_TENANT', 'This ticket has no tenant to assign.');
-  if (pool === 'release') {
-    await releasePool(ctx, 'tenant', ticket.tenant, a.user.email, `released on ${ticket.id}`, a.now);
-  } else {
-    await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool, expires: hours ? `${hours}h` : 'never', reason: `assigned on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now);
-  }
-  await ctx.tickets.addEventIn(ctx.db, ticket.id, { at: at(a), actor: a.user.email, message: pool === 'release' ? 'pool assignment released' : `tenant assigned to ${pool}${hours ? ` for ${hours} h` : ''}`, type: 'action' });
+  const tenant = ticket.tenant;
+  if (!tenant) throw new ConflictError('NO_TENANT', 'This ticket has no tenant to assign.');
+  await ctx.db.transaction().execute(async (trx) => {
+    if (pool === 'release') await releasePool(ctx, 'tenant', tenant, a.user.email, `released on ${ticket.id}`, a.now, trx);
+    else await assignPool(ctx, { kind: 'tenant', key: tenant, pool, expires: hours ? `${hours}h` : 'never', reason: `assigned on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now, trx);
+    await ctx.tickets.addEventIn(trx, ticket.id, { at: at(a), actor: a.user.email, message: pool === 'release' ? 'pool assignment released' : `tenant assigned to ${pool}${hours ? ` for ${hours} h` : ''}`, type: 'action' });
+  });
 }
 
 /** Merges a duplicate case into this one: its reports move here, it closes pointing at this one. */
@@ -159,28 +166,37 @@ export async function mergeCase(ctx: Context, id: string, duplicateId: string, a
   const duplicate = await load(ctx, duplicateId, 'abuse-case');
   if (target.id === duplicate.id) throw new ValidationError('A case cannot be merged into itself.', { duplicate: 'same' });
   mustBeOpen(duplicate);
-  await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, undefined, async (trx) => {
+  await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, async (trx) => {
     await ctx.tickets.moveReportsIn(trx, duplicate.id, target.id);
     await ctx.tickets.addEventIn(trx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
   });
 }
 
+/** Unblock approved: the restriction lifted into probation, the ticket closed, the request's outcome and its mail, in one transaction. */
 export async function approveUnblock(ctx: Context, id: string, a: Actor): Promise<void> {
   const ticket = await load(ctx, id, 'tenant-unblock');
   mustBeOpen(ticket);
-  const restricted = await getRestriction(ctx, ticket.tenant!);
-  if (restricted) await liftToProbation(ctx, ticket.tenant!, `unblock approved on ${ticket.id}`, a.user.email, a.now);
+  const recipients = await requestsOf(ctx, ticket);
   const reason = `Approved: tenant ${ticket.tenant} may send again, on probation for ${ctx.policy.unblock.probationDays} days.`;
-  await close(ctx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)', (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'approved', reason, { reason, reasonCode: 'unblock-approved', reasonParams: JSON.stringify({ tenant: ticket.tenant, days: ctx.policy.unblock.probationDays }) }, a.now));
-  await reply(ctx, ticket.id, 'resolved', reason, a);
+  const restricted = await getRestriction(ctx, ticket.tenant!);
+  await ctx.db.transaction().execute(async (trx) => {
+    if (restricted) await ctx.routing.lockIn(trx); // the publisher's lock before the ticket's row, as every routing change
+    await closeIn(ctx, trx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)');
+    if (restricted) await liftToProbation(ctx, ticket.tenant!, `unblock approved on ${ticket.id}`, a.user.email, a.now, trx);
+    await ctx.requests.transitionIn(trx, ticket.requestId!, 'approved', reason, { reason, reasonCode: 'unblock-approved', reasonParams: JSON.stringify({ tenant: ticket.tenant, days: ctx.policy.unblock.probationDays }) }, a.now);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', reason, a);
+  });
 }
 
 export async function refuseUnblock(ctx: Context, id: string, why: string, a: Actor): Promise<void> {
   const ticket = await load(ctx, id, 'tenant-unblock');
   mustBeOpen(ticket);
+  const recipients = await requestsOf(ctx, ticket);
   const reason = why.trim() || 'The evidence does not show yet that the environment is secured.';
-  await close(ctx, ticket, a, 'refuse', reason, (tx) => ctx.requests.transitionIn(tx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now));
-  await reply(ctx, ticket.id, 'resolved', `We cannot unblock the tenant yet: ${reason}`, a);
+  await close(ctx, ticket, a, 'refuse', reason, async (trx) => {
+    await ctx.requests.transitionIn(trx, ticket.requestId!, 'refused', reason, { reason, reasonCode: '' }, a.now);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', `We cannot unblock the tenant yet: ${reason}`, a);
+  });
 }
 
 /** Bulk close from the queue: each ticket closed on its own (one failing does not stop the others). */

@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { challengeHits, countOrRefuse, limiter } from '../../http/rate-limit.js';
+import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, limiter } from '../../http/rate-limit.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { tenantId } from '../pools/service.js';
 import { confirmUnblock, requestUnblock, viewUnblockConfirmation } from './service.js';
@@ -27,11 +27,12 @@ export function unblockRoutes(ctx: Context): Router {
     res.status(status).render('unblock/form', { title: 'Unblock a tenant blocked from sending from unregistered domains', values, errors });
 
   r.get('/unblock', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
+  const unblockLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'unblock-email', ctx.policy.rateLimits.unblockPerEmail);
   r.post('/unblock', limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), async (req, res) => {
     const parsed = parseForm(unblockForm, req.body);
     if (!parsed.ok) return render(res, 400, echo(req.body, FIELDS), parsed.fields);
-    const limits = ctx.policy.rateLimits;
-    await countOrRefuse(ctx.delistIntake, challengeHits(ctx.keys, limits, 'unblock-email', limits.unblockPerEmail, parsed.value.email));
+    res.locals[CHALLENGE_EMAIL] = parsed.value.email;
+    await countOrRefuse(unblockLimits, req, res);
     await requestUnblock(ctx, { lang: res.locals.lang, tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
     res.redirect(303, '/unblock/sent');
   });

@@ -1,0 +1,152 @@
+/**
+ * The routing publisher on PostgreSQL (issue 14, item 3): one transaction per change (datasets, version, feed row),
+ * NOTIFY only at commit, the snapshot read at one version and cached per version, the feed trimmed by policy, and
+ * the routing records surviving an emptied Redis.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { clientConfig, notifyChannel } from '../../src/db/connection.js';
+import { addListing, removeListing } from '../../src/features/blocklist/service.js';
+import { allow } from '../../src/features/lists/service.js';
+import { assignPool } from '../../src/features/pools/service.js';
+import { restrictTenant } from '../../src/features/unblock/service.js';
+import { parseAddress } from '../../src/domain/ip.js';
+import { deleteByPattern } from '../../src/redis/connection.js';
+import type { StaffUser } from '../../src/stores/staff.js';
+import { testContext, type TestContext } from '../helpers/context.js';
+import { testDatabaseUrl } from '../helpers/db.js';
+
+const listing = (cidr: string) => ({ dataset: 'blocklist' as const, op: 'upsert' as const, key: cidr, value: { cidr, category: 'manual', reason: 'test', source: 'test', listedAt: new Date().toISOString(), expiresAt: null } });
+
+describe('routing publisher (PostgreSQL)', () => {
+  let ctx: TestContext;
+  before(() => {
+    ctx = testContext({ policy: (p) => ({ ...p, routing: { ...p.routing, feedMaxLength: 50 } }) });
+  });
+  after(() => ctx.cleanup());
+
+  it('applies a change, its version and its feed row together, or nothing at all', async () => {
+    const version = await ctx.routing.publish([listing('192.0.2.1')]);
+    await assert.rejects(ctx.routing.publish([listing('192.0.2.2'), { dataset: 'blocklist', op: 'remove', key: '192.0.2.3/24' }]), /invalid key/);
+    assert.equal(await ctx.routing.version(), version, 'the failed change took no version');
+    assert.equal(await ctx.blocklist.getListing('192.0.2.2'), null, 'and left no half of itself');
+    const page = await ctx.routing.feed(version - 1);
+    assert.ok(!page.gone);
+    assert.deepEqual(page.entries.map((e) => e.version), [version]);
+  });
+
+  it('gives concurrent publishers consecutive versions, each with its own feed row', async () => {
+    const start = await ctx.routing.version();
+    const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => ctx.routing.publish([listing(`198.51.100.${i + 1}`)])));
+    assert.deepEqual([...versions].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => start + i + 1));
+    const page = await ctx.routing.feed(start);
+    assert.ok(!page.gone);
+    assert.deepEqual(page.entries.map((e) => e.version), Array.from({ length: 20 }, (_, i) => start + i + 1));
+    for (const e of page.entries) assert.equal(e.changes.length, 1);
+  });
+
+  it('wakes a listener on the feed channel at commit, never before and never on a rollback', async () => {
+    const listener = new pg.Client(clientConfig({ url: await testDatabaseUrl(), searchPath: ctx.schema }));
+    await listener.connect();
+    const heard: number[] = [];
+    listener.on('notification', (n) => n.channel === notifyChannel(ctx.schema, 'routing_feed') && heard.push(Date.now()));
+    await listener.query(`LISTEN ${listener.escapeIdentifier(notifyChannel(ctx.schema, 'routing_feed'))}`);
+    try {
+      await assert.rejects(
+        ctx.db.transaction().execute(async (trx) => {
+          await ctx.routing.publishIn(trx, [listing('203.0.113.7')]);
+          throw new Error('rolled back');
+        }),
+        /rolled back/,
+      );
+      let committed = 0;
+      await ctx.db.transaction().execute(async (trx) => {
+        await ctx.routing.publishIn(trx, [listing('203.0.113.8')]);
+        await new Promise((r) => setTimeout(r, 150)); // a NOTIFY sent before commit would arrive in this time
+        assert.equal(heard.length, 0, 'nothing heard before the commit');
+        committed = Date.now();
+      });
+      for (let i = 0; i < 100 && heard.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(heard.length, 1, 'one notification, for the committed change only');
+      assert.ok(heard[0]! >= committed);
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('reads each snapshot at one version, and builds it once per version', async () => {
+    const a = await ctx.routing.snapshot();
+    assert.equal(await ctx.routing.snapshot(), a, 'the same version is served from the cache');
+    // Publishers and snapshot readers at once: every snapshot has exactly the entries of its version.
+    const base = a.version - a.blocklist.length;
+    const reads: Array<Promise<{ version: number; blocklist: unknown[] }>> = [];
+    const writes: Array<Promise<number>> = [];
+    for (let i = 0; i < 15; i++) {
+      writes.push(ctx.routing.publish([listing(`10.9.${i}.0/24`)]));
+      reads.push(ctx.routing.snapshot());
+    }
+    await Promise.all(writes);
+    for (const snap of await Promise.all(reads)) assert.equal(snap.blocklist.length, snap.version - base, `snapshot of version ${snap.version}`);
+    const latest = await ctx.routing.snapshot();
+    assert.notEqual(latest, a);
+    assert.equal(latest.version, await ctx.routing.version());
+  });
+
+  it('trims the feed to policy routing.feedMaxLength; a version behind the trim is gone', async () => {
+    const small = testContext({ policy: (p) => ({ ...p, routing: { ...p.routing, feedMaxLength: 3 } }) });
+    try {
+      for (let i = 1; i <= 5; i++) await small.routing.publish([listing(`192.0.2.${i}`)]);
+      const kept = await small.routing.feed(2);
+      assert.ok(!kept.gone);
+      assert.deepEqual(kept.entries.map((e) => e.version), [3, 4, 5]);
+      assert.deepEqual(await small.routing.feed(1), { gone: true, version: 5 });
+      assert.equal((await small.routing.recent(10)).length, 3);
+    } finally {
+      await small.cleanup();
+    }
+  });
+
+  it('keeps every listing, exclusion, assignment, restriction, allow entry, feed entry and history when Redis is emptied mid-run', async () => {
+    const staff: StaffUser = { email: 'admin@example.net', role: 'admin', createdAt: new Date().toISOString(), disabled: false, sessionVersion: 1 };
+    const from = await ctx.routing.version();
+    await addListing(ctx, { target: '100.64.0.0/24', category: 'manual', expires: 'never', source: 'test', by: 'cli:flush' });
+    await removeListing(ctx, '100.64.0.9', 'cli:flush', 'a customer asked');
+    await assignPool(ctx, { kind: 'tenant', key: 'flush-co', pool: 'high-risk', reason: 'before the flush', source: 'test', by: 'cli:flush' });
+    await ctx.blocklist.recordSelfDelistIn(ctx.db, '100.64.0.10', 'flushreq-0000001', new Date());
+
+    assert.ok((await deleteByPattern(ctx.redis, ctx.keys.all)) > 0, 'the prefix held keys (audit, jobs) before the flush');
+
+    await restrictTenant(ctx, 'flush-co', 'after the flush', 'cli:flush');
+    await allow(ctx, staff, { target: '203.0.113.250', reason: 'a partner relay' });
+    await addListing(ctx, { target: '100.66.0.1', category: 'manual', expires: 'never', source: 'test', by: 'cli:flush' });
+    // These changes and their audit rows are all in PostgreSQL now: the second flush may find nothing left in Redis.
+    await deleteByPattern(ctx.redis, ctx.keys.all);
+
+    const snap = await ctx.routing.snapshot();
+    assert.ok(snap.blocklist.some((e) => e.cidr === '100.64.0.0/24'));
+    assert.ok(snap.blocklist.some((e) => e.cidr === '100.66.0.1'));
+    assert.ok(snap.exclusions.some((e) => e.cidr === '100.64.0.9'));
+    assert.deepEqual(snap.assignments.filter((a) => a.key === 'flush-co').map((a) => a.pool), ['high-risk']);
+    assert.deepEqual(snap.restrictions.filter((r) => r.tenant === 'flush-co').map((r) => r.state), ['blocked']);
+    assert.deepEqual(snap.allowlist.filter((a) => a.cidr === '203.0.113.250').map((a) => a.addedBy), ['admin@example.net']);
+    const page = await ctx.routing.feed(from);
+    assert.ok(!page.gone);
+    assert.equal(page.entries.length, 6);
+    assert.equal(await ctx.blocklist.selfDelistsEver('100.64.0.10'), 1);
+    const history = await ctx.blocklist.history('100.64.0.0/24');
+    assert.deepEqual(history.map((h) => [h.action, h.by]), [['listed', 'cli:flush'], ['excluded', 'cli:flush']]);
+    assert.match(history[1]!.detail, /a customer asked/);
+    assert.equal((await ctx.blocklist.lookup(parseAddress('100.64.0.9'))).listed, false);
+  });
+
+  it('keeps the whole history of a network: each listing and each removal, with who and why', async () => {
+    await addListing(ctx, { target: '100.70.0.1', category: 'manual', expires: 'never', source: 'test', by: 'alice' });
+    await removeListing(ctx, '100.70.0.1', 'bob', 'false positive');
+    await addListing(ctx, { target: '100.70.0.1', category: 'spam-source', expires: '7d', source: 'test', by: 'carol' });
+    const history = await ctx.blocklist.history('100.70.0.1');
+    assert.deepEqual(history.map((h) => [h.action, h.by]), [['listed', 'alice'], ['removed', 'bob'], ['listed', 'carol']]);
+    assert.match(history[1]!.detail, /false positive/);
+    assert.match(history[2]!.detail, /spam-source until/);
+  });
+});
