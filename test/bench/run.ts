@@ -25,7 +25,7 @@ const print = (rows: Array<[string, number, string]>) => rows.forEach(([name, va
 if (!only || only === 'lookup') print(await lookupBench());
 if (!only || only === 'delist') print(await propagationBench({ rounds, requests: Number(process.env.BENCH_REQUESTS ?? 200) }));
 if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, reports: Number(process.env.BENCH_REPORTS ?? 2000) }));
-if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30 }));
+if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30, listings: Number(process.env.BENCH_LISTINGS ?? 1_000_000) }));
 if (!only || only === 'export') print(await exportBench(redis.url));
 if (!only || only === 'export') print(await snapshotBench({ rounds }));
 if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200) }));

@@ -25,7 +25,7 @@ describe('the staff listings table', () => {
     const seen: string[] = [];
     let url: string | null = '/staff/lists/blocklist';
     while (url) {
-      const page = await triager.agent.get(url).expect(200);
+      const page: { text: string } = await triager.agent.get(url).expect(200);
       seen.push(...rowsOf(page.text));
       url = /<a class="button" href="([^"]+)" rel="next">/.exec(page.text)?.[1]?.replace(/&amp;/g, '&') ?? null;
     }

@@ -43,10 +43,10 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const ticket = await ctx.tickets.get(String(req.params.id));
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
-    const { reports, tally } = await caseEvidence(ctx, ticket, reportIds);
+    const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
     const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
