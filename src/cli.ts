@@ -8,6 +8,7 @@ import { IpInputError, parseAddress } from './domain/ip.js';
 import { addListing, parseTarget, removeListing } from './features/blocklist/service.js';
 import { listingTargetRefusal } from './domain/guardrails.js';
 import { assignPool, releasePool } from './features/pools/service.js';
+import { addTenant, addTenantItem, listTenants, removeTenantItem } from './features/tenants/service.js';
 import { isExportFormat, writeExport } from './features/exports/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy, type Policy } from './policy.js';
@@ -304,6 +305,59 @@ pool
       if (o.json) return out(JSON.stringify({ version: snap.version, assignments: snap.assignments }));
       out(`routing version ${snap.version}: ${snap.assignments.length} assignments`);
       for (const a of snap.assignments) out(`${`${a.kind}:${a.key}`.padEnd(32)} ${String(a.pool).padEnd(10)} until ${a.expiresAt ?? '-'}  ${a.reason}`);
+    }),
+  );
+
+const tenantCmd = program.command('tenant').description('the tenant directory: tenants, their sending domains, Feedback-ID identifiers and VERP patterns');
+
+tenantCmd
+  .command('add <id>')
+  .description('add a tenant (1–64 letters, digits, dots, dashes or underscores)')
+  .option('--name <name>', 'display name (up to 200 characters)')
+  .action((id: string, o: { name?: string }) =>
+    withContext(async (ctx) => {
+      const t = await addTenant(ctx, { id, name: o.name ?? '' }, operator());
+      out(`added tenant ${t.id}${t.name ? ` (${t.name})` : ''}`);
+    }),
+  );
+
+/** `tenant <item> add|remove <id> <value>` for each kind of registered value. */
+for (const [word, item, what] of [['domain', 'domain', 'a sending domain (its subdomains count as registered)'], ['feedback-id', 'feedback-id', 'a Feedback-ID identifier (one colon-separated part)'], ['verp', 'verp', 'a VERP pattern, e.g. bounce-*@bounces.example.com']] as const) {
+  const cmd = tenantCmd.command(word).description(`${what} of a tenant`);
+  cmd
+    .command('add <id> <value>')
+    .description(`register ${what}`)
+    .action((id: string, value: string) =>
+      withContext(async (ctx) => {
+        out(`registered ${await addTenantItem(ctx, id, item, value, operator())} to tenant ${id}`);
+      }),
+    );
+  cmd
+    .command('remove <id> <value>')
+    .description(`remove ${what}`)
+    .action((id: string, value: string) =>
+      withContext(async (ctx) => {
+        out(`removed ${await removeTenantItem(ctx, id, item, value, operator())} from tenant ${id}`);
+      }),
+    );
+}
+
+tenantCmd
+  .command('list')
+  .description('print the tenants with what is registered to them (audited: the directory names customers)')
+  .option('--search <text>', 'only tenants whose id or name contains it, or that a domain (or a parent), identifier or pattern names')
+  .option('--json', 'print JSON')
+  .action((o: { search?: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const tenants = await listTenants(ctx, o.search, 1000);
+      await ctx.audit.append({ at: new Date().toISOString(), actor: operator(), action: 'tenant.list', target: 'tenants', reason: o.search ? `search ${o.search.slice(0, 100)}` : 'all tenants', after: { count: tenants.length } });
+      if (o.json) return out(JSON.stringify(tenants));
+      for (const t of tenants) {
+        out(`${t.id}${t.name ? ` (${t.name})` : ''}`);
+        out(`  domains: ${t.domains.join(', ') || '-'}`);
+        out(`  feedback-ids: ${t.feedbackIds.join(', ') || '-'}`);
+        out(`  verp: ${t.verpPatterns.join(', ') || '-'}`);
+      }
     }),
   );
 

@@ -11,6 +11,7 @@ const GETS: Array<[string, 'viewer' | 'triager' | 'admin']> = [
   ['/staff', 'viewer'],
   ['/staff/lists', 'viewer'],
   ['/staff/audit', 'viewer'],
+  ['/staff/tenants', 'triager'],
   ['/staff/users', 'admin'],
   ['/staff/queues', 'admin'],
 ];
@@ -19,6 +20,8 @@ const POSTS: Array<[string, 'viewer' | 'triager' | 'admin', Record<string, strin
   ['/staff/lists/allowlist/add', 'triager', { target: '198.51.100.240/28', reason: 'partner relay' }],
   ['/staff/lists/pools/assign', 'triager', { kind: 'tenant', key: 'matrix-tenant', pool: 'relay', reason: 'test' }],
   ['/staff/bulk', 'triager', { ids: 'no-such-ticket', reason: 'x' }],
+  ['/staff/tenants/add', 'admin', { id: 'matrix-tenant', name: 'Matrix' }],
+  ['/staff/tenants/item/add', 'admin', { tenant: 'matrix-tenant', item: 'domain', value: 'matrix.example' }],
 ];
 const ROLES = ['viewer', 'triager', 'admin'] as const;
 const rank = (r: string) => ROLES.indexOf(r as (typeof ROLES)[number]);

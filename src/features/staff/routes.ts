@@ -11,6 +11,7 @@ import { addressPage } from './address.js';
 import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
+import { tenantActions, tenantsPage } from './tenants.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -44,7 +45,8 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
     const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
@@ -116,11 +118,13 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/address/:ip', 'viewer', addressPage(ctx)],
     ['get', '/staff/lists/blocklist', 'viewer', listingsTable(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
+    ['get', '/staff/tenants', 'triager', tenantsPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
     ['post', '/staff/tickets/:id/note', 'triager', note],
     ['post', '/staff/tickets/:id/reply', 'triager', reply],
     ['post', '/staff/bulk', 'triager', bulk],
     ...listActions(ctx),
+    ...tenantActions(ctx),
     ['get', '/staff/users', 'admin', users],
   ];
 
