@@ -191,42 +191,39 @@ export class TicketStore {
    * index, so of two reports opening the same case at once one inserts and the other reads the winner's.
    */
   async caseFor(caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
-    return this.db.transaction().execute((trx) => this.caseIn(trx, caseKey, firstRequestId, extra, now));
-  }
-
-  /** caseFor in the caller's transaction (`db` must be one: opening a case writes the ticket and its first event). */
-  async caseIn(db: Kysely<Database>, caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
     const candidate = `case-${firstRequestId}`;
-    const open = () => db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+    const open = (db: Kysely<Database> = this.db) => db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
     const existing = await open();
     if (existing) return ticketOf(existing);
-    const row = await db
-      .insertInto('tickets')
-      .values({
-        id: candidate,
-        kind: 'abuse-case',
-        case_key: caseKey,
-        subject: extra.subject ?? `Abuse reports against ${caseKey}`,
-        reason: extra.reason ?? 'abuse reports received',
-        ip: extra.ip ?? null,
-        tenant: extra.tenant ?? null,
-        email: extra.email ?? null,
-        category: extra.category ?? null,
-        created_at: now,
-        updated_at: now,
-        due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returningAll()
-      .executeTakeFirst();
-    if (row) {
-      await this.addEventIn(db, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
-      return ticketOf(row);
-    }
-    // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
-    const winner = (await open()) ?? (await db.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
-    if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
-    return ticketOf(winner);
+    return this.db.transaction().execute(async (trx) => {
+      const row = await trx
+        .insertInto('tickets')
+        .values({
+          id: candidate,
+          kind: 'abuse-case',
+          case_key: caseKey,
+          subject: extra.subject ?? `Abuse reports against ${caseKey}`,
+          reason: extra.reason ?? 'abuse reports received',
+          ip: extra.ip ?? null,
+          tenant: extra.tenant ?? null,
+          email: extra.email ?? null,
+          category: extra.category ?? null,
+          created_at: now,
+          updated_at: now,
+          due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
+        })
+        .onConflict((oc) => oc.doNothing())
+        .returningAll()
+        .executeTakeFirst();
+      if (row) {
+        await this.addEventIn(trx, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
+        return ticketOf(row);
+      }
+      // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
+      const winner = (await open(trx)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
+      if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
+      return ticketOf(winner);
+    });
   }
 
   /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */

@@ -18,10 +18,11 @@ import { PermanentJobError, reasonFields } from './delist.js';
  * evidence, and escalate per policy on the trusted count only. Every step is idempotent, so a retried job changes
  * nothing twice; automated decisions go to the audit log with their reason.
  *
- * Its writes are one transaction (a report's row, its case, the case's timeline, the audit row, the request's
- * final state and its acknowledgement mail), unless the count calls for escalation: then the row, the case and the
- * attachment commit first, each action commits with its own audit row, and the outcome follows. A rerun after a
- * crash in between finds the row, counts nothing twice, and escalates only what is not done yet.
+ * Once its case is found (or opened), its writes are one transaction (the report's row, its attachment to the case,
+ * the case's timeline, the audit row, the request's final state and its acknowledgement mail), unless the count
+ * calls for escalation: then the row and the attachment commit first, each action commits with its own audit row,
+ * and the outcome follows. A rerun after a crash in between finds the row, counts nothing twice, and escalates only
+ * what is not done yet.
  */
 export async function processIngestReport(ctx: Context, job: IngestReportJob, now = new Date(), deps: TrustDeps = {}): Promise<string> {
   const found = await ctx.requests.getWithSample(job.requestId);
@@ -34,14 +35,16 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
   const report: Report = { request, summary, trust, caseKey, now };
 
-  const { counted, ticket, actions } = await ctx.db.transaction().execute(async (trx) => {
+  // The case is found, or opened in a short transaction of its own (opening one updates the desk's ticket counts,
+  // a row every new ticket updates: it is not held while the rest is written).
+  const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
+  const { counted, actions } = await ctx.db.transaction().execute(async (trx) => {
     // The report's row is written here, once (a rerun finds it and counts nothing twice).
     const counted = await ctx.reportCounter.countIn(trx, caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter) }, now);
-    const ticket = await ctx.tickets.caseIn(trx, caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
     await ctx.tickets.attachReportIn(trx, ticket.id, counted.canonicalId, now);
     const actions = trust.counts && trust.tenant.level === 'verified' ? escalate(ctx.policy, counted, await ctx.assignments.get('tenant', trust.tenant.tenant, trx), ticket.severity === 'critical', now) : [];
     if (!actions.length) await recordOutcomeIn(ctx, trx, report, counted, ticket, []);
-    return { counted, ticket, actions };
+    return { counted, actions };
   });
   if (actions.length && trust.tenant.level === 'verified') {
     const decisions = await runEscalation(ctx, trust.tenant.tenant, ticket, actions, now);
