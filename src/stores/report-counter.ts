@@ -11,6 +11,9 @@ export interface CountInput {
   reporterId: string | null;
   /** Why it is trusted, or not (shown to staff). */
   trustReason?: string;
+  /** Our customer as the tenant directory found it, and how ("feedback-id: Feedback-ID part …"); else the request's claim. */
+  tenant?: string | null;
+  tenantProof?: string | null;
 }
 
 export interface WindowCounts {
@@ -85,10 +88,10 @@ export class ReportCounter {
     // is the case's rows plus `inserted`, and the report is `inserted`'s row or, on a rerun, the stored one.
     const { rows } = await sql<CountRow & { found: number; duplicate_of: string | null }>`
       WITH inserted AS (
-        INSERT INTO reports (request_id, channel, reporter, reporter_key, category, received_at, source_ip, tenant, case_key, mail_from,
+        INSERT INTO reports (request_id, channel, reporter, reporter_key, category, received_at, source_ip, tenant, tenant_proof, case_key, mail_from,
                              header_from, message_id, message_id_hash, sample_sha256, feedback_type, trusted, trust_reason, duplicate_of, summary)
         SELECT id, coalesce(channel, 'web'), coalesce(reporter, email, ''), ${input.reporterId ?? sql`coalesce(reporter, email, '')`}, coalesce(category, 'abuse'),
-               ${now}, ip, tenant, ${caseKey}, parsed->>'mailFrom', parsed->>'from', ${input.messageId}, ${msgHash}, ${sample},
+               ${now}, ip, ${input.tenant !== undefined ? input.tenant : sql`tenant`}, ${input.tenantProof ?? null}, ${caseKey}, parsed->>'mailFrom', parsed->>'from', ${input.messageId}, ${msgHash}, ${sample},
                parsed->>'feedbackType', ${trusted}, ${input.trustReason ?? null},
                (SELECT o.request_id FROM reports o
                  WHERE o.case_key = ${caseKey} AND o.trusted = ${trusted} AND o.duplicate_of IS NULL AND o.received_at > ${since}

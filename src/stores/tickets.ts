@@ -372,7 +372,9 @@ export class TicketStore {
       }
       s = s.where(sql<SqlBool>`ip <<= ${net}::cidr`);
     }
-    if (f.tenant) s = s.where('tenant', '=', f.tenant);
+    // `-` asks for the cases whose customer was not found (their case key is the source address).
+    if (f.tenant === '-') s = s.where('tenant', 'is', null);
+    else if (f.tenant) s = s.where('tenant', '=', f.tenant);
     if (f.email) s = s.where(sql<SqlBool>`lower(email) = ${f.email.toLowerCase()}`);
     if (f.category) s = s.where('category', '=', f.category);
     const c = q.after ? parseCursor(q.after, q.sort) : null;

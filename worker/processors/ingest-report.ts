@@ -4,6 +4,7 @@ import type { Database } from '../../src/db/schema.js';
 import { escalate, type EscalationAction } from '../../src/domain/escalation.js';
 import { weighTrust } from '../../src/domain/feedback-weight.js';
 import type { ReportSummary } from '../../src/features/report/service.js';
+import type { CustomerDecision, CustomerSignals } from '../../src/domain/customer.js';
 import { assignPool } from '../../src/features/pools/service.js';
 import type { IngestReportJob } from '../../src/jobs/contract.js';
 import type { CountResult } from '../../src/stores/report-counter.js';
@@ -33,15 +34,21 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
 
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
   const trust = weighTrust(ctx.policy.abuse.feedbackWeights, summary.feedbackType, await assessReport(ctx.policy, request, summary, found.sample, deps));
-  const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
-  const report: Report = { request, summary, trust, caseKey, now };
+  // Our customer, from the tenant directory (src/domain/customer.ts): our DKIM-verified tenant header first, then
+  // Feedback-ID, VERP, DKIM and sender domains, then an unverified header claim. Only the verified header can move a
+  // pool (trust.counts); any other answer puts the report in that tenant's case; no answer, in the source IP's.
+  const tenantHeader = summary.tenant ? { tenant: summary.tenant, verified: trust.tenant.level === 'verified' && trust.tenant.tenant === summary.tenant } : null;
+  const customer = await ctx.tenants.resolveCustomer({ tenantHeader, customer: summary.customer ?? NO_SIGNALS, mailFrom: summary.mailFrom ?? null });
+  const tenant = customer.match?.tenant ?? null;
+  const caseKey = tenant ?? `ip-${summary.sourceIp}`;
+  const report: Report = { request, summary, trust, caseKey, tenant, customer, now };
 
   // The case is found, or opened in a short transaction of its own (opening one updates the desk's ticket counts,
   // a row every new ticket updates: it is not held while the rest is written).
-  const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(summary.tenant ? { tenant: summary.tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
+  const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(tenant ? { tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
   const { counted, actions } = await ctx.db.transaction().execute(async (trx) => {
     // The report's row is written here, once (a rerun finds it and counts nothing twice).
-    const counted = await ctx.reportCounter.countIn(trx, caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter) }, now);
+    const counted = await ctx.reportCounter.countIn(trx, caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter), tenant, tenantProof: customer.match ? `${customer.match.signal}: ${customer.match.detail}` : null }, now);
     await ctx.tickets.attachReportIn(trx, ticket.id, counted.canonicalId, now);
     const actions = trust.counts && trust.tenant.level === 'verified' ? escalate(ctx.policy, counted, await ctx.assignments.get('tenant', trust.tenant.tenant, trx), ticket.severity === 'critical', now) : [];
     if (!actions.length) await recordOutcomeIn(ctx, trx, report, counted, ticket, []);
@@ -55,12 +62,17 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   return counted.distinct ? 'received' : 'duplicate';
 }
 
+const NO_SIGNALS: CustomerSignals['customer'] = { feedbackIds: [], dkim: [], mailFromDomain: null, fromDomain: null };
+
 /** What the processor knows about the report once its trust is decided. */
 interface Report {
   request: PortalRequest;
   summary: ReportSummary;
   trust: ReportTrust & { weightNote?: string };
   caseKey: string;
+  /** The customer the directory found (null: none, or a conflict; see customer.reason). */
+  tenant: string | null;
+  customer: CustomerDecision;
   now: Date;
 }
 
@@ -84,9 +96,9 @@ async function runEscalation(ctx: Context, tenant: string, ticket: Ticket, actio
  * The case's timeline, the audit row, the request's final state and its acknowledgement mail, in `trx` (a rerun of
  * a final request only makes sure of the mail).
  */
-async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, summary, trust, caseKey, now }: Report, counted: CountResult, ticket: Ticket, decisions: string[]): Promise<void> {
+async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, summary, trust, caseKey, tenant, customer, now }: Report, counted: CountResult, ticket: Ticket, decisions: string[]): Promise<void> {
   const hours = ctx.policy.abuse.windowHours;
-  const against = summary.tenant ? `tenant ${summary.tenant}` : `source ${summary.sourceIp}`;
+  const against = tenant ? `tenant ${tenant}` : `source ${summary.sourceIp}`;
   const tally = `${counted.trusted} trusted, ${counted.untrusted} untrusted in ${hours} h`;
   const state = counted.distinct ? 'received' : 'duplicate';
   const notCounted = [trust.reporterId === null && 'the reporter is not a configured feedback-loop partner or a confirmed web reporter', trust.tenant.level !== 'verified' && 'the tenant is not vouched for by our DKIM signature', trust.weightNote].filter(Boolean).join(', and ');
@@ -101,7 +113,7 @@ async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, s
     : trust.counts
       ? `trusted report added (${tally})`
       : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
-  const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify(trust) };
+  const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify({ ...trust, customer: { match: customer.match, reason: customer.reason } }) };
   await ctx.tickets.addEventIn(trx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
   await ctx.audit.appendIn(trx, {
     at: now.toISOString(),
