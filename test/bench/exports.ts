@@ -73,7 +73,7 @@ async function timeStream(make: () => Iterable<string>): Promise<{ ms: number; c
  * generate_series statements (the containment indexes are dropped first: the snapshot does not use them, and
  * building them row by row would only slow the seeding down).
  */
-async function seedRoutingTables(db: Kysely<Database>, total: number): Promise<void> {
+export async function seedRoutingTables(db: Kysely<Database>, total: number): Promise<void> {
   const policy = loadPolicy();
   const categories = Object.keys(policy.categories);
   const reasons = categories.map((c) => policy.categories[c]!.reason);
