@@ -125,19 +125,22 @@ export class RoutingStore {
         await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
         const { version } = await trx.selectFrom('routing_state').select('version').executeTakeFirstOrThrow();
         // JSON.stringify's text of { version, generatedAt, ...datasets }, one part after the other.
-        const parts: Buffer[] = [Buffer.from(`{"version":${version},"generatedAt":${JSON.stringify(new Date().toISOString())}`)];
+        const parts = [`{"version":${version},"generatedAt":${JSON.stringify(new Date().toISOString())}`];
         for (const d of DATASETS) {
           const table = DATASET_TABLES[d] as DatasetTable<typeof d>;
-          parts.push(Buffer.from(`,${JSON.stringify(d)}:`));
+          parts.push(`,${JSON.stringify(d)}:`);
           if (table.json) {
             parts.push(...(await jsonArrayIn(trx, table.table, table.json, this.jsonChunkPages)));
           } else {
             const { rows } = await sql<Record<string, unknown>>`SELECT ${table.select} FROM ${sql.table(table.table)} ${table.order ? sql`ORDER BY ${table.order}` : sql``}`.execute(trx);
-            parts.push(Buffer.from(JSON.stringify(rows.map((r) => table.fromRow(r)))));
+            parts.push(JSON.stringify(rows.map((r) => table.fromRow(r))));
           }
         }
-        parts.push(Buffer.from('}'));
-        return { version, bytes: Buffer.concat(parts) };
+        parts.push('}');
+        // Written once into one buffer of the right size (the signature needs the body in one piece).
+        const bytes = Buffer.allocUnsafe(parts.reduce((n, p) => n + Buffer.byteLength(p), 0));
+        parts.reduce((at, p) => at + bytes.write(p, at), 0);
+        return { version, bytes };
       });
   }
 
@@ -179,22 +182,22 @@ export class RoutingStore {
  * this process ever holds more than one range's text besides the result. The last range is open-ended: pages added
  * since the size was read hold no row this transaction sees, and are read all the same.
  */
-async function jsonArrayIn(trx: Kysely<Database>, table: string, json: RawBuilder<unknown>, chunkPages: number): Promise<Buffer[]> {
+async function jsonArrayIn(trx: Kysely<Database>, table: string, json: RawBuilder<unknown>, chunkPages: number): Promise<string[]> {
   const { rows } = await sql<{ pages: string }>`SELECT pg_relation_size(${table}::regclass) / current_setting('block_size')::int AS pages`.execute(trx);
   const pages = Number(rows[0]!.pages);
-  const out: Buffer[] = [Buffer.from('[')];
+  const out = ['['];
   for (let from = 0; ; from += chunkPages) {
     const last = from + chunkPages >= pages;
     const range = last ? sql`ctid >= ${`(${from},0)`}::tid` : sql`ctid >= ${`(${from},0)`}::tid AND ctid < ${`(${from + chunkPages},0)`}::tid`;
     const { rows: parts } = await sql<{ part: string | null }>`SELECT string_agg(${json}, ',') AS part FROM ${sql.table(table)} WHERE ${range}`.execute(trx);
     const part = parts[0]?.part;
     if (part) {
-      if (out.length > 1) out.push(Buffer.from(','));
-      out.push(Buffer.from(part));
+      if (out.length > 1) out.push(',');
+      out.push(part);
     }
     if (last) break;
   }
-  out.push(Buffer.from(']'));
+  out.push(']');
   return out;
 }
 
