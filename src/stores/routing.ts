@@ -123,6 +123,7 @@ export class RoutingStore {
         // the first page: the same order at a given version. Settings end with the transaction.
         await sql`SET LOCAL synchronize_seqscans = off`.execute(trx);
         await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
+        await sql`SET LOCAL DateStyle = 'ISO, YMD'`.execute(trx); // the allow list's review_by::text as YYYY-MM-DD
         const { version } = await trx.selectFrom('routing_state').select('version').executeTakeFirstOrThrow();
         // JSON.stringify's text of { version, generatedAt, ...datasets }, one part after the other.
         const parts = [`{"version":${version},"generatedAt":${JSON.stringify(new Date().toISOString())}`];
