@@ -125,6 +125,11 @@ function logicalLines(text: string): string[] {
   while (start <= text.length) {
     let end = text.indexOf('\n', start);
     if (end === -1) end = text.length;
+    if (end === start) {
+      flush(); // an empty line ends a logical one
+      start = end + 1;
+      continue;
+    }
     const raw = text.slice(start, Math.min(end, start + MAX_LINE));
     start = end + 1;
     const trimmed = raw.trim();
@@ -154,9 +159,12 @@ function logicalLines(text: string): string[] {
 /** Every valid IP address named in a text, canonical, in order, once each. */
 export function addressesIn(text: string, into: string[] = [], max = MAX_ADDRESSES): string[] {
   ADDRESS_RUN.lastIndex = 0;
+  const tried = new Set<string>(); // a text that names one address many times parses it once
   for (let m = ADDRESS_RUN.exec(text); m && into.length < max; m = ADDRESS_RUN.exec(text)) {
     let run = m[0];
     while (run.endsWith('.')) run = run.slice(0, -1);
+    if (tried.has(run) || tried.size > 200) continue;
+    tried.add(run);
     const dots = run.split('.').length - 1;
     if (!run.includes(':') && dots !== 3) continue;
     try {
