@@ -147,6 +147,16 @@ describe('/bounce: paste a bounce message, read what it means', () => {
     assert.ok(res.text.includes('550-5.7.1 likely unsolicited mail. To reduce the amount of spam sent to Gmail,'));
   });
 
+  it('a text field sent twice, or more fields than the form has, is a 4xx, never a 500', async () => {
+    const agent = request.agent(app);
+    const token = csrfOf(await agent.get('/bounce').expect(200));
+    const twice = await agent.post('/bounce').type('form').send(`_csrf=${encodeURIComponent(token)}&text=550+5.7.606+x&text=550+5.1.1+y`);
+    assert.equal(twice.status, 400);
+    assert.match(twice.text, /aria-invalid="true"/);
+    const many = await agent.post('/bounce').type('form').send(`_csrf=${encodeURIComponent(token)}&${Array.from({ length: 10 }, (_, i) => `f${i}=1`).join('&')}`);
+    assert.equal(many.status, 413);
+  });
+
   it('refuses a form without its CSRF token (403)', async () => {
     const res = await request(app).post('/bounce').type('form').send({ text: '550 5.7.606 Access denied' });
     assert.equal(res.status, 403);
