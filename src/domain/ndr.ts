@@ -63,7 +63,7 @@ export interface NdrReading {
 // ---- Patterns (all linear: bounded repetitions, or unbounded ones over disjoint classes) ----
 
 /** An enhanced status code, with the reply code written before it: `550 5.7.1`, `550-5.7.1`, `#550 5.7.1`, `#5.7.1`. */
-const CODE = /(?<![\w.])(?:(#)?([45]\d\d)[ -]+|(#))?([45])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)/g;
+const CODE = /(?<![\w.])(?:(#)?([45]\d\d)[ -]{1,4}|(#))?([45])\.(\d{1,3})\.(\d{1,3})(?!\d|\.\d)/g;
 /** A basic reply code where replies are written: at the start, after `:` `;` a quote or Sendmail's `<<<`. */
 const REPLY_ONLY = /(?:^|[:;'"]\s{0,3}|<<<\s{0,3})([45]\d\d)(?:[ -]|$)/;
 /** A run of characters an IPv4 or IPv6 address is written with (validated by parseAddress afterwards). */
@@ -177,13 +177,17 @@ export function addressesIn(text: string, into: string[] = [], max = MAX_ADDRESS
   return into;
 }
 
-const cleanText = (s: string) =>
-  s
-    .replace(/\s+/g, ' ')
-    .replace(/^[\s:;,'"-]+/, '')
-    .replace(/['">]+\s*$/, '')
-    .trim()
-    .slice(0, MAX_TEXT);
+/** Quotes and `>` that close a quoted reply (`returned '550 …'`, `< #5.0.0 …>`), stripped from its end. */
+const CLOSERS = new Set(["'", '"', '>', ' ']);
+
+/** The server's words for display: whitespace collapsed, leading separators and trailing closers off, bounded. */
+function cleanText(s: string): string {
+  let text = s.replace(/\s+/g, ' ').replace(/^[ :;,'"-]+/, '');
+  let end = text.length;
+  while (end > 0 && CLOSERS.has(text[end - 1]!)) end--; // a loop, not /['">]+\s*$/: that one is quadratic on a run of quotes
+  text = text.slice(0, end);
+  return text.slice(0, MAX_TEXT).trim();
+}
 
 function sourceOf(line: string, exchangeMark: boolean, reply: string | undefined): StatusSource {
   if (/^status:/i.test(line)) return 'dsn-status';

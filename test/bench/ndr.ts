@@ -35,6 +35,8 @@ export function ndrBench(): Array<[string, number, string]> {
     hosts: fill('host a.b[1.2.3.4] said: '),
     newlines: fill('\n'),
     fullwidth: fill('Ｘ５．'),
+    quotes: fill(`550 5.7.606 ${'"'.repeat(1900)}x\n    `),
+    brackets: fill(`550 5.7.606 ${'['.repeat(1980)}\n`),
   };
   const rows: Array<[string, number, string]> = [['ndr_typical_parse_ms', round(typical), 'ms']];
   let worst = 0;

@@ -190,6 +190,9 @@ describe('parseNdr: hostile input is bounded and never throws', () => {
       '\t\n'.repeat(150_000),
       `${'=\n'.repeat(150_000)}quoted-printable`,
       'Ｘ'.repeat(300_000),
+      `550 5.7.606 ${'"'.repeat(300_000)}x`,
+      `550 5.7.606 ${"'>".repeat(150_000)}`,
+      `550${' '.repeat(300_000)}5.7.606`,
     ];
     for (const s of shapes) {
       const r = parseNdr(s);
