@@ -93,7 +93,9 @@ const REPORTING_PATTERNS: RegExp[] = [
 const SOURCE_RANK: Record<StatusSource, number> = { 'smtp-reply': 4, 'diagnostic-code': 4, exchange: 4, 'dsn-status': 2, text: 1 };
 
 interface Logical {
-  text: string;
+  /** The physical lines joined so far (joined with spaces at the end: no string is copied once per line). */
+  parts: string[];
+  length: number;
   indent: number;
   field: boolean;
   multi: string | null;
@@ -118,7 +120,7 @@ function logicalLines(text: string): string[] {
   const out: string[] = [];
   let cur: Logical | null = null;
   const flush = () => {
-    if (cur) out.push(cur.text);
+    if (cur) out.push(cur.parts.join(' ').slice(0, MAX_LOGICAL));
     cur = null;
   };
   let start = 0;
@@ -144,13 +146,16 @@ function logicalLines(text: string): string[] {
       const folded = indent > 0 && (c.field || indent > c.indent);
       const replyGoesOn = c.multi !== null && (trimmed.startsWith(`${c.multi}-`) || trimmed.startsWith(`${c.multi} `) || trimmed.startsWith(`<<< ${c.multi}`));
       if (folded || replyGoesOn) {
-        if (c.text.length < MAX_LOGICAL) c.text = `${c.text} ${trimmed}`.slice(0, MAX_LOGICAL);
+        if (c.length < MAX_LOGICAL) {
+          c.parts.push(trimmed);
+          c.length += trimmed.length + 1;
+        }
         if (replyGoesOn && !/^(?:<<<\s{0,3})?\d{3}-/.test(trimmed)) c.multi = null; // `550 ` ends the reply
         continue;
       }
     }
     flush();
-    cur = { text: trimmed, indent, field: indent === 0 && FIELD.test(trimmed), multi: MULTI_REPLY.exec(trimmed)?.[1] ?? null };
+    cur = { parts: [trimmed], length: trimmed.length, indent, field: indent === 0 && FIELD.test(trimmed), multi: MULTI_REPLY.exec(trimmed)?.[1] ?? null };
   }
   flush();
   return out;
