@@ -44,6 +44,7 @@ export function createApp(ctx: Context): express.Express {
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
   app.locals.reasonText = reasonText;
+  app.locals.operator = ctx.config.operator;
 
   const metrics = createMetrics(ctx);
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);

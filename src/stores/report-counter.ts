@@ -92,6 +92,18 @@ export class ReportCounter {
   }
 
   /** The case's counts in the window now, without counting anything (for staff pages). */
+  /** Reports whose mail left us from this address, newest first, up to `limit` (the staff address page). */
+  async fromSource(ip: string, limit = 50): Promise<Array<{ id: string; receivedAt: string; tenant: string | null; feedbackType: string | null; trusted: boolean; duplicateOf: string | null }>> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .select(['request_id', 'received_at', 'tenant', 'feedback_type', 'trusted', 'duplicate_of'])
+      .where('source_ip', '=', ip)
+      .orderBy('received_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.request_id, receivedAt: r.received_at.toISOString(), tenant: r.tenant, feedbackType: r.feedback_type, trusted: r.trusted, duplicateOf: r.duplicate_of }));
+  }
+
   async peek(caseKey: string, now = new Date()): Promise<WindowCounts> {
     return this.counts(this.db, caseKey, now);
   }

@@ -225,6 +225,19 @@ export class RequestStore {
     });
   }
 
+  /** The requests that named an address (delist requests, reports from it), newest first, up to `limit`. */
+  async aboutIp(ip: string, limit = 100): Promise<Array<{ id: string; type: string; state: string; email: string | null; createdAt: string; ticketId: string | null }>> {
+    const rows = await this.db
+      .selectFrom('requests')
+      .leftJoin('tickets', 'tickets.request_id', 'requests.id')
+      .select(['requests.id', 'requests.type', 'requests.state', 'requests.email', 'requests.created_at', 'tickets.id as ticket_id'])
+      .where('requests.ip', '=', ip)
+      .orderBy('requests.created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, type: r.type, state: r.state, email: r.email, createdAt: r.created_at.toISOString(), ticketId: r.ticket_id }));
+  }
+
   async events(id: string): Promise<RequestEvent[]> {
     if (!isRequestId(id)) return [];
     const rows = await this.db.selectFrom('request_events').select(['at', 'state', 'message']).where('request_id', '=', id).orderBy('id').execute();

@@ -40,7 +40,7 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
 
   it('answers a machine report with 202 and what was parsed, then counts it against the tenant', async () => {
     const res = await api(messageFromTenant({ tenant: 'tenant-a', messageId: '<m1@shop.example.com>' })).expect(202);
-    assert.deepEqual(res.body.parsed, { sourceIp: '203.0.113.10', tenant: 'tenant-a', mailFrom: 'bounces@mailer.example.com', from: 'deals@shop.example.com', messageId: '<m1@shop.example.com>', feedbackType: null });
+    assert.deepEqual(res.body.parsed, { sourceIp: '203.0.113.10', tenant: 'tenant-a', mailFrom: 'bounces@mailer.example.com', from: 'deals@shop.example.com', messageId: '<m1@shop.example.com>', feedbackType: null, reportedDomain: null, format: 'message' });
     assert.match(res.body.statusUrl, new RegExp(`/status/${res.body.id}$`));
     await stateOf(res.body.id, ['received']);
     // A token that is no partner's, and a tenant our DKIM does not vouch for: kept as evidence, not counted (issue 13).

@@ -1,5 +1,6 @@
 import type { Context } from '../../src/context.js';
 import { escalate } from '../../src/domain/escalation.js';
+import { weighTrust } from '../../src/domain/feedback-weight.js';
 import type { ReportSummary } from '../../src/features/report/service.js';
 import { assignPool, getAssignment } from '../../src/features/pools/service.js';
 import type { IngestReportJob } from '../../src/jobs/contract.js';
@@ -20,7 +21,7 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   if (FINAL_STATES.includes(request.state)) return finish(ctx, request.id, request.email, request.state);
 
   const summary = JSON.parse(request.parsed ?? '{}') as ReportSummary;
-  const trust = await assessReport(ctx.policy, request, summary, await ctx.requests.sample(request.id), deps);
+  const trust = weighTrust(ctx.policy.abuse.feedbackWeights, summary.feedbackType, await assessReport(ctx.policy, request, summary, await ctx.requests.sample(request.id), deps));
   const caseKey = summary.tenant ?? `ip-${summary.sourceIp}`;
   // The report's row is written here, once (a rerun finds it and counts nothing twice).
   const counted = await ctx.reportCounter.count(caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter) }, now);
@@ -47,7 +48,7 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const against = summary.tenant ? `tenant ${summary.tenant}` : `source ${summary.sourceIp}`;
   const tally = `${counted.trusted} trusted, ${counted.untrusted} untrusted in ${hours} h`;
   const state = counted.distinct ? 'received' : 'duplicate';
-  const notCounted = [trust.reporterId === null && 'the reporter is not a configured feedback-loop partner or a confirmed web reporter', trust.tenant.level !== 'verified' && 'the tenant is not vouched for by our DKIM signature'].filter(Boolean).join(', and ');
+  const notCounted = [trust.reporterId === null && 'the reporter is not a configured feedback-loop partner or a confirmed web reporter', trust.tenant.level !== 'verified' && 'the tenant is not vouched for by our DKIM signature', trust.weightNote].filter(Boolean).join(', and ');
   const reason = !counted.distinct
     ? `The same message was already reported (report ${counted.canonicalId}); it counts once.`
     : trust.counts
