@@ -83,6 +83,12 @@ describe('/bounce: paste a bounce message, read what it means', () => {
       assert.match(res.text, /data-kind="ourStaff"/);
       assert.match(res.text, /id="bounce-next" href="\/delist\?ip=198\.51\.100\.40"/);
     }
+    // 5.7.511 for an IP listed now in a self-removable category: the delist flow decides, the page does not promise staff
+    const selfRemovable = await paste('550 5.7.511 Access denied, banned sender [198.51.100.23]');
+    assert.match(selfRemovable.text, /data-kind="ourStaff"/);
+    assert.match(selfRemovable.text, /198\.51\.100\.23 is on our blocked-senders list now\./);
+    assert.match(selfRemovable.text, /id="bounce-next" href="\/delist\?ip=198\.51\.100\.23">Delist 198\.51\.100\.23</);
+    assert.doesNotMatch(selfRemovable.text, /Self-service cannot lift this block/);
     const ko = await paste(fixture('exim-ours-5.7.511.eml'), 'ko');
     assert.ok(ko.text.includes('지원팀이 요청을 검토하고 이메일로 답변해 드려요'));
   });
