@@ -73,6 +73,7 @@ export const policySchema = z.object({
     reportDraftPerEmail: window('per reporter email on POST /report (a draft for the preview)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipient: window('per recipient address, challenge mails of every flow together (delist, unblock, report)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipientDomain: window('per recipient domain, challenge mails of every flow together (delist, unblock, report)').default({ max: 100, windowMinutes: 60 }),
+    bouncePerClientIp: window('per client IP on POST /bounce (a pasted bounce message read; an empty form does not count)').default({ max: 30, windowMinutes: 10 }),
   }),
   routing: z.object({
     feedMaxLength: z.number().int().min(100).describe('Change-feed entries kept; older versions answer 410 and clients re-read the snapshot.'),

@@ -11,6 +11,7 @@ import { exportBench, snapshotBench } from './exports.js';
 import { loadBench } from './load.js';
 import { lookupBench } from './lookup.js';
 import { hostileBench } from './hostile.js';
+import { ndrBench } from './ndr.js';
 import { peerParseBench } from './peer-parse.js';
 import { tenantDirectoryBench } from './tenants.js';
 
@@ -32,6 +33,7 @@ if (!only || only === 'export') print(await snapshotBench({ rounds }));
 if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200) }));
 if (!only || only === 'peer') print(await peerParseBench({ rounds: Math.max(rounds, 15) }));
 if (!only || only === 'hostile') print(await hostileBench(redis.url, { seconds: Number(process.env.BENCH_HOSTILE_SECONDS ?? 5) }));
+if (!only || only === 'ndr') print(ndrBench());
 if (!only || only === 'tenants') print(await tenantDirectoryBench({ tenants: Number(process.env.BENCH_TENANTS ?? 10_000), lookups: 300 }));
 await redis.stop();
 await postgres.stop();
