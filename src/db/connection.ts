@@ -1,4 +1,4 @@
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -80,4 +80,18 @@ export function createDb(opts: DbOptions): Kysely<Database> {
  */
 export function inTransaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
   return db.isTransaction ? fn(db) : db.transaction().execute(fn);
+}
+
+/**
+ * CREATE SCHEMA IF NOT EXISTS, safe when several processes start at once: PostgreSQL's IF NOT EXISTS is not atomic
+ * against a concurrent creation (one of two racing statements fails on pg_namespace's unique index), so that failure
+ * means the schema now exists, which is what was asked.
+ */
+export async function ensureSchema(db: Kysely<Database>, schema: string): Promise<void> {
+  try {
+    await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== '23505' && code !== '42P06') throw err;
+  }
 }

@@ -2,8 +2,7 @@
  * `npm run migrate`: applies the pending migrations (migrations/) to DATABASE_URL, the production way; with
  * DATABASE_URL unset (development only), to the embedded default of src/db/embedded.ts. Prints what ran.
  */
-import { sql } from 'kysely';
-import { createDb, SCHEMA_NAME } from './connection.js';
+import { createDb, ensureSchema, SCHEMA_NAME } from './connection.js';
 import { ensurePostgres, type PostgresHandle } from './embedded.js';
 import { migrateToLatest, pendingMigrations } from './migrator.js';
 
@@ -27,7 +26,7 @@ try {
 const db = createDb({ url: handle.url, max: 1, applicationName: 'postmaster-migrate', ...(schema && { searchPath: schema }) });
 let code = 0;
 try {
-  if (schema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(schema)}`.execute(db);
+  if (schema) await ensureSchema(db, schema);
   const results = await migrateToLatest(db);
   for (const r of results) process.stdout.write(`applied ${r.migrationName}\n`);
   if (!results.length) process.stdout.write('nothing to apply: the schema is current\n');

@@ -4,9 +4,9 @@
  * missing and migrated at start; production runs `npm run migrate` and refuses to start on a schema with pending
  * migrations, so two versions of the code never write one schema.
  */
-import { sql, type Kysely } from 'kysely';
+import type { Kysely } from 'kysely';
 import type { Config } from '../config.js';
-import { createDb } from './connection.js';
+import { createDb, ensureSchema } from './connection.js';
 import { ensurePostgres, type PostgresHandle } from './embedded.js';
 import { migrateToLatest, pendingMigrations } from './migrator.js';
 import type { Database } from './schema.js';
@@ -35,7 +35,7 @@ export async function openDatabase(config: Pick<Config, 'env' | 'databaseUrl' | 
       const pending = await pendingMigrations(db);
       if (pending.length) throw new SchemaBehindError(`The database schema is behind this version (pending: ${pending.join(', ')}). Run npm run migrate first.`);
     } else {
-      if (config.databaseSchema) await sql`CREATE SCHEMA IF NOT EXISTS ${sql.id(config.databaseSchema)}`.execute(db);
+      if (config.databaseSchema) await ensureSchema(db, config.databaseSchema);
       await migrateToLatest(db);
     }
   } catch (err) {
