@@ -124,6 +124,7 @@ describe('the status page follows its request, in a real browser (Debian chromiu
         });
         const loadedQueued = (await page.getAttribute('.state', 'class')) === 'state state-queued';
         if (lock) assert.ok(loadedQueued, 'the page opened while the job was held');
+        if (lock) assert.ok(await page.isVisible('[data-live="note"]'), 'the page says it follows the request');
         // A mark that a reload or navigation would wipe; focus on the language switcher, where the reader left it.
         await page.evaluate(() => ((window as unknown as { __mark: string }).__mark = 'same document'));
         await page.focus('nav.languages a[hreflang="en"]');
