@@ -15,6 +15,7 @@ const LANGS = ['en', 'ko', 'zh-TW'] as const;
 const KEYS = ['events', 'final', 'id', 'label', 'next', 'reason', 'state'];
 const EVENT_KEYS = ['after', 'at', 'before', 'label', 'when'];
 const roomy = { max: 1000, windowMinutes: 10 };
+const count = (text: string, part: string) => text.split(part).length - 1;
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 
 /**
@@ -106,6 +107,18 @@ describe('GET /status/:id.json', () => {
         assert.ok(!res.text.includes(secret), `${lang}: the JSON shows ${secret}`);
       }
     }
+  });
+
+  it('a page still moving on loads the script from our origin and refreshes only without JavaScript', async () => {
+    const id = await delistRequest('live-script@example.org', '198.51.100.42', false);
+    const page = (await request(app).get(`/status/${id}`).expect(200)).text;
+    assert.equal(count(page, '<script'), 1);
+    assert.ok(page.includes('<script src="/live-status.js" defer></script>'));
+    assert.ok(page.includes('<noscript><meta http-equiv="refresh" content="3"></noscript>'));
+    assert.equal(count(page, 'http-equiv="refresh"'), 1, 'no refresh outside <noscript>');
+    assert.match(page, /<div class="live" role="status" aria-live="polite" aria-atomic="true" data-live-url=/);
+    const script = await request(app).get('/live-status.js').expect(200).expect('content-type', /javascript/);
+    assert.match(script.text, /data-live-url/);
   });
 
   it('answers 404 for an unknown id and 400 for one that cannot be an id, as JSON, never 500', async () => {
