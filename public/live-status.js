@@ -12,12 +12,13 @@
   var url = root.getAttribute('data-live-url');
   var state = root.getAttribute('data-state');
 
-  var QUICK_MS = 300; // while a queued request is young: its job usually ends within a second
+  var QUICK_MS = 250; // between the starts of two asks while a queued request is young: its job usually ends within a second
   var QUICK_FOR_MS = 8000;
   var FIRST_SLOW_MS = 2000; // then, and for a request waiting for its email confirmation
   var SLOWEST_MS = 20000;
   var HIDDEN_MS = 15000;
   var TIMEOUT_MS = 10000;
+  var GIVE_UP_MS = 2 * 3600 * 1000; // a request that has not moved for two hours (an unconfirmed one) is left alone
 
   var since = Date.now(); // when the request last moved on (or the page opened)
   var wait = FIRST_SLOW_MS;
@@ -26,6 +27,7 @@
   var stopped = false;
 
   var part = function (name) { return document.querySelector('[data-live="' + name + '"]'); };
+  var shown = function () { var list = part('events'); return list ? list.children.length : 0; };
   var note = part('note');
   if (note) note.hidden = false;
 
@@ -63,18 +65,21 @@
     return li;
   }
 
+  // Text is only written when it changed: a rewrite of the same words in the live region could be read out again.
+  function setText(el, text) {
+    if (el && el.textContent !== text) el.textContent = text;
+  }
+
   function show(data) {
     var box = root.querySelector('.state');
     if (box) box.className = 'state state-' + data.state;
-    var label = part('label');
-    if (label) label.textContent = data.label;
+    setText(part('label'), data.label);
     var reason = part('reason');
     if (reason) {
-      reason.textContent = data.reason;
+      setText(reason, data.reason);
       reason.hidden = !data.reason;
     }
-    var next = part('next');
-    if (next) next.textContent = data.next;
+    setText(part('next'), data.next);
     var list = part('events');
     if (list) {
       var items = document.createDocumentFragment();
@@ -87,6 +92,7 @@
   function poll() {
     if (busy || stopped) return;
     busy = true;
+    var startedAt = Date.now();
     var controller = typeof AbortController === 'function' ? new AbortController() : null;
     var abort = controller ? setTimeout(function () { controller.abort(); }, TIMEOUT_MS) : 0;
     fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store', signal: controller ? controller.signal : undefined })
@@ -116,9 +122,12 @@
           since = Date.now();
           wait = FIRST_SLOW_MS;
           show(data);
+        } else if (data.events.length !== shown()) {
+          show(data); // a step without a change of state: the region's text is the same, so nothing is said again
         }
-        if (data.final) return stop();
-        schedule(nextDelay());
+        if (data.final || Date.now() - since > GIVE_UP_MS) return stop();
+        // The pace counts from when this ask started, so a slow answer does not stretch the gap.
+        schedule(Math.max(0, nextDelay() - (Date.now() - startedAt)));
       });
   }
 
