@@ -134,5 +134,6 @@
   document.addEventListener('visibilitychange', function () {
     if (!document.hidden && !busy) schedule(0); // back on the tab: look now
   });
-  schedule(state === 'queued' ? QUICK_MS : nextDelay());
+  // A queued request is asked about at once: its job may have ended while the page and this script loaded.
+  schedule(state === 'queued' ? 0 : nextDelay());
 })();

@@ -11,6 +11,7 @@ import { exportBench, snapshotBench } from './exports.js';
 import { loadBench } from './load.js';
 import { lookupBench } from './lookup.js';
 import { hostileBench } from './hostile.js';
+import { liveStatusBench } from './live-status.js';
 
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
 const only = process.argv[2];
@@ -29,6 +30,7 @@ if (!only || only === 'export') print(await exportBench(redis.url));
 if (!only || only === 'export') print(await snapshotBench({ rounds }));
 if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200) }));
 if (!only || only === 'hostile') print(await hostileBench(redis.url, { seconds: Number(process.env.BENCH_HOSTILE_SECONDS ?? 5) }));
+if (!only || only === 'live') print(await liveStatusBench({ runs: Number(process.env.BENCH_LIVE_RUNS ?? 15), baselineRuns: Number(process.env.BENCH_LIVE_BASELINE_RUNS ?? 5) }));
 await redis.stop();
 await postgres.stop();
 process.exit(0);
