@@ -4,6 +4,8 @@ import * as m0002 from './0002_routing.js';
 import * as m0003 from './0003_records.js';
 import * as m0004 from './0004_desk.js';
 import * as m0005 from './0005_desk_keys.js';
+import * as m0006 from './0006_tenant_directory.js';
+import * as m0007 from './0007_listing_indexes.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -17,4 +19,6 @@ export const migrations: Record<string, Migration> = {
   '0003_records': m0003,
   '0004_desk': m0004,
   '0005_desk_keys': m0005,
+  '0006_tenant_directory': m0006,
+  '0007_listing_indexes': m0007,
 };

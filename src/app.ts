@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import type { Context } from './context.js';
+import { bounceBody, bounceRoutes } from './features/bounce/routes.js';
 import { delistRoutes } from './features/delist/routes.js';
 import { devOutboxRoutes, fromThisMachine } from './features/dev-outbox/routes.js';
 import { homeRoutes } from './features/home/routes.js';
@@ -43,6 +44,7 @@ export function createApp(ctx: Context): express.Express {
   app.locals.publicUrl = ctx.config.publicUrl;
   app.locals.devOutbox = !ctx.config.smtpUrl && ctx.config.env !== 'production';
   app.locals.reasonText = reasonText;
+  app.locals.operator = ctx.config.operator;
 
   const metrics = createMetrics(ctx);
   const csrfGuard = csrf(ctx.config.secret, https, ['/report']);
@@ -69,6 +71,8 @@ export function createApp(ctx: Context): express.Express {
 
   // Public pages: small urlencoded forms (over 16 kB or 20 fields is a 413; a charset other than UTF-8 or Latin-1,
   // or a compressed body, which browsers never send, a 415), CSRF on every POST.
+  // A pasted bounce message may be larger (up to 512 kB, features/bounce/routes.ts): its own parser reads it first.
+  app.post('/bounce', bounceBody());
   app.use(express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20, inflate: false }));
   app.use(csrfGuard.middleware);
   app.use(languageMiddleware(https));
@@ -81,6 +85,7 @@ export function createApp(ctx: Context): express.Express {
   app.use(staffRoutes(ctx, { queuesDashboard: jobDashboard(ctx) }));
   app.use(statusRoutes(ctx));
   app.use(lookupRoutes(ctx));
+  app.use(bounceRoutes(ctx));
   if (app.locals.devOutbox) app.use(devOutboxRoutes(ctx));
 
   // Static files last, so no route pays for a file-system lookup.

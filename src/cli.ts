@@ -5,8 +5,10 @@ import { loadConfig, type Config } from './config.js';
 import { createContext, type Context } from './context.js';
 import { AppError } from './errors.js';
 import { IpInputError, parseAddress } from './domain/ip.js';
-import { addListing, removeListing } from './features/blocklist/service.js';
+import { addListing, parseTarget, removeListing } from './features/blocklist/service.js';
+import { listingTargetRefusal } from './domain/guardrails.js';
 import { assignPool, releasePool } from './features/pools/service.js';
+import { addTenant, addTenantItem, listTenants, removeTenantItem } from './features/tenants/service.js';
 import { isExportFormat, writeExport } from './features/exports/service.js';
 import { createLogger } from './logger.js';
 import { DEFAULT_POLICY_FILE, loadPolicy, type Policy } from './policy.js';
@@ -88,9 +90,12 @@ block
   .option('--expires <duration>', '30m, 72h, 7d, 2w or never (default: the relist policy, 1, 1, 2, 4 … days)')
   .option('--reason <text>', 'public reason (default: the category reason)')
   .option('--note <text>', 'internal note')
+  .option('--override', 'list it even though it overlaps one of our own outbound pool ranges')
   .option('--json', 'print JSON')
-  .action((target: string, o: { category: string; expires?: string; reason?: string; note?: string; json?: boolean }) =>
+  .action((target: string, o: { category: string; expires?: string; reason?: string; note?: string; override?: boolean; json?: boolean }) =>
     withContext(async (ctx) => {
+      const refusal = listingTargetRefusal(ctx.policy, parseTarget(target));
+      if (refusal && !(refusal.overridable && o.override)) throw new AppError(400, refusal.overridable ? 'OUR_POOL' : 'SPECIAL_PURPOSE', refusal.overridable ? `${refusal.reason} (--override)` : refusal.reason);
       const { entry, version } = await addListing(ctx, { target, category: o.category, expires: o.expires, reason: o.reason, note: o.note, source: 'cli', by: operator() });
       if (o.json) return out(JSON.stringify({ entry, version }));
       out(`listed ${entry.cidr} (${entry.category}) until ${entry.expiresAt ?? 'removed'} — routing version ${version}`);
@@ -300,6 +305,59 @@ pool
       if (o.json) return out(JSON.stringify({ version: snap.version, assignments: snap.assignments }));
       out(`routing version ${snap.version}: ${snap.assignments.length} assignments`);
       for (const a of snap.assignments) out(`${`${a.kind}:${a.key}`.padEnd(32)} ${String(a.pool).padEnd(10)} until ${a.expiresAt ?? '-'}  ${a.reason}`);
+    }),
+  );
+
+const tenantCmd = program.command('tenant').description('the tenant directory: tenants, their sending domains, Feedback-ID identifiers and VERP patterns');
+
+tenantCmd
+  .command('add <id>')
+  .description('add a tenant (1–64 letters, digits, dots, dashes or underscores)')
+  .option('--name <name>', 'display name (up to 200 characters)')
+  .action((id: string, o: { name?: string }) =>
+    withContext(async (ctx) => {
+      const t = await addTenant(ctx, { id, name: o.name ?? '' }, operator());
+      out(`added tenant ${t.id}${t.name ? ` (${t.name})` : ''}`);
+    }),
+  );
+
+/** `tenant <item> add|remove <id> <value>` for each kind of registered value. */
+for (const [word, item, what] of [['domain', 'domain', 'a sending domain (its subdomains count as registered)'], ['feedback-id', 'feedback-id', 'a Feedback-ID identifier (one colon-separated part)'], ['verp', 'verp', 'a VERP pattern, e.g. bounce-*@bounces.example.com']] as const) {
+  const cmd = tenantCmd.command(word).description(`${what} of a tenant`);
+  cmd
+    .command('add <id> <value>')
+    .description(`register ${what}`)
+    .action((id: string, value: string) =>
+      withContext(async (ctx) => {
+        out(`registered ${await addTenantItem(ctx, id, item, value, operator())} to tenant ${id}`);
+      }),
+    );
+  cmd
+    .command('remove <id> <value>')
+    .description(`remove ${what}`)
+    .action((id: string, value: string) =>
+      withContext(async (ctx) => {
+        out(`removed ${await removeTenantItem(ctx, id, item, value, operator())} from tenant ${id}`);
+      }),
+    );
+}
+
+tenantCmd
+  .command('list')
+  .description('print the tenants with what is registered to them (audited: the directory names customers)')
+  .option('--search <text>', 'only tenants whose id or name contains it, or that a domain (or a parent), identifier or pattern names')
+  .option('--json', 'print JSON')
+  .action((o: { search?: string; json?: boolean }) =>
+    withContext(async (ctx) => {
+      const tenants = await listTenants(ctx, o.search, 1000);
+      await ctx.audit.append({ at: new Date().toISOString(), actor: operator(), action: 'tenant.list', target: 'tenants', reason: o.search ? `search ${o.search.slice(0, 100)}` : 'all tenants', after: { count: tenants.length } });
+      if (o.json) return out(JSON.stringify(tenants));
+      for (const t of tenants) {
+        out(`${t.id}${t.name ? ` (${t.name})` : ''}`);
+        out(`  domains: ${t.domains.join(', ') || '-'}`);
+        out(`  feedback-ids: ${t.feedbackIds.join(', ') || '-'}`);
+        out(`  verp: ${t.verpPatterns.join(', ') || '-'}`);
+      }
     }),
   );
 

@@ -67,6 +67,10 @@ const envShape = z.object({
     ABUSE_SMTP_TLS_CERT: z.string().optional().describe('PEM certificate file (chain) for STARTTLS on the SMTP intake; with ABUSE_SMTP_TLS_KEY.'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level.'),
     WORKER_LOCK_MS: z.string().regex(/^\d{3,7}$/, 'milliseconds').transform(Number).default(30000).describe('How long a worker holds a job before another may take it over if the first died (BullMQ lockDuration).'),
+    OPERATOR_NAME: z.string().max(100, 'at most 100 characters').regex(/^[^\x00-\x1f\x7f<>]+$/, 'one line of text, without < or >').optional().describe('Name of the provider running the portal, shown in every page and mail footer. Default: the portal\'s name in the reader\'s language.'),
+    OPERATOR_CONTACT: z.email({ error: 'must be an email address' }).max(254).optional().describe('Contact address shown in every page and mail footer. Default: the address of MAIL_FROM.'),
+    OPERATOR_PRIVACY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Privacy notice linked from every page and mail footer. Unset: no link.'),
+    OPERATOR_TERMS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Terms of use linked from every page and mail footer. Unset: no link.'),
     TRUST_PROXY: trustProxy.default(['loopback']).describe('express "trust proxy": true, false, a hop count, or addresses/CIDR ranges and loopback, linklocal, uniquelocal, comma-separated; so rate limits see the real client IP behind a proxy.'),
 });
 
@@ -113,9 +117,21 @@ export interface Config {
   logLevel: Env['LOG_LEVEL'];
   trustProxy: boolean | number | string[];
   workerLockMs: number;
+  /** Who runs the portal, for page and mail footers; `name` unset means the portal's translated name. */
+  operator: Operator;
   /** Local development: NODE_ENV development or test on a loopback HOST, the only place development secrets are used. */
   localDevelopment: boolean;
 }
+
+export interface Operator {
+  name?: string;
+  contact: string;
+  privacyUrl?: string;
+  termsUrl?: string;
+}
+
+/** The bare address of MAIL_FROM ("Name <a@b>" or "a@b"). */
+const addressOf = (mailFrom: string) => /<([^<>]+)>\s*$/.exec(mailFrom)?.[1] ?? mailFrom.trim();
 
 /** A fixed development secret, so separately started dev roles agree on challenge links; public, so local development only. */
 const DEV_SECRET = 'dev-only-secret-never-use-in-production-0123456789';
@@ -181,6 +197,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: { role
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     workerLockMs: e.WORKER_LOCK_MS,
+    operator: {
+      ...(e.OPERATOR_NAME && { name: e.OPERATOR_NAME.trim() }),
+      contact: e.OPERATOR_CONTACT ?? addressOf(e.MAIL_FROM),
+      ...(e.OPERATOR_PRIVACY_URL && { privacyUrl: e.OPERATOR_PRIVACY_URL }),
+      ...(e.OPERATOR_TERMS_URL && { termsUrl: e.OPERATOR_TERMS_URL }),
+    },
     localDevelopment,
   };
 }

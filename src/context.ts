@@ -19,6 +19,7 @@ import { RequestStore } from './stores/requests.js';
 import { RestrictionStore } from './stores/restrictions.js';
 import { RoutingStore } from './stores/routing.js';
 import { StaffStore } from './stores/staff.js';
+import { TenantStore } from './stores/tenants.js';
 import { TicketStore } from './stores/tickets.js';
 
 /** Everything a use case may touch, built once per process (web, worker or CLI). */
@@ -42,6 +43,8 @@ export interface Context {
   apiTokens: ApiTokenStore;
   audit: AuditStore;
   staff: StaffStore;
+  /** The tenant directory (src/stores/tenants.ts). */
+  tenants: TenantStore;
   reportCounter: ReportCounter;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
@@ -72,6 +75,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     apiTokens: new ApiTokenStore(db),
     audit: new AuditStore(db),
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
+    tenants: new TenantStore(db),
     reportCounter: new ReportCounter(db, policy.abuse.windowHours),
     jobs: new JobProducer(db, redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),

@@ -2,6 +2,7 @@ import { createPublicKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_FEEDBACK_WEIGHTS } from './domain/feedback-weight.js';
 import { parseNetwork } from './domain/ip.js';
 
 const window = (what: string) =>
@@ -72,6 +73,7 @@ export const policySchema = z.object({
     reportDraftPerEmail: window('per reporter email on POST /report (a draft for the preview)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipient: window('per recipient address, challenge mails of every flow together (delist, unblock, report)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipientDomain: window('per recipient domain, challenge mails of every flow together (delist, unblock, report)').default({ max: 100, windowMinutes: 60 }),
+    bouncePerClientIp: window('per client IP on POST /bounce (a pasted bounce message read; an empty form does not count)').default({ max: 30, windowMinutes: 10 }),
   }),
   routing: z.object({
     feedMaxLength: z.number().int().min(100).describe('Change-feed entries kept; older versions answer 410 and clients re-read the snapshot.'),
@@ -115,6 +117,10 @@ export const policySchema = z.object({
       .array(z.string().min(3).max(253).transform((d) => d.toLowerCase().replace(/\.$/, '')))
       .default(['gmail.com', 'googlemail.com', 'outlook.com', 'hotmail.com', 'live.com', 'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'gmx.de', 'web.de', 'mail.ru', 'yandex.ru', 'naver.com', 'daum.net', 'qq.com', '163.com', 'proton.me', 'protonmail.com'])
       .describe('Large public mailbox providers: each confirmed web reporter with an address there counts as one reporter (mailbox normalised); any other email domain counts as one reporter for all its addresses (by its registrable domain), so one attacker domain cannot make many reporters.'),
+    feedbackWeights: z
+      .record(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'a feedback type in lower case'), z.union([z.literal(0), z.literal(1)]))
+      .default({ ...DEFAULT_FEEDBACK_WEIGHTS })
+      .describe('How each feedback type (ARF Feedback-Type, X-ARF Report-Type/Category, lower case) counts toward escalation: 1 counts, 0 is recorded and shown to staff but never moves a pool. A report without a type weighs as "abuse"; a type not listed weighs as "other". See src/domain/feedback-weight.ts.'),
   }),
   staff: z.object({
     loginThrottle: z

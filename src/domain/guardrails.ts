@@ -1,7 +1,7 @@
 import type { Policy } from '../policy.js';
 import type { Role } from '../stores/staff.js';
 import { roleAtLeast } from '../stores/staff.js';
-import { contains, parseNetwork, type Network } from './ip.js';
+import { addressOf, contains, parseNetwork, specialPurpose, type Network } from './ip.js';
 
 /** Two networks overlap when one contains the other's base. */
 export function overlaps(a: Network, b: Network): boolean {
@@ -47,5 +47,29 @@ export function allowRefusal(policy: Policy, net: Network, role: Role, entries: 
   if (entries >= g.maxEntries) return `The allow list is full (${g.maxEntries} entries). Remove entries you no longer need first.`;
   if (reviewBy.getTime() <= now.getTime()) return 'The review date must be in the future.';
   if (reviewBy.getTime() > now.getTime() + 366 * 86_400_000) return 'Review allow entries at least once a year: pick a review date within a year.';
+  return null;
+}
+
+/** Why a listing target needs a second thought: refused outright, or allowed only with an explicit override. */
+export interface ListingRefusal {
+  reason: string;
+  /** True when an explicit override (`--override`, the console's checkbox) lets it through. */
+  overridable: boolean;
+}
+
+/**
+ * Listing guardrails for people (console and CLI): a private or special-purpose range is refused (no mail from it
+ * reaches us, and the public look-up says it cannot be listed); a range overlapping one of our own outbound pools
+ * would block our own mail, so it needs an explicit override. Documentation ranges count as public (tests, examples).
+ */
+export function listingTargetRefusal(policy: Policy, net: Network): ListingRefusal | null {
+  const first = specialPurpose(addressOf(net, 'first'));
+  const last = specialPurpose(addressOf(net, 'last'));
+  const special = first ?? last;
+  if (special) return { reason: `${net.text} is a ${special} range, not public internet space: no mail from it reaches us, and the public look-up says it cannot be listed.`, overridable: false };
+  for (const [pool, cidrs] of Object.entries(policy.network.pools)) {
+    const ours = cidrs.map((c) => parseNetwork(c)).find((r) => overlaps(r, net));
+    if (ours) return { reason: `${net.text} overlaps ${ours.text}, our own ${pool} outbound pool: listing it blocks our own mail. Confirm with the override if that is what you mean.`, overridable: true };
+  }
   return null;
 }

@@ -147,6 +147,12 @@ export function contains(net: Network, addr: Address): boolean {
   return net.version === addr.version && (addr.value & mask(net.version, net.prefix)) === net.base;
 }
 
+/** The first (network) or last address of a network. */
+export function addressOf(net: Network, which: 'first' | 'last'): Address {
+  const hostBits = BigInt(bitsOf(net.version) - net.prefix);
+  return makeAddress(net.version, which === 'first' ? net.base : net.base + (1n << hostBits) - 1n);
+}
+
 /** True when network a strictly contains network b. */
 export function isWider(a: Network, b: Network): boolean {
   return a.prefix < b.prefix && contains(a, makeAddress(b.version, b.base));

@@ -152,7 +152,7 @@ interface Candidate {
 
 /** Sending-IP candidates in one from-clause comment, skipping HELO/EHLO arguments (they are the client's claim). */
 function candidatesInComment(comment: string): Candidate[] {
-  const words = comment.split(/[\s()]+/).filter((w) => w !== '');
+  const words = joinSplitIpv6(comment.split(/[\s()]+/).filter((w) => w !== ''));
   const found: Candidate[] = [];
   for (let i = 0; i < words.length; i++) {
     const original = words[i] ?? '';
@@ -176,6 +176,24 @@ function candidatesInComment(comment: string): Candidate[] {
   return found;
 }
 
+/**
+ * Words of a comment with an IPv6 address that a paste split after a colon joined again: `(2603: 10b6:a03:100::39)`
+ * is one address, 2603:10b6:a03:100::39, not the wrong 10b6:a03:100::39. Only a lone hex group ending in ':' followed
+ * by a word of hex digits and colons is joined, so the walk stays one pass over the words.
+ */
+function joinSplitIpv6(words: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i] ?? '';
+    const next = words[i + 1];
+    if (next !== undefined && /^[0-9a-f]{1,4}:$/i.test(word) && /^[0-9a-f]{0,4}:[0-9a-f:.]*$/i.test(next) && canonicalIp(word + next) !== null) {
+      out.push(word + next);
+      i++;
+    } else out.push(word);
+  }
+  return out;
+}
+
 /** Parses one Received value (unfolded or not) in full: from-host, sending IP, by-host and rDNS name. Never throws. */
 export function analyseReceived(value: string): ReceivedDetail {
   const text = String(value).slice(0, MAX_RECEIVED_LENGTH).replace(/\r?\n(?=[ \t])/g, '');
@@ -186,6 +204,8 @@ export function analyseReceived(value: string): ReceivedDetail {
   let sawFrom = false;
   let sawBy = false;
   const fromComments: string[] = [];
+  /** Address literals written as words after the from-host: `from host [1.2.3.4] by …`, `from unknown [1.2.3.4] (EHLO …)`. */
+  const fromLiterals: string[] = [];
   for (const token of tokens) {
     if (token.kind === 'word') {
       const lower = token.text.toLowerCase();
@@ -193,6 +213,10 @@ export function analyseReceived(value: string): ReceivedDetail {
       if (expectingHost && !CLAUSE_KEYWORDS.has(lower)) {
         if (clause === 'from') fromWord = token.text;
         else byWord = token.text;
+        continue;
+      }
+      if (clause === 'from' && token.text.startsWith('[') && fromLiterals.length < 4) {
+        fromLiterals.push(token.text);
         continue;
       }
       if (CLAUSE_KEYWORDS.has(lower)) {
@@ -209,7 +233,18 @@ export function analyseReceived(value: string): ReceivedDetail {
   }
 
   const candidates = fromComments.flatMap(candidatesInComment);
-  let chosen = candidates.find((c) => c.bracketed) ?? candidates[0];
+  let chosen = candidates.find((c) => c.bracketed);
+  if (!chosen) {
+    // `from host [ip] by …` (no comment holding the address, or only a HELO one): the literal the receiver wrote.
+    for (const literal of fromLiterals) {
+      const hit = ipOfToken(stripTrailing(literal, ',;'));
+      if (hit?.bracketed) {
+        chosen = { ...hit, rdns: null };
+        break;
+      }
+    }
+  }
+  chosen ??= candidates[0];
   if (!chosen && fromWord !== undefined) {
     // No address written by the receiving server: an address literal in the from-domain position (Exim, "from [1.2.3.4]").
     const hit = ipOfToken(fromWord);

@@ -1,7 +1,10 @@
 /**
- * Abuse samples: turns what a reporter sent (a raw message, an ARF report per RFC 5965, an X-ARF report, or a
- * message forwarded as an attachment) into what we show them before they confirm: where the message left our
- * network, the tenant, 5321.MailFrom, 5322.From, Message-ID, date, subject.
+ * Abuse samples: turns what a reporter sent (a raw message, an ARF report per RFC 5965 or its early drafts, an
+ * X-ARF report (0.2, or v3/v4 JSON bare, inside ARF or attached), a SpamCop report, a Microsoft JMRP complaint, or
+ * a message forwarded as an attachment at any depth) into what we show them before they confirm: where the message
+ * left our network, the tenant, 5321.MailFrom, 5322.From, Message-ID, date, subject, how it was read (`format`,
+ * see SampleFormat), the reported domain, and the unverified signals naming our customer (CustomerSignals).
+ * Where the original repeats Message-ID or Return-Path, the lowest (written at or below the hand-off) is taken.
  *
  * Pure: no network, no disk, no Redis. Never decompresses, fetches or executes anything from a sample; the only
  * decoding done is MIME transfer decoding (base64, quoted-printable) and character sets.
@@ -28,9 +31,11 @@ import {
   parseFieldBlock,
   parseXarfJson,
   parseXarfYaml,
+  readXarfJson,
   textLines,
   type ArfReport,
   type Field,
+  type XarfJsonReport,
   type XarfReport,
 } from './arf.js';
 import { parseAddress } from './ip.js';
@@ -74,8 +79,38 @@ type Bounds = Required<SampleLimits>;
 
 export type SampleKind = 'message' | 'arf' | 'x-arf' | 'forwarded';
 
+/**
+ * How a sample was read (shown to the reporter and to staff):
+ * - `arf`: an ARF report (RFC 5965): `message/feedback-report` in a multipart/report, or in any multipart (some
+ *   senders use multipart/mixed), the original as message/rfc822, text/rfc822-headers or a text part holding it;
+ * - `arf-draft`: ARF of the early drafts, the original as `text/rfc822-header` or `message/rfc822-headers`;
+ * - `xarf`: X-ARF 0.1/0.2 (a mail marked `X-ARF: yes` or `X-XARF: PLAIN`, the report as `Key: value` lines);
+ * - `xarf-json`: X-ARF v3/v4 JSON, bare, inside an ARF report of `Feedback-Type: xarf`, or attached to a mail;
+ * - `spamcop`: a SpamCop report, the spam inline under `[ Offending message ]`, the source on the `Email from` line;
+ * - `jmrp`: a Microsoft JMRP complaint (not ARF), the complained-of message attached (also when forwarded);
+ * - `forwarded`: a message forwarding the original as an attachment (any depth);
+ * - `message`: the original message itself; `headers`: only its header block.
+ */
+export type SampleFormat = 'arf' | 'arf-draft' | 'xarf' | 'xarf-json' | 'spamcop' | 'jmrp' | 'forwarded' | 'message' | 'headers';
+
+/**
+ * Unverified signals of the original message naming our customer (the tenant directory matches them): its
+ * Feedback-ID values, the d=/i=/s= of its DKIM-Signature fields, the domains of 5321.MailFrom and 5322.From.
+ * Bounded: at most CUSTOMER_BOUNDS.items of each list, every text at most CUSTOMER_BOUNDS.length characters.
+ */
+export interface CustomerSignals {
+  feedbackIds: string[];
+  dkim: Array<{ domain: string; identity: string | null; selector: string }>;
+  mailFromDomain: string | null;
+  fromDomain: string | null;
+}
+
+export const CUSTOMER_BOUNDS = { items: 8, length: 255 } as const;
+
 export interface ParsedSample {
   kind: SampleKind;
+  /** How the sample was read (SampleFormat). */
+  format: SampleFormat;
   /** Where the message left our network (canonical IP). */
   sourceIp: string;
   pool: PoolName;
@@ -101,8 +136,12 @@ export interface ParsedSample {
   date: string | null;
   /** RFC 2047 decoded. */
   subject: string | null;
-  /** ARF Feedback-Type, or X-ARF Report-Type/Category; null for plain and forwarded messages. */
+  /** ARF Feedback-Type, or X-ARF Report-Type/Category; `abuse` for SpamCop and JMRP complaints; null for plain and forwarded messages. */
   feedbackType: string | null;
+  /** ARF Reported-Domain, or the domain an X-ARF report names; lower case; null when none. */
+  reportedDomain: string | null;
+  /** Unverified signals of the original message naming our customer. */
+  customer: CustomerSignals;
   /** ARF fields; for X-ARF the report's fields mapped onto the same shape; null otherwise. */
   arf: ArfReport | null;
   /** sha256 hex of the original message, line endings normalised to LF and trailing whitespace trimmed. */
@@ -212,7 +251,9 @@ function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end
     const line = nl - pos;
     if (line > limits.maxLineLength) throw refuse('TOO_COMPLEX', limits, `One of the ${what} is longer than our limit of ${formatBytes(limits.maxLineLength)}.`);
     if (Math.min(nl + 1, end) - start > limits.maxHeaderBytes) throw refuse('TOO_COMPLEX', limits, `The ${what} are larger than our limit of ${formatBytes(limits.maxHeaderBytes)}.`);
-    if (buf[pos] === 32 || buf[pos] === 9) field += line;
+    // A line that does not start a field continues the one above (parseFieldBlock joins it there), so the bound on
+    // an unfolded field holds for pasted headers that lost their folding blanks too.
+    if (buf[pos] === 32 || buf[pos] === 9 || !startsField(buf, pos, nl)) field += line;
     else {
       field = line;
       if (++fields > limits.maxHeaderFields) throw refuse('TOO_COMPLEX', limits, `The ${what} have more than ${limits.maxHeaderFields} fields, more than we accept.`);
@@ -221,6 +262,19 @@ function boundedHeader(buf: Buffer, limits: Bounds, what: string, start = 0, end
     pos = nl + 1;
   }
   return { headerEnd: end, bodyStart: end };
+}
+
+/** Bytes of a field name (token characters, as arf.ts FIELD_NAME): A-Z a-z 0-9 ! # $ % & ' * + - . ^ _ ` | ~ */
+const FIELD_NAME_BYTE = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+-.^_`|~") FIELD_NAME_BYTE[c.charCodeAt(0)] = 1;
+
+/** The line at `pos` (ending before `end`) starts a header field: a name, optional blanks, ':'. */
+function startsField(buf: Buffer, pos: number, end: number): boolean {
+  let i = pos;
+  while (i < end && FIELD_NAME_BYTE[buf[i] ?? 0] === 1) i++;
+  if (i === pos) return false;
+  while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+  return i < end && buf[i] === 58;
 }
 
 /** Upper bound of the addresses in an address-list field: the top-level separators (`,` `;` `:`) outside quotes, comments and <>, plus one. */
@@ -521,20 +575,20 @@ function entityBytes(e: Entity): Buffer {
   return e.buf.subarray(e.start, e.end);
 }
 
-/** The bytes with CRLF and a lone CR turned into LF (a copy only when there is a CR; one pass over the bytes). */
+/**
+ * The bytes with CRLF and a lone CR turned into LF (a copy only when there is a CR). One plain pass over the bytes:
+ * copying segment by segment costs a call per line, seconds on millions of short lines.
+ */
 function lfOnly(buf: Buffer): Buffer {
-  let cr = buf.indexOf(13);
-  if (cr === -1) return buf;
+  const first = buf.indexOf(13);
+  if (first === -1) return buf;
   const out = Buffer.allocUnsafe(buf.length);
-  let n = 0;
-  let pos = 0;
-  while (cr !== -1) {
-    n += buf.copy(out, n, pos, cr);
-    if (buf[cr + 1] !== 10) out[n++] = 10;
-    pos = cr + 1;
-    cr = buf.indexOf(13, pos);
+  let n = buf.copy(out, 0, 0, first);
+  for (let i = first; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b !== 13) out[n++] = b;
+    else if (buf[i + 1] !== 10) out[n++] = 10;
   }
-  n += buf.copy(out, n, pos);
   return out.subarray(0, n);
 }
 
@@ -575,7 +629,72 @@ function decoded(value: string | null): string | null {
   }
 }
 
+/**
+ * The value of the lowest field of that name: where a header appears twice (a Message-ID or Return-Path added by a
+ * receiving system above the author's, two Return-Paths of a forwarder), the one written at or below the hand-off
+ * hop (the hops are prepended, so the lowest is the one written nearest the sender) rather than the first.
+ */
+function lowestField(fields: Field[], name: string): string | null {
+  for (let i = fields.length - 1; i >= 0; i--) if (fields[i]?.lname === name) return fields[i]?.value ?? null;
+  return null;
+}
+
+const boundText = (v: string): string => v.slice(0, CUSTOMER_BOUNDS.length);
+
+/** The domain of an address (after its last '@'), lower case, or null. */
+export function domainOf(address: string | null): string | null {
+  if (address === null) return null;
+  const at = address.lastIndexOf('@');
+  if (at === -1) return null;
+  const domain = stripDots(address.slice(at + 1).trim().replace(/[>\]]+$/, '').replace(/^\[/, '')).toLowerCase();
+  return domain !== '' && domain.length <= CUSTOMER_BOUNDS.length && /^[^\s@<>()",;]+$/.test(domain) ? domain : null;
+}
+
+function stripDots(text: string): string {
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 46) end--;
+  return text.slice(0, end);
+}
+
+/** The d=, i= and s= tags of DKIM-Signature values (at most CUSTOMER_BOUNDS.items signatures with both d= and s=). */
+function dkimSignals(fields: Field[]): CustomerSignals['dkim'] {
+  const out: CustomerSignals['dkim'] = [];
+  for (const f of fields) {
+    if (f.lname !== 'dkim-signature') continue;
+    if (out.length >= CUSTOMER_BOUNDS.items) break;
+    const tags = new Map<string, string>();
+    for (const part of f.value.split(';')) {
+      const eq = part.indexOf('=');
+      if (eq === -1) continue;
+      const tag = part.slice(0, eq).trim().toLowerCase();
+      if ((tag === 'd' || tag === 'i' || tag === 's') && !tags.has(tag)) tags.set(tag, part.slice(eq + 1).replace(/\s+/g, ''));
+    }
+    const domain = stripDots(tags.get('d') ?? '').toLowerCase();
+    const selector = tags.get('s') ?? '';
+    if (domain === '' || selector === '') continue;
+    const identity = tags.get('i');
+    out.push({ domain: boundText(domain), identity: identity ? boundText(identity) : null, selector: boundText(selector) });
+  }
+  return out;
+}
+
+/** Feedback-ID values (trimmed, non-empty), at most CUSTOMER_BOUNDS.items. */
+function feedbackIdsOf(fields: Field[]): string[] {
+  const out: string[] = [];
+  for (const f of fields) {
+    if (out.length >= CUSTOMER_BOUNDS.items) break;
+    if (f.lname !== 'feedback-id') continue;
+    const v = f.value.replace(/\s+/g, ' ').trim();
+    if (v !== '') out.push(boundText(v));
+  }
+  return out;
+}
+
 interface OriginalFacts {
+  feedbackIds: string[];
+  dkim: CustomerSignals['dkim'];
+  /** The original carries Microsoft JMRP's mark (X-HmXmrOriginalRecipient). */
+  jmrp: boolean;
   hops: Hop[];
   receivedCount: number;
   tenant: string | null;
@@ -611,12 +730,15 @@ function factsOf(original: Original, network: NetworkPolicy, limits: Bounds): Or
       from = null;
     }
   }
-  const messageId = firstField(fields, 'message-id')?.trim() ?? null;
+  const messageId = lowestField(fields, 'message-id')?.trim() ?? null;
   return {
+    feedbackIds: feedbackIdsOf(fields),
+    dkim: dkimSignals(fields),
+    jmrp: fields.some((f) => f.lname === 'x-hmxmroriginalrecipient'),
     hops: buildHops(received, network.hostSuffix),
     receivedCount: received.length,
     tenant: tenantValue !== null && TENANT_ID.test(tenantValue) ? tenantValue : null,
-    returnPath: bareAddress(firstField(fields, 'return-path')),
+    returnPath: bareAddress(lowestField(fields, 'return-path')),
     from,
     fromName,
     messageId: messageId === '' ? null : messageId,
@@ -683,14 +805,28 @@ interface Located {
   original: Buffer | null;
 }
 
-function result(
-  kind: SampleKind,
-  source: Source,
-  facts: OriginalFacts,
-  extra: { arf: ArfReport | null; feedbackType: string | null; mailFrom: string | null },
-): Located {
+interface Reading {
+  kind: SampleKind;
+  format: SampleFormat;
+  arf: ArfReport | null;
+  feedbackType: string | null;
+  /** 5321.MailFrom the report states (ARF Original-Mail-From, X-ARF smtp_from); else the original's Return-Path. */
+  mailFrom: string | null;
+  reportedDomain: string | null;
+}
+
+/** A reported domain as a desk writes it: trimmed, quotes and a trailing dot dropped, lower case; null when empty. */
+function reportedDomainOf(value: string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  const v = stripDots(value.trim().replace(/^(['"])(.*)\1$/, '$2').trim()).toLowerCase();
+  return v === '' ? null : v.slice(0, CUSTOMER_BOUNDS.length);
+}
+
+function result(source: Source, facts: OriginalFacts, reading: Reading): Located {
+  const mailFrom = reading.mailFrom ?? facts.returnPath;
   const sample: ParsedSample = {
-    kind,
+    kind: reading.kind,
+    format: reading.format,
     sourceIp: source.ip,
     pool: source.pool,
     ourHost: source.host,
@@ -698,14 +834,16 @@ function result(
     hops: facts.hops,
     receivedCount: facts.receivedCount,
     tenant: facts.tenant,
-    mailFrom: extra.mailFrom ?? facts.returnPath,
+    mailFrom,
     from: facts.from,
     fromName: facts.fromName,
     messageId: facts.messageId,
     date: facts.date,
     subject: facts.subject,
-    feedbackType: extra.feedbackType,
-    arf: extra.arf,
+    feedbackType: reading.feedbackType,
+    reportedDomain: reportedDomainOf(reading.reportedDomain),
+    customer: { feedbackIds: facts.feedbackIds, dkim: facts.dkim, mailFromDomain: domainOf(mailFrom), fromDomain: domainOf(facts.from) },
+    arf: reading.arf,
     sampleHash: facts.sampleHash,
     originalHeaders: facts.originalHeaders,
   };
@@ -715,6 +853,9 @@ function result(
 /** Facts for a report that carries no original message: nothing but the hash of the whole report. */
 function emptyFacts(reportBytes: Buffer): OriginalFacts {
   return {
+    feedbackIds: [],
+    dkim: [],
+    jmrp: false,
     hops: [],
     receivedCount: 0,
     tenant: null,
@@ -730,24 +871,46 @@ function emptyFacts(reportBytes: Buffer): OriginalFacts {
   };
 }
 
-/** The report's original message: an embedded message/rfc822 part, or a text/rfc822-headers part. */
-function reportOriginal(root: Entity, limits: Bounds): Original | null {
+/** Types of the part an early-draft ARF report carries the original's headers in. */
+const DRAFT_HEADER_TYPES = new Set(['text/rfc822-header', 'message/rfc822-headers']);
+
+/** Most text parts looked at for an original written as text (an ARF report's, a SpamCop report's). */
+const MAX_TEXT_PARTS = 8;
+
+/** The decoded text part holds a message (its header block starts it and names Received or Message-ID). */
+function textOriginal(bytes: Buffer, limits: Bounds): Original | null {
+  const start = stripLeading(bytes);
+  const original = originalOf(start, limits);
+  if (!original || !isMessageHeaderBlock(original.headerText)) return null;
+  return original.fields.some((f) => f.lname === 'received' || f.lname === 'message-id') ? original : null;
+}
+
+/**
+ * The report's original message: an embedded message/rfc822 part, a text/rfc822-headers part, the early drafts'
+ * text/rfc822-header and message/rfc822-headers (draft: true), or else a text part that holds a message.
+ */
+function reportOriginal(root: Entity, limits: Bounds): { original: Original; draft: boolean } | null {
+  let texts = 0;
+  let textFallback: Original | null = null;
   for (const part of partsOf(root)) {
     if (part === root) continue;
     if (part.message) {
       const original = originalOf(entityBytes(part.message), limits);
-      if (original) return original;
-    } else if (part.type === 'text/rfc822-headers') {
-      const original = originalOf(decodedBody(part), limits);
-      if (original) return original;
+      if (original) return { original, draft: false };
+    } else if (part.type === 'text/rfc822-headers' || DRAFT_HEADER_TYPES.has(part.type)) {
+      const original = originalOf(stripLeading(decodedBody(part)), limits);
+      if (original) return { original, draft: part.type !== 'text/rfc822-headers' };
+    } else if (part.type === 'text/plain' && textFallback === null && part.children.length === 0 && texts++ < MAX_TEXT_PARTS) {
+      textFallback = textOriginal(decodedBody(part), limits);
     }
   }
-  return null;
+  return textFallback ? { original: textFallback, draft: false } : null;
 }
 
+/** A multipart/report of report-type feedback-report, or any multipart carrying a message/feedback-report part. */
 function isFeedbackReport(root: Entity): boolean {
-  if (root.type !== 'multipart/report') return false;
-  if ((root.params['report-type'] ?? '').trim().toLowerCase() === 'feedback-report') return true;
+  if (!root.type.startsWith('multipart/')) return false;
+  if (root.type === 'multipart/report' && (root.params['report-type'] ?? '').trim().toLowerCase() === 'feedback-report') return true;
   for (const part of partsOf(root)) if (part.type === 'message/feedback-report') return true;
   return false;
 }
@@ -759,6 +922,73 @@ function feedbackReportOf(part: Entity, limits: Bounds): ArfReport {
   return parseFeedbackReport(bodyText(part, body.subarray(0, headerEnd)));
 }
 
+/** Most JSON parts read when looking for an X-ARF v3/v4 report. */
+const MAX_JSON_PARTS = 4;
+
+/** An X-ARF v3/v4 JSON report among the (leaf) parts: application/json, *+json, or a text part holding JSON. */
+function xarfJsonIn(root: Entity): XarfJsonReport | null {
+  let tried = 0;
+  for (const part of partsOf(root)) {
+    if (part === root || part.children.length > 0 || part.message) continue;
+    const json = part.type === 'application/json' || part.type.endsWith('+json');
+    if (!json && part.type !== 'text/plain' && part.type !== 'application/octet-stream') continue;
+    const body = decodedBody(part);
+    let i = 0;
+    while (i < body.length && (body[i] === 32 || body[i] === 9 || body[i] === 10 || body[i] === 13)) i++;
+    if (body[i] !== 123) continue; // '{'
+    if (tried++ >= MAX_JSON_PARTS) break;
+    const report = readXarfJson(bodyText(part, body));
+    if (report) return report;
+  }
+  return null;
+}
+
+/** The ARF-shaped view of an X-ARF JSON report, to show alongside. */
+function arfOfXarfJson(report: XarfJsonReport): ArfReport {
+  return {
+    feedbackType: report.reportType ?? report.category,
+    userAgent: null,
+    version: report.version,
+    sourceIp: report.source,
+    originalMailFrom: report.mailFrom,
+    originalRcptTo: null,
+    arrivalDate: report.date,
+    reportedDomain: report.domain,
+  };
+}
+
+/** Reads an X-ARF v3/v4 JSON report (bare, or found in a mail): its sample is the original, its SourceIp the fallback source. */
+function parseXarfJsonReport(report: XarfJsonReport, container: Buffer, network: NetworkPolicy, limits: Bounds): Located {
+  let original: Original | null = null;
+  for (const sample of report.samples) {
+    if (sample.length > limits.maxBytes) continue;
+    original = originalOf(stripLeading(lfIfBareCr(sample)), limits);
+    if (original) break;
+  }
+  const facts = original ? factsOf(original, network, limits) : emptyFacts(container);
+  const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(report.source, network);
+  if (!source) throw notOurMail(facts.hops, true);
+  return result(source, facts, {
+    kind: 'x-arf',
+    format: 'xarf-json',
+    arf: arfOfXarfJson(report),
+    feedbackType: report.reportType ?? report.category,
+    mailFrom: bareAddress(report.mailFrom),
+    reportedDomain: report.domain,
+  });
+}
+
+/**
+ * 5321.MailFrom of an ARF report: its Original-Mail-From, unless that is written as a 5322 address with a display
+ * name (`Name <a@b>`, some feedback loops copy the From: there) and the original has a Return-Path: then that.
+ */
+function reportedMailFrom(originalMailFrom: string | null, returnPath: string | null): string | null {
+  const stated = bareAddress(originalMailFrom);
+  if (stated === null || returnPath === null) return stated;
+  const named = /^\s*[^<\s][^<]*</.test(originalMailFrom ?? '');
+  return named ? returnPath : stated;
+}
+
 function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   let arf: ArfReport | null = null;
   for (const part of partsOf(root)) {
@@ -768,11 +998,23 @@ function parseArf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: B
     }
   }
   arf ??= parseFeedbackReport('');
-  const original = reportOriginal(root, limits);
-  const facts = original ? factsOf(original, network, limits) : emptyFacts(bytes);
+  if ((arf.feedbackType ?? '').toLowerCase() === 'xarf') {
+    // ARF as the envelope of an X-ARF JSON report (abusix): the JSON says what happened and where.
+    const report = xarfJsonIn(root);
+    if (report) return parseXarfJsonReport(report, bytes, network, limits);
+  }
+  const found = reportOriginal(root, limits);
+  const facts = found ? factsOf(found.original, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(arf.sourceIp, network);
   if (!source) throw notOurMail(facts.hops, true);
-  return result('arf', source, facts, { arf, feedbackType: arf.feedbackType, mailFrom: bareAddress(arf.originalMailFrom) });
+  return result(source, facts, {
+    kind: 'arf',
+    format: found?.draft ? 'arf-draft' : 'arf',
+    arf,
+    feedbackType: arf.feedbackType?.toLowerCase() ?? null,
+    mailFrom: reportedMailFrom(arf.originalMailFrom, facts.returnPath),
+    reportedDomain: arf.reportedDomain,
+  });
 }
 
 function xarfReportIn(root: Entity): XarfReport | null {
@@ -789,34 +1031,130 @@ function xarfReportIn(root: Entity): XarfReport | null {
   return yaml;
 }
 
+/** An X-ARF mail: `X-ARF: yes` (0.1/0.2), or `X-XARF: PLAIN` as blocklist.de and others write it. */
+function isXarfMail(fields: Field[]): boolean {
+  const xarf = (firstField(fields, 'x-arf') ?? '').trim().toLowerCase();
+  const xxarf = (firstField(fields, 'x-xarf') ?? '').trim().toLowerCase();
+  return xarf === 'yes' || xxarf === 'plain' || xxarf === 'yes';
+}
+
 function parseXarf(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
+  const json = xarfJsonIn(root);
+  if (json) return parseXarfJsonReport(json, bytes, network, limits);
   const report = xarfReportIn(root);
-  const original = reportOriginal(root, limits);
-  const facts = original ? factsOf(original, network, limits) : emptyFacts(bytes);
+  const found = reportOriginal(root, limits);
+  const facts = found ? factsOf(found.original, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(report?.source ?? null, network);
   if (!source) throw notOurMail(facts.hops, true);
   const feedbackType = report ? (report.reportType ?? report.category) : null;
-  return result('x-arf', source, facts, { arf: report ? arfFromXarf(report) : null, feedbackType, mailFrom: null });
+  const domain = report ? (report.fields.Domain ?? report.fields.domain ?? report.fields['Reported-Domain'] ?? null) : null;
+  return result(source, facts, {
+    kind: 'x-arf',
+    format: 'xarf',
+    arf: report ? { ...arfFromXarf(report), reportedDomain: domain } : null,
+    feedbackType: feedbackType?.toLowerCase() ?? null,
+    mailFrom: null,
+    reportedDomain: domain,
+  });
 }
+
+const SPAMCOP_MARK = Buffer.from('[ Offending message ]');
+/** SpamCop's line naming the source: `Email from 192.0.2.1 / <date>`. */
+const SPAMCOP_SOURCE = /^Email from ([0-9A-Fa-f][0-9A-Fa-f:.]{1,59}) \//m;
+
+/** A SpamCop report: a text part with the spam inline under `[ Offending message ]` and the source on the `Email from` line. */
+function spamcopIn(root: Entity, limits: Bounds): { original: Original | null; sourceIp: string | null } | null {
+  let tried = 0;
+  for (const part of partsOf(root)) {
+    if (part.children.length > 0 || part.message || part.type !== 'text/plain') continue;
+    if (tried++ >= MAX_TEXT_PARTS) break;
+    const body = decodedBody(part);
+    const mark = body.indexOf(SPAMCOP_MARK);
+    if (mark === -1) continue;
+    const intro = body.subarray(Math.max(0, mark - 64 * 1024), mark).toString('latin1');
+    const sourceIp = SPAMCOP_SOURCE.exec(intro)?.[1] ?? null;
+    const nl = body.indexOf(10, mark);
+    const spam = nl === -1 ? Buffer.alloc(0) : stripLeading(body.subarray(nl + 1));
+    return { original: spam.length > 0 ? originalOf(spam, limits) : null, sourceIp };
+  }
+  return null;
+}
+
+function parseSpamcop(found: { original: Original | null; sourceIp: string | null }, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
+  const facts = found.original ? factsOf(found.original, network, limits) : emptyFacts(bytes);
+  const source = sourceFromHops(facts.hops, network) ?? sourceFromReportedIp(found.sourceIp, network);
+  if (!source) throw notOurMail(facts.hops, true);
+  return result(source, facts, { kind: 'forwarded', format: 'spamcop', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
+}
+
+/** Every attached message, depth first, entering attached messages (a forward of a JMRP complaint is two levels deep). */
+function* messagesOf(e: Entity): Generator<Entity> {
+  for (const part of partsOf(e)) {
+    if (!part.message) continue;
+    yield part.message;
+    yield* messagesOf(part.message);
+  }
+}
+
+/** Nothing but blanks and line ends from `start` on (a plain loop: a callback per byte costs seconds on 10 MB). */
+function blankFrom(buf: Buffer, start: number): boolean {
+  for (let i = start; i < buf.length; i++) {
+    const b = buf[i];
+    if (b !== 32 && b !== 9 && b !== 10 && b !== 13) return false;
+  }
+  return true;
+}
+
+const SPAMCOP_SUBJECT = /^\s*\[SpamCop \(([0-9A-Fa-f][0-9A-Fa-f:.]{1,59})\) id:/i;
+
+const JMRP_SUBJECT = /^\s*complaint about message from /i;
+/** The address a JMRP complaint's subject names (Microsoft's own reading of the source, like ARF's Source-IP). */
+const JMRP_SUBJECT_IP = /^\s*complaint about message from \[?([0-9A-Fa-f][0-9A-Fa-f:.]{1,59})\]?\s*$/i;
 
 function parsePlain(root: Entity, bytes: Buffer, network: NetworkPolicy, limits: Bounds): Located {
   const own = originalOf(bytes, limits);
   const ownFacts = own ? factsOf(own, network, limits) : emptyFacts(bytes);
   const source = sourceFromHops(ownFacts.hops, network);
-  const none = { arf: null, feedbackType: null, mailFrom: null };
-  if (source) return result('message', source, ownFacts, none);
+  if (source) {
+    const headersOnly = root.children.length === 0 && blankFrom(bytes, root.bodyStart);
+    return result(source, ownFacts, { kind: 'message', format: headersOnly ? 'headers' : 'message', arf: null, feedbackType: null, mailFrom: null, reportedDomain: null });
+  }
 
+  // A complaint of Microsoft's JMRP says so in its subject; the complained-of message carries X-HmXmrOriginalRecipient.
+  let jmrp = JMRP_SUBJECT.test(ownFacts.subject ?? '');
+  let jmrpIp = JMRP_SUBJECT_IP.exec(ownFacts.subject ?? '')?.[1] ?? null;
+  /** The complained-of message of a JMRP complaint (the one marked X-HmXmrOriginalRecipient). */
+  let complained: OriginalFacts | null = null;
+  // SpamCop set to attach the spam (no `[ Offending message ]` text): its subject `[SpamCop (ip) id:…]` names the source.
+  const spamcopIp = SPAMCOP_SUBJECT.exec(ownFacts.subject ?? '')?.[1] ?? null;
+  const spamcop = spamcopIp !== null || /@reports\.spamcop\.net$/i.test(ownFacts.from ?? '');
   let firstForwarded: OriginalFacts | null = null;
   let tried = 0;
-  for (const part of partsOf(root)) {
-    if (!part.message || tried >= MAX_FORWARDED_TRIED) continue;
-    const original = originalOf(entityBytes(part.message), limits);
+  for (const message of messagesOf(root)) {
+    if (tried >= MAX_FORWARDED_TRIED) break;
+    const original = originalOf(entityBytes(message), limits);
     if (!original) continue;
     tried++;
     const facts = factsOf(original, network, limits);
     firstForwarded ??= facts;
+    jmrp ||= JMRP_SUBJECT.test(facts.subject ?? '');
+    jmrpIp ??= JMRP_SUBJECT_IP.exec(facts.subject ?? '')?.[1] ?? null;
+    if (facts.jmrp) complained ??= facts;
     const forwardedSource = sourceFromHops(facts.hops, network);
-    if (forwardedSource) return result('forwarded', forwardedSource, facts, none);
+    if (forwardedSource && spamcop) return result(forwardedSource, facts, { kind: 'forwarded', format: 'spamcop', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
+    if (forwardedSource) {
+      const isJmrp = jmrp || facts.jmrp;
+      return result(forwardedSource, facts, { kind: 'forwarded', format: isJmrp ? 'jmrp' : 'forwarded', arf: null, feedbackType: isJmrp ? 'abuse' : null, mailFrom: null, reportedDomain: null });
+    }
+  }
+  if (spamcop && firstForwarded) {
+    const reported = sourceFromReportedIp(spamcopIp, network);
+    if (reported) return result(reported, firstForwarded, { kind: 'forwarded', format: 'spamcop', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
+  }
+  if (jmrp && complained) {
+    // No hop of ours in the complained-of message, but the complaint's subject names our address.
+    const reported = sourceFromReportedIp(jmrpIp, network);
+    if (reported) return result(reported, complained, { kind: 'forwarded', format: 'jmrp', arf: null, feedbackType: 'abuse', mailFrom: null, reportedDomain: null });
   }
   throw notOurMail(firstForwarded?.hops ?? ownFacts.hops, false);
 }
@@ -869,13 +1207,29 @@ export function locateOriginal(raw: Buffer | Uint8Array | string, network: Netwo
   }
 }
 
+/**
+ * The bytes with bare-CR line ends (old Mac mail) turned into LF, decided by the first line end (a CRLF or LF
+ * message keeps its bytes, so its offsets and DKIM stay as they are). One pass.
+ */
+function lfIfBareCr(buf: Buffer): Buffer {
+  const cr = buf.indexOf(13);
+  if (cr === -1 || buf[cr + 1] === 10) return buf;
+  const lf = buf.indexOf(10);
+  return lf !== -1 && lf < cr ? buf : lfOnly(buf);
+}
+
 function locate(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limits: SampleLimits): Located {
   validateNetwork(network);
   const bounds = sampleBounds(limits);
   const input = toBuffer(raw);
   if (input.length > bounds.maxBytes) throw refuse('TOO_LARGE', bounds);
-  const bytes = stripLeading(input);
+  const bytes = stripLeading(lfIfBareCr(input));
   if (looksBinary(bytes)) throw refuse('BINARY', bounds);
+  if (bytes[0] === 123) {
+    // '{': a bare X-ARF v3/v4 JSON report (what is not one is refused below as not a message).
+    const report = isValidUtf8(bytes) ? readXarfJson(bytes.toString('utf8')) : null;
+    if (report) return parseXarfJsonReport(report, bytes, network, bounds);
+  }
   const { headerEnd } = boundedHeader(bytes, bounds, 'header lines of this message');
   const headerBytes = bytes.subarray(0, headerEnd);
   if (!isValidUtf8(headerBytes)) throw refuse('BINARY', bounds);
@@ -886,7 +1240,17 @@ function locate(raw: Buffer | Uint8Array | string, network: NetworkPolicy, limit
 
   if (isFeedbackReport(root)) return parseArf(root, bytes, network, bounds);
   const topFields = parseFieldBlock(headerText);
-  if ((firstField(topFields, 'x-arf') ?? '').trim().toLowerCase() === 'yes') return parseXarf(root, bytes, network, bounds);
+  if (isXarfMail(topFields)) return parseXarf(root, bytes, network, bounds);
+  // A SpamCop report, or a mail with an X-ARF JSON attachment, that names no address of ours may still be our own
+  // message (quoting such a text, carrying such a file): then it is read as the message it is.
+  const spamcop = spamcopIn(root, bounds);
+  const json = spamcop === null && root.children.length > 0 ? xarfJsonIn(root) : null;
+  try {
+    if (spamcop) return parseSpamcop(spamcop, bytes, network, bounds);
+    if (json) return parseXarfJsonReport(json, bytes, network, bounds);
+  } catch (err) {
+    if (!(err instanceof NotOurMailError)) throw err;
+  }
   return parsePlain(root, bytes, network, bounds);
 }
 

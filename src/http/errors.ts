@@ -89,9 +89,11 @@ function answerError(logger: Logger): ErrorRequestHandler {
     }
     const json = () => res.json({ error: e.message, code: e.code, ...(e.details !== undefined && { details: e.details }) });
     if (req.path.startsWith('/api/')) return json();
+    // The staff console keeps its own frame: the error, the field it is about, and the way back to the page.
+    const staff = /^\/staff(\/|$)/i.test(req.path) && req.path.toLowerCase() !== '/staff/login';
     res.format({
       html: () =>
-        res.render('error', { title: titleOf(e.status), error: e }, (renderErr, html) => {
+        res.render(staff ? 'staff/error' : 'error', { title: titleOf(e.status), error: e, ...(staff && { back: staffBackLink(req.get('referer')) }) }, (renderErr, html) => {
           if (!renderErr) return res.send(html);
           logger.error({ err: renderErr, path: req.path }, 'error page failed');
           res.type('text/plain').send(`${e.status < 500 ? e.message : 'Something went wrong on our side.'}\n`);
@@ -100,6 +102,17 @@ function answerError(logger: Logger): ErrorRequestHandler {
       default: () => res.type('text/plain').send(`${e.message}\n`),
     });
   };
+}
+
+/** The staff page a console error links back to: the Referer when it is a console page, else the queue. */
+function staffBackLink(referer: string | undefined): string {
+  try {
+    const url = new URL(referer ?? '', 'http://portal.invalid');
+    if (/^\/staff(\/|$)/.test(url.pathname) && !url.pathname.includes('//')) return url.pathname + url.search;
+  } catch {
+    // not a URL
+  }
+  return '/staff';
 }
 
 function titleOf(status: number): string {

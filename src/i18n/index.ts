@@ -48,6 +48,28 @@ export function fromAcceptLanguage(header: string | undefined): Language {
   return 'en';
 }
 
+type SwitcherEntry = { code: Language; name: string; current: boolean; href?: string };
+
+/**
+ * The switcher's links for a page: the same path (a relative link of the query alone) with the page's own query
+ * kept, its `lang` replaced, so switching never loses a lookup or a prefilled form. A query we cannot read (or an
+ * unusually long one) is dropped rather than copied.
+ */
+export function switcherFor(entries: ReadonlyArray<SwitcherEntry>, originalUrl: string): SwitcherEntry[] {
+  const q = originalUrl.indexOf('?');
+  let rest = '';
+  if (q >= 0 && originalUrl.length - q <= 2048) {
+    try {
+      const params = new URLSearchParams(originalUrl.slice(q + 1));
+      params.delete('lang');
+      rest = params.toString();
+    } catch {
+      rest = '';
+    }
+  }
+  return entries.map((e) => ({ ...e, href: `?${rest ? `${rest}&` : ''}lang=${encodeURIComponent(e.code)}` }));
+}
+
 /**
  * Picks the language of a public page: `?lang=` from the switcher (kept in a cookie), else the cookie, else
  * Accept-Language. Views get `t`, `lang` and the switcher's links.
@@ -67,7 +89,7 @@ export function languageMiddleware(https: boolean): RequestHandler {
     else lang = fromAcceptLanguage(req.get('accept-language'));
     res.locals.lang = lang;
     res.locals.t = locals[lang].t;
-    res.locals.languages = locals[lang].languages;
+    res.locals.languages = switcherFor(locals[lang].languages, req.originalUrl);
     // Only a GET or HEAD answer can be cached, so only those say that they vary by language.
     const method = req.method;
     if (method === 'GET' || method === 'HEAD') res.vary('Accept-Language');

@@ -1,6 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
-import type { Address, Network } from '../domain/ip.js';
+import { parseNetwork, type Address, type Network } from '../domain/ip.js';
 import { decide, SELF_SERVICE, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../domain/listing.js';
 import { DATASET_TABLES, isoText } from './dataset-tables.js';
 import type { RoutingStore } from './routing.js';
@@ -37,6 +37,37 @@ export class BlocklistStore {
     const listings = rows.filter((r) => !r.x).map(LISTINGS.fromRow);
     const exclusions = rows.filter((r) => r.x).map(EXCLUSIONS.fromRow);
     return decide(listings, exclusions, now);
+  }
+
+  /**
+   * One page of the current listings for the staff table: filtered by an address or range (listings that contain it
+   * or lie inside it: the GiST `&&`), category, source and who listed it (the `source` column), sorted newest first,
+   * soonest to expire, or by network, paged by a cursor (keyset: no OFFSET, so page 1,000 costs what page 1 does).
+   */
+  async page(q: ListingQuery): Promise<{ entries: BlockEntry[]; next: string | null }> {
+    const where = [sql`true`];
+    if (q.overlapping) where.push(sql`cidr && ${q.overlapping.text}::cidr`);
+    if (q.category) where.push(sql`category = ${q.category}`);
+    if (q.source) where.push(sql`source = ${q.source}`);
+    const decoded = q.after ? decodeCursor(q.after) : null;
+    const cursor = decoded && decoded.length === (q.sort === 'cidr' ? 1 : 2) ? decoded : null;
+    let order;
+    if (q.sort === 'cidr') {
+      if (cursor) where.push(sql`cidr > ${cursor[0]}::cidr`);
+      order = sql`blocklist_entries.cidr`; // the column, not the select list's text alias
+    } else if (q.sort === 'expiring') {
+      where.push(sql`expires_at IS NOT NULL`);
+      if (cursor) where.push(sql`(expires_at, cidr) > (${cursor[0]}::timestamptz, ${cursor[1]}::cidr)`);
+      order = sql`blocklist_entries.expires_at, blocklist_entries.cidr`;
+    } else {
+      if (cursor) where.push(sql`(listed_at, cidr) < (${cursor[0]}::timestamptz, ${cursor[1]}::cidr)`);
+      order = sql`blocklist_entries.listed_at DESC, blocklist_entries.cidr DESC`;
+    }
+    const { rows } = await sql<Record<string, unknown>>`SELECT ${LISTINGS.select}, cidr::text AS cursor_cidr FROM blocklist_entries WHERE ${sql.join(where, sql` AND `)} ORDER BY ${order} LIMIT ${q.limit + 1}`.execute(this.db);
+    const entries = rows.slice(0, q.limit).map(LISTINGS.fromRow);
+    const last = rows.length > q.limit ? rows[q.limit - 1]! : null;
+    const next = last ? encodeCursor(q.sort === 'cidr' ? [String(last.cursor_cidr)] : [isoFromCursor(q.sort === 'expiring' ? last.expires_at : last.listed_at), String(last.cursor_cidr)]) : null;
+    return { entries, next };
   }
 
   async getListing(cidr: string, db: Kysely<Database> = this.db): Promise<BlockEntry | null> {
@@ -103,6 +134,21 @@ export class BlocklistStore {
     return rows.map((r) => ({ at: r.at.toISOString(), action: r.action, by: r.actor, detail: r.detail, ...(r.request_id && { requestId: r.request_id }) }));
   }
 
+  /**
+   * Everything that happened to any network containing the address (its own listings and those of ranges around it),
+   * newest first, up to `limit`: the address page's history, listed now or not.
+   */
+  async historyContaining(addr: Address, limit = 200): Promise<Array<HistoryEvent & { cidr: string }>> {
+    const rows = await this.db
+      .selectFrom('listing_history')
+      .select([sql<string>`cidr::text`.as('cidr'), 'at', 'action', 'actor', 'detail', 'request_id'])
+      .where(sql<boolean>`cidr >>= ${addr.text}::inet`)
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ cidr: r.cidr, at: r.at.toISOString(), action: r.action, by: r.actor, detail: r.detail, ...(r.request_id && { requestId: r.request_id }) }));
+  }
+
   /** Number of self-delists of an address since `since` (used for the budget and the relist doubling). */
   async selfDelistsSince(ip: string, since: Date, db: Kysely<Database> = this.db): Promise<number> {
     const row = await db.selectFrom('self_delists').select((eb) => eb.fn.countAll<string>().as('n')).where('ip', '=', ip).where('at', '>=', since).executeTakeFirstOrThrow();
@@ -117,5 +163,31 @@ export class BlocklistStore {
   /** Records a self-delist (keyed by request id, so a retried job counts once). */
   async recordSelfDelistIn(trx: Kysely<Database>, ip: string, requestId: string, at: Date): Promise<void> {
     await trx.insertInto('self_delists').values({ request_id: requestId, ip, at }).onConflict((oc) => oc.column('request_id').doNothing()).execute();
+  }
+}
+
+/** What the staff listings table asks for (BlocklistStore.page). */
+export interface ListingQuery {
+  overlapping?: Network;
+  category?: string;
+  source?: string;
+  sort: 'newest' | 'expiring' | 'cidr';
+  after?: string;
+  limit: number;
+}
+
+const isoFromCursor = (v: unknown) => String(v);
+const encodeCursor = (parts: string[]) => Buffer.from(JSON.stringify(parts)).toString('base64url');
+
+/** A cursor as the table wrote it; anything else (a hand-edited URL) starts from the first page. */
+function decodeCursor(text: string): string[] | null {
+  try {
+    const parts = JSON.parse(Buffer.from(text.slice(0, 400), 'base64url').toString('utf8')) as unknown;
+    if (!Array.isArray(parts) || parts.length < 1 || parts.length > 2 || !parts.every((p) => typeof p === 'string' && p.length < 100)) return null;
+    if (parts.length === 2 && !/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/.test(parts[0] as string)) return null;
+    parseNetwork(String(parts.at(-1)));
+    return parts as string[];
+  } catch {
+    return null;
   }
 }

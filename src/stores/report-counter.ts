@@ -11,6 +11,9 @@ export interface CountInput {
   reporterId: string | null;
   /** Why it is trusted, or not (shown to staff). */
   trustReason?: string;
+  /** Our customer as the tenant directory found it, and how ("feedback-id: Feedback-ID part …"); else the request's claim. */
+  tenant?: string | null;
+  tenantProof?: string | null;
 }
 
 export interface WindowCounts {
@@ -37,6 +40,13 @@ const sampleBytes = (h: string) => (/^[0-9a-f]{64}$/i.test(h) ? Buffer.from(h, '
 /** Message-IDs compare without their angle brackets and case. */
 export const messageIdHash = (id: string) => sha256(id.trim().replace(/^<|>$/g, '').toLowerCase());
 
+/** The window's counts over rows of `reports` (the table, or the table and a report being inserted). */
+const COUNTS = sql`count(DISTINCT reporter_key) FILTER (WHERE trusted)::int AS reporters,
+  count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE trusted)::int AS trusted_messages,
+  count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE NOT trusted)::int AS untrusted`;
+type CountRow = { reporters: number; trusted_messages: number; untrusted: number };
+const countsOf = (r: CountRow): WindowCounts => ({ trusted: Math.min(r.reporters, r.trusted_messages), trustedMessages: r.trusted_messages, trustedReporters: r.reporters, untrusted: r.untrusted });
+
 /**
  * Records each abuse report once (a `reports` row) and counts its case's sliding window, as queries over the reports
  * table. Per trust class (trusted, untrusted: an untrusted copy never makes a trusted report a duplicate), a report
@@ -56,20 +66,32 @@ export class ReportCounter {
     return this.windowHours * 3_600_000;
   }
 
+  /** Records and counts one report in a transaction of its own (see countIn). */
   async count(caseKey: string, input: CountInput, now = new Date()): Promise<CountResult> {
+    return this.db.transaction().execute((trx) => this.countIn(trx, caseKey, input, now));
+  }
+
+  /**
+   * Records one report and counts its case's window, in `trx` (a transaction: the case's advisory lock is held until
+   * it ends). Two statements: the lock, then one that inserts the report's row (with the original it duplicates, if
+   * any: its case and class, same Message-ID or sample, within seven windows) and counts the window with that row in
+   * it. A rerun finds the row already there and reads it.
+   */
+  async countIn(trx: Kysely<Database>, caseKey: string, input: CountInput, now = new Date()): Promise<CountResult> {
     const trusted = input.reporterId !== null;
-    return this.db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(hashtext(${`report-case:${caseKey}`}))`.execute(trx);
-      // The report's row, and the original it duplicates if any (its case and class, same Message-ID or sample,
-      // within seven windows), in one statement; a rerun finds the row already there and reads it.
-      const msgHash = input.messageId ? messageIdHash(input.messageId) : null;
-      const sample = sampleBytes(input.sampleHash);
-      const since = new Date(now.getTime() - 7 * this.windowMs);
-      const inserted = await sql<{ duplicate_of: string | null }>`
-        INSERT INTO reports (request_id, channel, reporter, reporter_key, category, received_at, source_ip, tenant, case_key, mail_from,
+    await sql`SELECT pg_advisory_xact_lock(hashtext(${`report-case:${caseKey}`}))`.execute(trx);
+    const msgHash = input.messageId ? messageIdHash(input.messageId) : null;
+    const sample = sampleBytes(input.sampleHash);
+    const since = new Date(now.getTime() - 7 * this.windowMs);
+    // The statement's snapshot is taken after the lock, so it sees every report of the case committed before; the
+    // new row is not in that snapshot (nor is it in `reports` for the other parts of the statement), so the window
+    // is the case's rows plus `inserted`, and the report is `inserted`'s row or, on a rerun, the stored one.
+    const { rows } = await sql<CountRow & { found: number; duplicate_of: string | null }>`
+      WITH inserted AS (
+        INSERT INTO reports (request_id, channel, reporter, reporter_key, category, received_at, source_ip, tenant, tenant_proof, case_key, mail_from,
                              header_from, message_id, message_id_hash, sample_sha256, feedback_type, trusted, trust_reason, duplicate_of, summary)
         SELECT id, coalesce(channel, 'web'), coalesce(reporter, email, ''), ${input.reporterId ?? sql`coalesce(reporter, email, '')`}, coalesce(category, 'abuse'),
-               ${now}, ip, tenant, ${caseKey}, parsed->>'mailFrom', parsed->>'from', ${input.messageId}, ${msgHash}, ${sample},
+               ${now}, ip, ${input.tenant !== undefined ? input.tenant : sql`tenant`}, ${input.tenantProof ?? null}, ${caseKey}, parsed->>'mailFrom', parsed->>'from', ${input.messageId}, ${msgHash}, ${sample},
                parsed->>'feedbackType', ${trusted}, ${input.trustReason ?? null},
                (SELECT o.request_id FROM reports o
                  WHERE o.case_key = ${caseKey} AND o.trusted = ${trusted} AND o.duplicate_of IS NULL AND o.received_at > ${since}
@@ -78,31 +100,47 @@ export class ReportCounter {
                coalesce(parsed, '{}'::jsonb)
           FROM requests WHERE id = ${input.reportId} AND ip IS NOT NULL
         ON CONFLICT (request_id) DO NOTHING
-        RETURNING duplicate_of`.execute(trx);
-      let canonicalId: string;
-      if (inserted.rows[0]) {
-        canonicalId = inserted.rows[0].duplicate_of ?? input.reportId;
-      } else {
-        const existing = await trx.selectFrom('reports').select(['duplicate_of']).where('request_id', '=', input.reportId).executeTakeFirst();
-        if (!existing) throw new Error(`report ${input.reportId} has no request with a source address`);
-        canonicalId = existing.duplicate_of ?? input.reportId;
-      }
-      return { distinct: canonicalId === input.reportId, canonicalId, ...(await this.counts(trx, caseKey, now)) };
-    });
+        RETURNING request_id, duplicate_of, trusted, reporter_key
+      ), report AS (
+        SELECT duplicate_of FROM inserted
+        UNION ALL
+        SELECT duplicate_of FROM reports WHERE request_id = ${input.reportId}
+      ), windowed AS (
+        SELECT request_id, duplicate_of, trusted, reporter_key FROM reports WHERE case_key = ${caseKey} AND received_at > ${this.windowStart(now)}
+        UNION ALL
+        SELECT request_id, duplicate_of, trusted, reporter_key FROM inserted
+      )
+      SELECT (SELECT count(*) FROM report)::int AS found, (SELECT duplicate_of FROM report LIMIT 1) AS duplicate_of, ${COUNTS}
+        FROM windowed`.execute(trx);
+    const row = rows[0]!;
+    if (!row.found) throw new Error(`report ${input.reportId} has no request with a source address`);
+    const canonicalId = row.duplicate_of ?? input.reportId;
+    return { distinct: canonicalId === input.reportId, canonicalId, ...countsOf(row) };
   }
 
   /** The case's counts in the window now, without counting anything (for staff pages). */
+  /** Reports whose mail left us from this address, newest first, up to `limit` (the staff address page). */
+  async fromSource(ip: string, limit = 50): Promise<Array<{ id: string; receivedAt: string; tenant: string | null; feedbackType: string | null; trusted: boolean; duplicateOf: string | null }>> {
+    const rows = await this.db
+      .selectFrom('reports')
+      .select(['request_id', 'received_at', 'tenant', 'feedback_type', 'trusted', 'duplicate_of'])
+      .where('source_ip', '=', ip)
+      .orderBy('received_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.request_id, receivedAt: r.received_at.toISOString(), tenant: r.tenant, feedbackType: r.feedback_type, trusted: r.trusted, duplicateOf: r.duplicate_of }));
+  }
+
   async peek(caseKey: string, now = new Date()): Promise<WindowCounts> {
     return this.counts(this.db, caseKey, now);
   }
 
+  private windowStart(now: Date): Date {
+    return new Date(now.getTime() - this.windowMs);
+  }
+
   private async counts(db: Kysely<Database>, caseKey: string, now: Date): Promise<WindowCounts> {
-    const { rows } = await sql<{ reporters: number; trusted_messages: number; untrusted: number }>`
-      SELECT count(DISTINCT reporter_key) FILTER (WHERE trusted)::int AS reporters,
-             count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE trusted)::int AS trusted_messages,
-             count(DISTINCT coalesce(duplicate_of, request_id)) FILTER (WHERE NOT trusted)::int AS untrusted
-        FROM reports WHERE case_key = ${caseKey} AND received_at > ${new Date(now.getTime() - this.windowMs)}`.execute(db);
-    const r = rows[0]!;
-    return { trusted: Math.min(r.reporters, r.trusted_messages), trustedMessages: r.trusted_messages, trustedReporters: r.reporters, untrusted: r.untrusted };
+    const { rows } = await sql<CountRow>`SELECT ${COUNTS} FROM reports WHERE case_key = ${caseKey} AND received_at > ${this.windowStart(now)}`.execute(db);
+    return countsOf(rows[0]!);
   }
 }

@@ -69,6 +69,7 @@ function columnsOf(r: RequestUpdate & Partial<PortalRequest>) {
   };
 }
 
+const unpack = (sample: Buffer, compression: 'gzip' | 'none') => (compression === 'gzip' ? gunzipSync(sample) : sample);
 const text = (v: unknown) => (v === null || v === undefined ? undefined : typeof v === 'string' ? v : JSON.stringify(v));
 
 function requestOf(row: Selectable<RequestsTable> & { challenge_id: string | null }): PortalRequest {
@@ -185,8 +186,23 @@ export class RequestStore {
   async sample(id: string): Promise<Buffer | null> {
     if (!isRequestId(id)) return null;
     const row = await this.db.selectFrom('evidence').select(['sample', 'compression']).where('report_id', '=', id).executeTakeFirst();
+    return row ? unpack(row.sample, row.compression) : null;
+  }
+
+  /** A request and its report's raw sample (null without one, or once its retention ended), read together. */
+  async getWithSample(id: string): Promise<{ request: PortalRequest; sample: Buffer | null } | null> {
+    if (!isRequestId(id)) return null;
+    const row = await this.db
+      .selectFrom('requests')
+      .leftJoin('challenges', 'challenges.request_id', 'requests.id')
+      .leftJoin('evidence', 'evidence.report_id', 'requests.id')
+      .selectAll('requests')
+      .select(['challenges.id as challenge_id', 'evidence.sample', 'evidence.compression'])
+      .where('requests.id', '=', id)
+      .executeTakeFirst();
     if (!row) return null;
-    return row.compression === 'gzip' ? gunzipSync(row.sample) : row.sample;
+    const { sample, compression, ...request } = row;
+    return { request: requestOf(request), sample: sample === null ? null : unpack(sample, compression!) };
   }
 
   /** Deletes samples whose retention ended (the report's metadata stays); returns how many. */
@@ -223,6 +239,19 @@ export class RequestStore {
       const v = byId.get(id)?.[field];
       return v === undefined ? null : String(v);
     });
+  }
+
+  /** The requests that named an address (delist requests, reports from it), newest first, up to `limit`. */
+  async aboutIp(ip: string, limit = 100): Promise<Array<{ id: string; type: string; state: string; email: string | null; createdAt: string; ticketId: string | null }>> {
+    const rows = await this.db
+      .selectFrom('requests')
+      .leftJoin('tickets', 'tickets.request_id', 'requests.id')
+      .select(['requests.id', 'requests.type', 'requests.state', 'requests.email', 'requests.created_at', 'tickets.id as ticket_id'])
+      .where('requests.ip', '=', ip)
+      .orderBy('requests.created_at', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, type: r.type, state: r.state, email: r.email, createdAt: r.created_at.toISOString(), ticketId: r.ticket_id }));
   }
 
   async events(id: string): Promise<RequestEvent[]> {

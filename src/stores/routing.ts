@@ -1,9 +1,21 @@
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { Database } from '../db/schema.js';
 import { DATASETS, type Dataset, type DatasetValues, type RoutingChange } from '../domain/datasets.js';
 import { DATASET_TABLES, type DatasetTable } from './dataset-tables.js';
 
 export type Snapshot = { version: number; generatedAt: string } & { [D in keyof DatasetValues]: Array<DatasetValues[D]> };
+
+/** A snapshot as the routing API serves it: the UTF-8 JSON text of a Snapshot (key order included), at `version`. */
+export interface SnapshotBody {
+  version: number;
+  bytes: Buffer;
+}
+
+/**
+ * Pages of an address list whose entries the server writes as JSON in one query: ~60 entries a page, so about 60,000
+ * entries and 9 MB of text a query, however long the list (decision 0004).
+ */
+const JSON_CHUNK_PAGES = 1024;
 
 export interface FeedEntry {
   version: number;
@@ -20,11 +32,14 @@ export type FeedPage = { gone: true; version: number } | { gone: false; version:
  * NOTIFYs "<schema>.routing_feed" at commit, so a consumer reading the snapshot or the feed never sees half a change.
  */
 export class RoutingStore {
-  private cached: { version: number; body: Promise<Snapshot> } | null = null;
+  private cached: { version: number; body: Promise<SnapshotBody> } | null = null;
+  private parsed: { from: SnapshotBody; snapshot: Snapshot } | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly feedMaxLength: number,
+    /** Tests give a small one, so a few hundred entries span several ranges. */
+    private readonly jsonChunkPages = JSON_CHUNK_PAGES,
   ) {}
 
   /**
@@ -68,13 +83,14 @@ export class RoutingStore {
   }
 
   /**
-   * Every dataset at one version, read in one REPEATABLE READ transaction (so the version and the entries agree), each
-   * dataset in its key order, so equal versions give identical snapshots. Built once per version in the process.
+   * The snapshot as GET /api/v1/routing/snapshot serves it: the JSON bytes of every dataset at one version, read in one
+   * REPEATABLE READ transaction (so the version and the entries agree), each dataset in its snapshot order, so equal
+   * versions give identical snapshots. Built once per version in the process; clients verify and parse these bytes.
    */
-  async snapshot(): Promise<Snapshot> {
+  async snapshotBody(): Promise<SnapshotBody> {
     const current = await this.version();
     if (this.cached?.version === current) return this.cached.body;
-    const body = this.readSnapshot();
+    const body = this.readSnapshotBody();
     this.cached = { version: current, body };
     try {
       const snap = await body;
@@ -87,25 +103,49 @@ export class RoutingStore {
     }
   }
 
-  private async readSnapshot(): Promise<Snapshot> {
+  /**
+   * The same snapshot as objects (exports, CLI, tests): its bytes parsed, so they are exactly what clients get. Parsed
+   * once per version, when first asked for; the routing API alone never needs it.
+   */
+  async snapshot(): Promise<Snapshot> {
+    const body = await this.snapshotBody();
+    if (this.parsed?.from !== body) this.parsed = { from: body, snapshot: JSON.parse(body.bytes.toString('utf8')) as Snapshot };
+    return this.parsed.snapshot;
+  }
+
+  private async readSnapshotBody(): Promise<SnapshotBody> {
     return this.db
       .transaction()
       .setIsolationLevel('repeatable read')
       .setAccessMode('read only')
       .execute(async (trx) => {
-        // The address lists are read in physical order (DATASET_TABLES.order): one plain scan from the first page, the
-        // same at a given version. Settings end with the transaction.
+        // The address lists are read in physical order (DATASET_TABLES.order), one range of pages after the other from
+        // the first page: the same order at a given version. Settings end with the transaction.
         await sql`SET LOCAL synchronize_seqscans = off`.execute(trx);
         await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
-        await sql`SET LOCAL DateStyle = 'ISO, YMD'`.execute(trx);
+        await sql`SET LOCAL DateStyle = 'ISO, YMD'`.execute(trx); // the allow list's review_by::text as YYYY-MM-DD
         const { version } = await trx.selectFrom('routing_state').select('version').executeTakeFirstOrThrow();
-        const body = { version, generatedAt: new Date().toISOString() } as Snapshot;
+        // generatedAt is when this version was published (its feed row; the epoch for version 0), not when this process
+        // built it: every web process serves the same bytes, and the same signature, under the version's ETag.
+        const published = await trx.selectFrom('routing_feed').select('at').where('version', '=', version).executeTakeFirst();
+        const generatedAt = (published?.at ?? new Date(0)).toISOString();
+        // JSON.stringify's text of { version, generatedAt, ...datasets }, one part after the other.
+        const parts = [`{"version":${version},"generatedAt":${JSON.stringify(generatedAt)}`];
         for (const d of DATASETS) {
           const table = DATASET_TABLES[d] as DatasetTable<typeof d>;
-          const { rows } = await sql<Record<string, unknown>>`SELECT ${table.bulkSelect} FROM ${sql.table(table.table)} ${table.order ? sql`ORDER BY ${table.order}` : sql``}`.execute(trx);
-          (body as Record<string, unknown>)[d] = rows.map((r) => table.fromBulkRow(r));
+          parts.push(`,${JSON.stringify(d)}:`);
+          if (table.json) {
+            parts.push(...(await jsonArrayIn(trx, table.table, table.json, this.jsonChunkPages)));
+          } else {
+            const { rows } = await sql<Record<string, unknown>>`SELECT ${table.select} FROM ${sql.table(table.table)} ${table.order ? sql`ORDER BY ${table.order}` : sql``}`.execute(trx);
+            parts.push(JSON.stringify(rows.map((r) => table.fromRow(r))));
+          }
         }
-        return body;
+        parts.push('}');
+        // Written once into one buffer of the right size (the signature needs the body in one piece).
+        const bytes = Buffer.allocUnsafe(parts.reduce((n, p) => n + Buffer.byteLength(p), 0));
+        parts.reduce((at, p) => at + bytes.write(p, at), 0);
+        return { version, bytes };
       });
   }
 
@@ -139,6 +179,31 @@ export class RoutingStore {
   async trimFeed(keep: number): Promise<void> {
     await this.db.deleteFrom('routing_feed').where('version', '<=', (eb) => eb.selectFrom('routing_state').select(sql<number>`version - ${keep}`.as('v'))).execute();
   }
+}
+
+/**
+ * A JSON array of every entry of an address list, as the server writes them (DatasetTable.json): the table read one
+ * range of `chunkPages` pages after the other (TID range scans, each in physical order), so neither the server nor
+ * this process ever holds more than one range's text besides the result. The last range is open-ended: pages added
+ * since the size was read hold no row this transaction sees, and are read all the same.
+ */
+async function jsonArrayIn(trx: Kysely<Database>, table: string, json: RawBuilder<unknown>, chunkPages: number): Promise<string[]> {
+  const { rows } = await sql<{ pages: string }>`SELECT pg_relation_size(${table}::regclass) / current_setting('block_size')::int AS pages`.execute(trx);
+  const pages = Number(rows[0]!.pages);
+  const out = ['['];
+  for (let from = 0; ; from += chunkPages) {
+    const last = from + chunkPages >= pages;
+    const range = last ? sql`ctid >= ${`(${from},0)`}::tid` : sql`ctid >= ${`(${from},0)`}::tid AND ctid < ${`(${from + chunkPages},0)`}::tid`;
+    const { rows: parts } = await sql<{ part: string | null }>`SELECT string_agg(${json}, ',') AS part FROM ${sql.table(table)} WHERE ${range}`.execute(trx);
+    const part = parts[0]?.part;
+    if (part) {
+      if (out.length > 1) out.push(',');
+      out.push(part);
+    }
+    if (last) break;
+  }
+  out.push(']');
+  return out;
 }
 
 function toFeedEntry(row: { version: number; at: Date; changes: unknown[] }): FeedEntry {

@@ -228,9 +228,14 @@ export class TicketStore {
 
   /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */
   async attachReport(ticketId: string, requestId: string, now = new Date()): Promise<number> {
-    await this.db.insertInto('ticket_reports').values({ ticket_id: ticketId, report_id: requestId, attached_at: now }).onConflict((oc) => oc.doNothing()).execute();
+    await this.attachReportIn(this.db, ticketId, requestId, now);
     const { n } = await this.db.selectFrom('ticket_reports').select((eb) => eb.fn.countAll<string>().as('n')).where('ticket_id', '=', ticketId).executeTakeFirstOrThrow();
     return Number(n);
+  }
+
+  /** Attaches a report to a case in the caller's transaction (attaching twice is attaching once). */
+  async attachReportIn(db: Kysely<Database>, ticketId: string, requestId: string, now = new Date()): Promise<void> {
+    await db.insertInto('ticket_reports').values({ ticket_id: ticketId, report_id: requestId, attached_at: now }).onConflict((oc) => oc.doNothing()).execute();
   }
 
   /** Moves every report of a case to another (merging a duplicate case). */
@@ -367,7 +372,9 @@ export class TicketStore {
       }
       s = s.where(sql<SqlBool>`ip <<= ${net}::cidr`);
     }
-    if (f.tenant) s = s.where('tenant', '=', f.tenant);
+    // `-` asks for the cases whose customer was not found (their case key is the source address).
+    if (f.tenant === '-') s = s.where('tenant', 'is', null);
+    else if (f.tenant) s = s.where('tenant', '=', f.tenant);
     if (f.email) s = s.where(sql<SqlBool>`lower(email) = ${f.email.toLowerCase()}`);
     if (f.category) s = s.where('category', '=', f.category);
     const c = q.after ? parseCursor(q.after, q.sort) : null;

@@ -19,7 +19,7 @@ async function time(url: string, cookie: string, n: number): Promise<number> {
 }
 
 /** The triage queue page over HTTP with 100k tickets in PostgreSQL, against a static public page in the same run. */
-export async function staffQueueBench(opts: { tickets: number; requests: number }): Promise<Array<[string, number, string]>> {
+export async function staffQueueBench(opts: { tickets: number; requests: number; listings?: number }): Promise<Array<[string, number, string]>> {
   const ctx = testContext();
   try {
     // Seeded with set-based SQL (one INSERT … SELECT generate_series, not 100,000 round trips), spread as before:
@@ -58,6 +58,25 @@ export async function staffQueueBench(opts: { tickets: number; requests: number 
     const firstPage = await (await fetch(`${base}/staff`, { headers: { cookie } })).text();
     const next = /href="([^"]+)" rel="next"/.exec(firstPage)?.[1]?.replace(/&amp;/g, '&');
     const deep = next ? await time(`${base}${next}`, cookie, opts.requests) : NaN;
+
+    // The listings table over 1,000,000 current listings (set-based seed: distinct /32s, 6 categories, a third
+    // expiring), newest first, by network, filtered by a /16 and by category, and a deep page by cursor.
+    const listings = opts.listings ?? 1_000_000;
+    await sql`
+      INSERT INTO blocklist_entries (cidr, category, reason, source, listed_at, expires_at)
+      SELECT ('11.' || ((i >> 16) & 255) || '.' || ((i >> 8) & 255) || '.' || (i & 255))::cidr,
+             (ARRAY['spam-source', 'backscatter', 'botnet', 'malware', 'snowshoe', 'manual'])[i % 6 + 1], 'bench', CASE WHEN i % 2 = 0 THEN 'cli' ELSE 'staff' END,
+             date_trunc('milliseconds', now()) - make_interval(secs => ${listings}::int - i),
+             CASE WHEN i % 3 = 0 THEN date_trunc('milliseconds', now()) + make_interval(secs => i) END
+        FROM generate_series(0, ${listings - 1}::int) AS i`.execute(ctx.db);
+    await sql`ANALYZE blocklist_entries`.execute(ctx.db);
+    const listingsNewest = await time(`${base}/staff/lists/blocklist`, cookie, opts.requests);
+    const listingsByNetwork = await time(`${base}/staff/lists/blocklist?sort=cidr`, cookie, opts.requests);
+    const listingsInRange = await time(`${base}/staff/lists/blocklist?ip=11.3.0.0/16`, cookie, opts.requests);
+    const listingsCategory = await time(`${base}/staff/lists/blocklist?category=botnet&sort=expiring`, cookie, opts.requests);
+    let url = `${base}/staff/lists/blocklist`;
+    for (let i = 0; i < 20; i++) url = base + (/href="([^"]+)" rel="next"/.exec(await (await fetch(url, { headers: { cookie } })).text())?.[1] ?? '').replace(/&amp;/g, '&');
+    const listingsDeep = await time(url, cookie, opts.requests);
     server.close();
     return [
       ['staff.queue_page_ms', Math.round(queue * 100) / 100, 'ms'],
@@ -67,6 +86,12 @@ export async function staffQueueBench(opts: { tickets: number; requests: number 
       ['baseline.public_form_page_ms', Math.round(baseline * 100) / 100, 'ms'],
       ['staff.queue_page_vs_form_page', Math.round((queue / baseline) * 100) / 100, 'ratio'],
       ['staff.queue_tickets', opts.tickets, 'tickets'],
+      ['staff.listings_page_ms', Math.round(listingsNewest * 100) / 100, 'ms'],
+      ['staff.listings_by_network_ms', Math.round(listingsByNetwork * 100) / 100, 'ms'],
+      ['staff.listings_in_range_ms', Math.round(listingsInRange * 100) / 100, 'ms'],
+      ['staff.listings_category_expiring_ms', Math.round(listingsCategory * 100) / 100, 'ms'],
+      ['staff.listings_page_21_ms', Math.round(listingsDeep * 100) / 100, 'ms'],
+      ['staff.listings_count', listings, 'listings'],
     ];
   } finally {
     await ctx.cleanup();

@@ -105,8 +105,10 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
         const tag = page.tag ?? 'h1';
         assert.ok(res.text.includes(`<${tag}>${escapeHtml(text(lang, page.key, page.params))}</${tag}>`), `${lang} ${page.path}: heading "${text(lang, page.key, page.params)}"`);
         assert.ok(res.text.includes(escapeHtml(text(lang, 'site.footer'))), `${lang} ${page.path}: footer`);
-        assert.match(res.text, new RegExp(`<a href="\\?lang=${lang}" lang="${lang}" hreflang="${lang}" aria-current="true">`), `${page.path}: the current language is marked`);
-        for (const other of LANGS.filter((l) => l !== lang)) assert.match(res.text, new RegExp(`<a href="\\?lang=${other}" lang="${other}" hreflang="${other}">`));
+        // The switcher keeps the page's own query (a lookup), its lang replaced.
+        const query = page.path.includes('?') ? `${escapeHtml(new URLSearchParams(page.path.slice(page.path.indexOf('?') + 1)).toString()).replace(/[.?*+^$()|[\]\\]/g, '\\$&')}&amp;` : '';
+        assert.match(res.text, new RegExp(`<a href="\\?${query}lang=${lang}" lang="${lang}" hreflang="${lang}" aria-current="true">`), `${page.path}: the current language is marked`);
+        for (const other of LANGS.filter((l) => l !== lang)) assert.match(res.text, new RegExp(`<a href="\\?${query}lang=${other}" lang="${other}" hreflang="${other}">`));
         if (lang !== 'en') assert.doesNotMatch(res.text, /Postmaster Portal ·|Skip to content/, `${lang} ${page.path}: no English chrome left`);
       }
     });
@@ -184,6 +186,35 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
 });
 
 describe('the locale files', () => {
+  it('write Korean in the polite 해요체, never 하십시오체/합쇼체 (감사합니다 is the one fixed phrase kept)', () => {
+    const stiff = [...flat.ko].filter(([, v]) => /(습니다|십시오|입니다|됩니다|습니까|니까\?)/.test(String(v).replace(/감사합니다/g, '')));
+    assert.deepEqual(stiff.map(([k, v]) => `${k}: ${v}`), []);
+  });
+
+  it('follow the glossary (src/i18n/glossary.md): one term per concept, none of the words it tells translators to avoid', () => {
+    const glossary = readFileSync(path.join(root, 'src/i18n/glossary.md'), 'utf8');
+    const avoid: Record<'ko' | 'zh-TW', string[]> = {
+      ko: ['담당 직원', '셀프 해제', '셀프서비스로', '스팸 신고', '블랙리스트', '고객사', '증빙', '인증 링크', '주소 풀', '유예 기간', '하십시오', '입력하십시오'],
+      'zh-TW': ['工作人員', '我們的人員', '黑名單', '舉報', '投訴', '租戶', '驗證連結', '退件', '資源池', 'IP 地址', '网络', '服务器', '链接', '隱私政策'],
+    };
+    for (const lang of ['ko', 'zh-TW'] as const) {
+      for (const word of avoid[lang]) {
+        assert.ok(glossary.includes(word) || ['하십시오', '입력하십시오', '我們的人員', '网络', '服务器', '链接'].includes(word), `the glossary names "${word}"`);
+        const used = [...flat[lang]].filter(([, v]) => String(v).includes(word)).map(([k]) => k);
+        assert.deepEqual(used, [], `${lang}: "${word}" is to be avoided`);
+      }
+    }
+    // The concept terms of the glossary are the ones the pages use.
+    assert.equal(text('ko', 'status.heading.report'), '악용 신고');
+    assert.equal(text('ko', 'nav.report'), '악용 신고');
+    assert.equal(text('zh-TW', 'status.heading.report'), '濫用檢舉');
+    assert.equal(text('zh-TW', 'nav.report'), '濫用檢舉');
+    for (const key of ['state.needs_review.next', 'state.closed.next', 'mail.reportAck.followUp', 'pools.explain.publicReason.staff']) {
+      assert.match(text('ko', key), /지원팀/, `ko ${key}`);
+      assert.match(text('zh-TW', key), /支援團隊/, `zh-TW ${key}`);
+    }
+  });
+
   it('have the same keys in every language, none empty, with the same {{placeholders}}', () => {
     for (const lang of ['ko', 'zh-TW'] as const) {
       const missing = [...flat.en.keys()].filter((k) => !flat[lang].has(k));
@@ -218,6 +249,7 @@ describe('the locale files', () => {
       ...Object.keys(policy.categories).map((c) => `category.${c}`),
       ...CATEGORIES.map((c) => `report.category.${c}`),
       ...['normal', 'high-risk', 'relay'].map((p) => `pools.name.${p}`),
+      ...['arf', 'arf-draft', 'xarf', 'xarf-json', 'spamcop', 'jmrp', 'forwarded', 'message', 'headers'].map((f) => `report.summary.formats.${f}`),
       ...['own-network', 'not-listed', 'unknown-category', 'staff-only-category', 'budget-used', 'delisted', 'report-counted', 'report-counted-escalated', 'report-duplicate', 'report-evidence', 'staff-delisted', 'unblock-approved'].map((c) => `reason.${c}`),
       ...['NOT_FOUND', 'LINK_USED', 'LINK_EXPIRED', 'DRAFT_GONE', 'CSRF_INVALID', 'RATE_LIMITED', 'PAYLOAD_TOO_LARGE', 'VALIDATION_FAILED', 'UNAVAILABLE', 'NotOurMail', 'NotOurMailNoHops', 'INTERNAL'].map((c) => `error.${c}`),
       ...['400', '401', '403', '404', '410', '413', '415', '429', '503', 'default'].map((s) => `error.title.${s}`),

@@ -294,11 +294,16 @@ describe('POST /report before its body is read', () => {
     assert.equal(res.status, 403);
   });
 
-  it('refuses a body longer than the sample limit and the form (413, naming the limit) without reading it', async () => {
+  it('refuses a body longer than the sample limit and the form (413, naming the limit) once its file starts, keeping the fields before it', async () => {
     const { cookie, token } = await visitor();
-    const res = await answerBeforeBody({ ...multipart, Cookie: cookie, 'Content-Length': 10 * 1024 * 1024 + 65 * 1024 }, part('_csrf', token));
+    const start = part('_csrf', token) + part('email', 'keep-me@example.org') + part('category', 'phishing') + part('comment', 'Kept <b>as typed</b>') + fileStart;
+    const res = await answerBeforeBody({ ...multipart, Cookie: cookie, 'Content-Length': 10 * 1024 * 1024 + 65 * 1024 }, start);
     assert.equal(res.status, 413);
     assert.match(res.text, /larger than 10 MB/);
+    assert.match(res.text, /value="keep-me@example\.org"/);
+    assert.match(res.text, /<option value="phishing" selected>/);
+    assert.ok(res.text.includes('Kept &lt;b&gt;as typed&lt;/b&gt;</textarea>'), 'the comment comes back, escaped');
+    assert.match(res.text, /class="error-summary" id="error-summary" role="alert" tabindex="-1" autofocus/);
   });
 
   it('refuses a wrong token as soon as the file starts (403): the file is drained, never kept', async () => {

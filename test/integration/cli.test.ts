@@ -187,4 +187,15 @@ describe('npx postmaster', () => {
     assert.match(bad.stderr, /--as/);
     assert.equal(JSON.parse((await postmaster('block', 'list', '--json')).stdout).blocklist.some((e: { cidr: string }) => e.cidr === '192.0.2.201'), false);
   });
+
+  it('refuses a private range, and one of our own pool addresses without --override', async () => {
+    const privateRange = await postmaster('block', 'add', '192.168.1.5', '--category', 'manual');
+    assert.equal(privateRange.code, 2);
+    assert.match(privateRange.stderr, /private range.*cannot be listed/);
+    const pool = await postmaster('block', 'add', '203.0.113.5', '--category', 'manual');
+    assert.equal(pool.code, 2);
+    assert.match(pool.stderr, /our own normal outbound pool.*--override/);
+    assert.equal((await postmaster('block', 'add', '203.0.113.5', '--category', 'manual', '--override', '--expires', '1h')).code, 0);
+    assert.equal((await ctx.blocklist.getListing('203.0.113.5'))?.category, 'manual');
+  });
 });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import request from 'supertest';
 import { createAbuseSmtpServer, listenSmtp } from '../../src/smtp/intake.js';
+import { addTenant, addTenantItem } from '../../src/features/tenants/service.js';
 import { csrfOf } from '../helpers/forms.js';
 import { makeKey, policyKey, signed } from '../helpers/dkim.js';
 import { foreignMessage, messageFromTenant } from '../helpers/messages.js';
@@ -40,11 +41,35 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
 
   it('answers a machine report with 202 and what was parsed, then counts it against the tenant', async () => {
     const res = await api(messageFromTenant({ tenant: 'tenant-a', messageId: '<m1@shop.example.com>' })).expect(202);
-    assert.deepEqual(res.body.parsed, { sourceIp: '203.0.113.10', tenant: 'tenant-a', mailFrom: 'bounces@mailer.example.com', from: 'deals@shop.example.com', messageId: '<m1@shop.example.com>', feedbackType: null });
+    assert.deepEqual(res.body.parsed, { sourceIp: '203.0.113.10', tenant: 'tenant-a', mailFrom: 'bounces@mailer.example.com', from: 'deals@shop.example.com', messageId: '<m1@shop.example.com>', feedbackType: null, reportedDomain: null, format: 'message' });
     assert.match(res.body.statusUrl, new RegExp(`/status/${res.body.id}$`));
     await stateOf(res.body.id, ['received']);
     // A token that is no partner's, and a tenant our DKIM does not vouch for: kept as evidence, not counted (issue 13).
     assert.match((await portal.ctx.requests.get(res.body.id))!.reason!, /Kept as evidence against tenant tenant-a/);
+  });
+
+  it('finds the customer without our tenant header, from the tenant directory (Feedback-ID, then the sending domain), and says how', async () => {
+    await addTenant(portal.ctx, { id: 'acme-co' }, 'test');
+    await addTenantItem(portal.ctx, 'acme-co', 'feedback-id', 'acme-sender', 'test');
+    await addTenant(portal.ctx, { id: 'shoply' }, 'test');
+    await addTenantItem(portal.ctx, 'shoply', 'domain', 'shoply.example', 'test');
+    const noHeader = (id: string, extra: string, from = 'deals@shop.example.com') =>
+      messageFromTenant({ tenant: 'x', messageId: id, from }).replace('X-Tenant-Id: x\r\n', extra);
+    const byFeedbackId = (await api(noHeader('<c1@shop.example.com>', 'Feedback-ID: c42:campaign:acme-sender:esp\r\n')).expect(202)).body.id;
+    const byDomain = (await api(noHeader('<c2@shoply.example>', '', 'news@mail.shoply.example')).expect(202)).body.id;
+    const nobody = (await api(noHeader('<c3@nowhere.example>', '', 'x@nowhere.example')).expect(202)).body.id;
+    for (const id of [byFeedbackId, byDomain, nobody]) await stateOf(id, ['received']);
+    const row = (id: string) => portal.ctx.db.selectFrom('reports').select(['tenant', 'tenant_proof', 'case_key']).where('request_id', '=', id).executeTakeFirstOrThrow();
+    assert.deepEqual(await row(byFeedbackId), { tenant: 'acme-co', tenant_proof: 'feedback-id: Feedback-ID part acme-sender', case_key: 'acme-co' });
+    const domainRow = await row(byDomain);
+    assert.equal(domainRow.tenant, 'shoply');
+    assert.match(domainRow.tenant_proof!, /^from-domain: 5322\.From domain mail\.shoply\.example \(registered: shoply\.example\)/);
+    assert.deepEqual(await row(nobody), { tenant: null, tenant_proof: null, case_key: 'ip-203.0.113.10' });
+    assert.match((await portal.ctx.requests.get(byFeedbackId))!.reason!, /Kept as evidence against tenant acme-co/, 'found, but not by our DKIM signature: it does not move a pool');
+    // The case with no customer is in its own tab of the queue.
+    const { tickets } = await portal.ctx.tickets.query({ state: 'open', sort: 'age', filters: { tenant: '-' }, limit: 50 });
+    assert.ok(tickets.some((t) => t.caseKey === 'ip-203.0.113.10'));
+    assert.ok(tickets.every((t) => !t.tenant));
   });
 
   it('refuses a message that did not leave through our pools with 422 NotOurMail and stores nothing', async () => {

@@ -6,6 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { sql } from 'kysely';
 import { clientConfig, notifyChannel } from '../../src/db/connection.js';
 import { addListing, removeListing } from '../../src/features/blocklist/service.js';
 import { allow } from '../../src/features/lists/service.js';
@@ -13,6 +14,9 @@ import { assignPool } from '../../src/features/pools/service.js';
 import { restrictTenant } from '../../src/features/unblock/service.js';
 import { parseAddress } from '../../src/domain/ip.js';
 import { deleteByPattern } from '../../src/redis/connection.js';
+import type { RoutingChange } from '../../src/domain/datasets.js';
+import { DATASET_TABLES } from '../../src/stores/dataset-tables.js';
+import { RoutingStore, type Snapshot } from '../../src/stores/routing.js';
 import type { StaffUser } from '../../src/stores/staff.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { testDatabaseUrl } from '../helpers/db.js';
@@ -91,6 +95,76 @@ describe('routing publisher (PostgreSQL)', () => {
     const latest = await ctx.routing.snapshot();
     assert.notEqual(latest, a);
     assert.equal(latest.version, await ctx.routing.version());
+  });
+
+  it('serves the address lists as the server writes them: byte for byte the JSON.stringify text of the entries', async () => {
+    const t = testContext();
+    try {
+      const odd = ['a "quote", a \\ backslash and a literal \\u0001', 'tab\there, new\nline, \u0001\u001f\u007f\b\f\r', 'é 한국어 😀 \u2028 </script>'];
+      // Around every IPv6 form PostgreSQL writes with a dotted IPv4 tail (the first 80 bits zero).
+      const cidrs = ['192.0.2.1', '198.51.100.0/24', '128.0.0.0/1', '2001:db8::/32', '2001:db8::1', '::102:304', '::100:0/104', '::1:2', '::2', '::/0', '::/80', '1::ffff:102:304', '::fffe:102:304'];
+      const listedAt = '2024-05-01T10:00:00.000Z';
+      const changes: RoutingChange[] = cidrs.map((cidr, i) => ({
+        dataset: 'blocklist',
+        op: 'upsert',
+        key: cidr,
+        value: { cidr, category: i % 2 ? 'manual' : odd[i % 3]!, reason: odd[(i + 1) % 3]!, source: odd[(i + 2) % 3]!, ...(i % 3 ? { note: odd[i % 3]! } : {}), listedAt, expiresAt: i % 2 ? null : '2999-12-31T23:59:59.999Z' },
+      }));
+      for (const [i, cidr] of ['192.0.2.77', '::102:305', '2001:db8::25'].entries()) {
+        changes.push({ dataset: 'exclusions', op: 'upsert', key: cidr, value: { cidr, reason: odd[i]!, source: 'delist', createdAt: listedAt, expiresAt: i ? null : '2999-01-01T00:00:00.000Z' } });
+      }
+      changes.push({ dataset: 'assignments', op: 'upsert', key: 'tenant:acme', value: { kind: 'tenant', key: 'acme', pool: 'relay', reason: odd[0]!, source: 'test', assignedAt: listedAt, expiresAt: null } });
+      await t.routing.publish(changes);
+      // Rows the publisher never writes but the columns can hold: IPv4-mapped networks (the app reads them as IPv4),
+      // times with microseconds (cut to milliseconds) or with no fraction at all.
+      await sql`INSERT INTO blocklist_entries (cidr, category, reason, source, listed_at) VALUES
+                  ('::ffff:1.2.3.4', 'manual', 'mapped', 'sql', now()), ('::ffff:0.0.0.0/96', 'manual', 'mapped', 'sql', now()), ('::ffff:10.1.0.0/112', 'manual', 'mapped', 'sql', now())`.execute(t.db);
+      await sql`UPDATE blocklist_entries SET listed_at = '2024-05-01 10:00:00.123456+00', expires_at = '2030-01-02 03:04:05+00' WHERE cidr = '192.0.2.1'`.execute(t.db);
+
+      const text = (await t.routing.snapshotBody()).bytes.toString('utf8');
+      const served = JSON.parse(text) as Snapshot;
+      assert.deepEqual(served.blocklist.map((e) => e.cidr).sort(), [...cidrs, '1.2.3.4', '0.0.0.0/0', '10.1.0.0/16'].sort(), "every network in the app's own canonical text");
+      const first = served.blocklist.find((e) => e.cidr === '192.0.2.1')!;
+      assert.deepEqual([first.listedAt, first.expiresAt], ['2024-05-01T10:00:00.123Z', '2030-01-02T03:04:05.000Z']);
+      // The same rows read through the row path (select + fromRow, as one entry is read), put in the served order.
+      const rowPath = async (d: 'blocklist' | 'exclusions') => {
+        const table = DATASET_TABLES[d];
+        const { rows } = await sql<Record<string, unknown>>`SELECT ${table.select} FROM ${sql.table(table.table)}`.execute(t.db);
+        return new Map(rows.map((r) => table.fromRow(r)).map((e) => [e.cidr, e]));
+      };
+      const [listings, exclusions] = [await rowPath('blocklist'), await rowPath('exclusions')];
+      const expected = { ...served, blocklist: served.blocklist.map((e) => listings.get(e.cidr)), exclusions: served.exclusions.map((x) => exclusions.get(x.cidr)) };
+      assert.equal(listings.size + exclusions.size, cidrs.length + 3 + 3);
+      assert.equal(text, JSON.stringify(expected));
+      assert.equal((await t.routing.snapshot()).assignments[0]?.reason, odd[0]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it('reads a long list range by range into the same bytes as in one go, empty ranges included', async () => {
+    const t = testContext();
+    try {
+      await t.routing.publish([listing('192.0.2.1')]);
+      await sql`INSERT INTO blocklist_entries (cidr, category, reason, source, note, listed_at, expires_at)
+                SELECT format('10.%s.%s.0/24', i / 256, i % 256)::cidr, 'manual', 'r' || i, 'test', CASE WHEN i % 7 = 0 THEN 'n' END, now(), NULL
+                FROM generate_series(1, 3000) AS i`.execute(t.db);
+      await sql`INSERT INTO blocklist_exclusions (cidr, reason, source, created_at) SELECT format('11.0.%s.%s', i / 256, i % 256)::cidr, 'x', 'test', now() FROM generate_series(1, 500) AS i`.execute(t.db);
+      await sql`DELETE FROM blocklist_entries WHERE cidr << '10.2.0.0/16' OR cidr << '10.9.0.0/16'`.execute(t.db); // whole pages left empty
+      await t.routing.publish([listing('192.0.2.2')]);
+      const whole = await new RoutingStore(t.db, 50, 1_000_000).snapshotBody();
+      const ranges = await new RoutingStore(t.db, 50, 1).snapshotBody();
+      const pages = await sql<{ n: string }>`SELECT pg_relation_size('blocklist_entries') / 8192 AS n`.execute(t.db);
+      assert.ok(Number(pages.rows[0]!.n) > 20, 'the list spans many pages');
+      const withoutTime = (b: Buffer) => b.toString('utf8').replace(/"generatedAt":"[^"]*"/, '');
+      assert.equal(withoutTime(ranges.bytes), withoutTime(whole.bytes));
+      const snap = JSON.parse(whole.bytes.toString('utf8')) as Snapshot;
+      assert.equal(snap.blocklist.length, 2 + 3000 - 2 * 256);
+      assert.equal(snap.exclusions.length, 500);
+      assert.equal(new Set(snap.blocklist.map((e) => e.cidr)).size, snap.blocklist.length);
+    } finally {
+      await t.cleanup();
+    }
   });
 
   it('trims the feed to policy routing.feedMaxLength; a version behind the trim is gone', async () => {

@@ -11,6 +11,7 @@ const GETS: Array<[string, 'viewer' | 'triager' | 'admin']> = [
   ['/staff', 'viewer'],
   ['/staff/lists', 'viewer'],
   ['/staff/audit', 'viewer'],
+  ['/staff/tenants', 'triager'],
   ['/staff/users', 'admin'],
   ['/staff/queues', 'admin'],
 ];
@@ -19,6 +20,8 @@ const POSTS: Array<[string, 'viewer' | 'triager' | 'admin', Record<string, strin
   ['/staff/lists/allowlist/add', 'triager', { target: '198.51.100.240/28', reason: 'partner relay' }],
   ['/staff/lists/pools/assign', 'triager', { kind: 'tenant', key: 'matrix-tenant', pool: 'relay', reason: 'test' }],
   ['/staff/bulk', 'triager', { ids: 'no-such-ticket', reason: 'x' }],
+  ['/staff/tenants/add', 'admin', { id: 'matrix-tenant', name: 'Matrix' }],
+  ['/staff/tenants/item/add', 'admin', { tenant: 'matrix-tenant', item: 'domain', value: 'matrix.example' }],
 ];
 const ROLES = ['viewer', 'triager', 'admin'] as const;
 const rank = (r: string) => ROLES.indexOf(r as (typeof ROLES)[number]);
@@ -63,6 +66,22 @@ describe('role × route matrix', () => {
     assert.match(triager.text, /admin role/);
     const admin = await agents.admin!.agent.post('/staff/lists/blocklist/add').type('form').send({ _csrf: agents.admin!.csrf, ...wide, target: '198.0.0.0/15' });
     assert.equal(admin.status, 303);
+  });
+
+  it('leads from the job dashboard back to the console', async () => {
+    const page = await agents.admin!.agent.get('/staff/queues').expect(200);
+    assert.match(page.text, /Back to the staff console/);
+  });
+
+  it('refuses a private range in the console, and one of our pool addresses unless the override is ticked', async () => {
+    const post = (fields: Record<string, string>) => agents.admin!.agent.post('/staff/lists/blocklist/add').type('form').send({ _csrf: agents.admin!.csrf, category: 'manual', ...fields });
+    const privateRange = await post({ target: '10.1.2.0/24' });
+    assert.equal(privateRange.status, 400);
+    assert.match(privateRange.text, /private range/);
+    const pool = await post({ target: '203.0.113.70' });
+    assert.equal(pool.status, 400);
+    assert.match(pool.text, /our own high-risk outbound pool/);
+    assert.equal((await post({ target: '203.0.113.70', override: 'on' })).status, 303);
   });
 
   it('refuses every staff POST without its CSRF token', async () => {

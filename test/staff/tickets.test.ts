@@ -69,6 +69,14 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
 
   it('refuses a delist review with a reason the requester reads', async () => {
     const { ticketId, requestId } = await reviewTicket('198.51.100.152', 'refuse@example.org');
+    // No reason, or hours that are not a number: refused beside the field, nothing changes.
+    const noReason = await act(ticketId, { action: 'refuse-delist', reason: ' ' });
+    assert.equal(noReason.status, 400);
+    assert.match(noReason.text, /reason the requester will read/);
+    assert.match(noReason.text, /Triage queue/, 'the error stays in the console');
+    const back = await triager.agent.post(`/staff/tickets/${ticketId}/action`).set('Referer', `http://portal.test/staff/tickets/${ticketId}`).type('form').send({ _csrf: triager.csrf, action: 'refuse-delist' });
+    assert.match(back.text, new RegExp(`href="/staff/tickets/${ticketId}">Back to where you were`));
+    assert.equal((await act(ticketId, { action: 'set-pool', pool: 'high-risk', hours: 'abc' })).status, 400);
     await act(ticketId, { action: 'refuse-delist', reason: 'Still infected: we saw botnet traffic today.' }).expect(303);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'refused');
     const mail = await portal.smtp.waitFor((m) => m.to.includes('refuse@example.org') && /Subject: Your delisting request.*Refused/.test(m.raw));

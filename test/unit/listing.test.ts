@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { candidateKeys, networkOf, parseAddress, parseNetwork, type Address } from '../../src/domain/ip.js';
 import { decide, latestExpiry, planListing, planOrphanedExclusions, planRemoval, planSelfDelist, type BlockEntry, type Exclusion, type RoutingChange, type Verdict } from '../../src/domain/listing.js';
-import { liftRefusal } from '../../src/domain/guardrails.js';
+import { liftRefusal, listingTargetRefusal } from '../../src/domain/guardrails.js';
 import { loadPolicy } from '../../src/policy.js';
 
 const NOW = new Date('2025-06-01T12:00:00.000Z');
@@ -415,5 +415,24 @@ describe('liftRefusal: what only an admin may list, only an admin may lift', () 
     assert.equal(liftRefusal(policy, [{ cidr: '198.51.0.0/16' }, { cidr: '2001:db8::/32' }, { cidr: '192.0.2.7' }], 'triager'), null);
     assert.equal(liftRefusal(policy, [{ cidr: '0.0.0.0/0' }, { cidr: '::/0' }], 'admin'), null);
     assert.match(liftRefusal(policy, [{ cidr: '10.0.0.0/8' }], 'viewer')!, /admin role/);
+  });
+});
+
+describe('listingTargetRefusal: what a person may not list by mistake', () => {
+  const policy = loadPolicy();
+  const refusal = (cidr: string) => listingTargetRefusal(policy, parseNetwork(cidr));
+  it('refuses private and special-purpose ranges outright, IPv4 and IPv6, whole or in part', () => {
+    for (const cidr of ['192.168.1.5', '10.0.0.0/8', '172.16.4.0/24', '127.0.0.1', '100.64.0.1', '169.254.1.1', '224.0.0.1', '0.1.2.3', '240.0.0.1', '255.255.255.255', 'fc00::1', 'fe80::1', '::1', '::']) {
+      const r = refusal(cidr);
+      assert.ok(r && !r.overridable, cidr);
+      assert.match(r.reason, /cannot be listed/);
+    }
+  });
+  it('asks for the override on one of our own outbound pool ranges, and lets public ranges through', () => {
+    const ours = refusal('203.0.113.70');
+    assert.equal(ours?.overridable, true);
+    assert.match(ours!.reason, /203\.0\.113\.64\/26, our own high-risk outbound pool/);
+    assert.equal(refusal('203.0.112.0/23')?.overridable, true, 'a range containing a pool overlaps it');
+    for (const cidr of ['198.51.100.23', '192.0.2.0/24', '203.0.113.200', '8.8.8.8', '2a00:1450::/32', '2001:db8:1::/48']) assert.equal(refusal(cidr), null, cidr);
   });
 });

@@ -78,9 +78,10 @@ describe('the shipped policy file', () => {
 
   it('escalates at 5 distinct reports in 24 h for 72 h and opens a critical ticket at 25', () => {
     const { smtp, ...abuse } = policy.abuse;
-    const { publicMailProviders, ...rest } = abuse;
+    const { publicMailProviders, feedbackWeights, ...rest } = abuse;
     assert.deepEqual(rest, { windowHours: 24, highRiskThreshold: 5, highRiskHours: 72, criticalThreshold: 25, intakeRecipients: ['abuse@portal.example.net', 'fbl@portal.example.net'] });
     assert.ok(publicMailProviders.includes('gmail.com') && publicMailProviders.length === 19, 'web reporters count per mailbox only at these providers (issue 13 review)');
+    assert.deepEqual(Object.keys(feedbackWeights).filter((t) => feedbackWeights[t] === 0).sort(), ['auth-failure', 'not-spam', 'opt-out', 'other'], 'only abuse-like types move a pool (issue 15)');
     assert.deepEqual(smtp, { maxClients: 50, maxConnectionsPerIp: 5, idleTimeoutSeconds: 60, sessionSeconds: 300, maxRecipients: 10, maxConcurrentMessages: 10, authFailuresPerIp: { max: 5, windowMinutes: 15 }, messagesPerIpPerHour: 30, bytesPerIpPerHour: 52428800, reservedForPartners: 10 });
   });
 

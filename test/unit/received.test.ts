@@ -23,6 +23,21 @@ describe('parseReceived: where the sending IP is written', () => {
       'from o12.outbound.example.net (o12.outbound.example.net [203.0.113.12]) by mx.example.org (Postfix) with ESMTPS id 4TpQ2m0xYzz9sW for <carol@example.org>; Tue, 05 Mar 2024 10:00:02 +0000 (UTC)',
       { fromHost: 'o12.outbound.example.net', fromIp: '203.0.113.12', byHost: 'mx.example.org' },
     ],
+    [
+      'USA.net style: from host [ip] by (the literal a word, not a comment)',
+      'from co03.mbox.net [165.212.64.33] by nm11.cms.usa.net via smtad (C8.MAIN.4.04K) with ESMTPS id XID920uaiD5b9887X11; Sat, 09 Jan 2016 03:56:27 -0000',
+      { fromHost: 'co03.mbox.net', fromIp: '165.212.64.33', byHost: 'nm11.cms.usa.net' },
+    ],
+    [
+      'MX Logic: from unknown [ip] (EHLO host), the EHLO name not taken',
+      'from unknown [38.97.88.19] (EHLO SYNCORPEXCH01.synbuf.local) by p02c12o143.mxlogic.net(mxl_mta-7.2.4-1) over TLS secured channel with ESMTP id 9ccaef25',
+      { fromHost: 'unknown', fromIp: '38.97.88.19', byHost: 'p02c12o143.mxlogic.net' },
+    ],
+    [
+      'a pasted IPv6 split after its first colon: (2603: 10b6:a03:100::39)',
+      'from CO1NAM05HT015.eop-nam05.prod.protection.outlook.com (2603: 10b6:a03:100::39) by BYAPR02MB4775.namprd02.prod.outlook.com with HTTPS',
+      { fromHost: 'CO1NAM05HT015.eop-nam05.prod.protection.outlook.com', fromIp: '2603:10b6:a03:100::39', byHost: 'BYAPR02MB4775.namprd02.prod.outlook.com' },
+    ],
     ['a bare address literal: from [ip]', 'from [198.51.100.7] by mx.example.org with SMTP id 1; Tue, 5 Mar 2024 10:00:00 +0000', { fromHost: '[198.51.100.7]', fromIp: '198.51.100.7', byHost: 'mx.example.org' }],
     ['qmail/MS style: from host (ip)', 'from mail.example.com (198.51.100.8) by mx.example.org; Tue, 5 Mar 2024', { fromHost: 'mail.example.com', fromIp: '198.51.100.8', byHost: 'mx.example.org' }],
     [

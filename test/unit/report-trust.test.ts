@@ -243,8 +243,9 @@ describe('the identity of a reported message (issue 13, outside review)', () => 
       assert.deepEqual(v.tenant, { level: 'claimed', tenant: 'acme', detail: `our signature s=pm1 d=outbound.example.net verifies, but the message has 2 ${field} fields: treated as tampered` });
       assert.equal(v.identity, null);
     }
-    // The summary takes the topmost Message-ID: the one the attacker wrote; the trust decision does not count it.
-    assert.equal((await parseSample(Buffer.from(`Message-ID: <replay-1@attacker.example>\r\n${genuine}`), network, base.samples)).messageId, '<replay-1@attacker.example>');
+    // Since issue 15 the summary takes the lowest Message-ID (the genuine one, below what the attacker added); the
+    // trust decision above still treats the message as tampered.
+    assert.equal((await parseSample(Buffer.from(`Message-ID: <replay-1@attacker.example>\r\n${genuine}`), network, base.samples)).messageId, '<id-3@shop.example.com>');
   });
 });
 

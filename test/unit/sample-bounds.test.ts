@@ -64,6 +64,39 @@ describe('hostile samples of issue 13 (each under 10 MB)', () => {
   });
 });
 
+describe('hostile shapes of the formats issue 15 reads (each under 10 MB)', () => {
+  it('refuses a bare JSON nested ~4M levels deep without handing it to JSON.parse (seconds on such input)', async () => {
+    const deep = `{"xarf_version":"4","category":"messaging","source_identifier":"203.0.113.10","a":${'['.repeat(4_000_000)}${']'.repeat(4_000_000)}}`;
+    // Not read as X-ARF (nesting over 32), then refused as a message: one line over the line length, and on
+    // short lines one unfolded "field" over its bound.
+    await refusedAs(deep, 'TOO_COMPLEX', limits, /longer than our limit/);
+    await refusedAs(deep.replace(/\[\[\[\[/g, '[[[[\n'), 'TOO_COMPLEX', limits, /once its folded lines are joined/);
+  });
+
+  it('refuses JSON that is no X-ARF report as not a message', async () => {
+    await refusedAs(JSON.stringify({ hello: 'x' }, null, 1), 'NOT_A_MESSAGE');
+  });
+
+  it('reads an X-ARF v4 report with 100000 evidence items by its first few, and a hostile sample in it by the bounds', async () => {
+    const evidence = Array.from({ length: 100_000 }, () => ({ content_type: 'message/rfc822', payload: Buffer.from('Subject: x\n\nbody').toString('base64') }));
+    const report = { xarf_version: '4.0.0', category: 'messaging', type: 'spam', source_identifier: '203.0.113.10', evidence };
+    const parsed = await parseSample(JSON.stringify(report), network, limits);
+    assert.equal(parsed.format, 'xarf-json');
+    assert.equal(parsed.sourceIp, '203.0.113.10');
+    const hostile = { ...report, evidence: [{ content_type: 'message/rfc822', payload: Buffer.from(`${'X: y\n'.repeat(30_000)}\n`).toString('base64') }] };
+    await refusedAs(JSON.stringify(hostile), 'TOO_COMPLEX', limits, /more than 20000 fields/);
+  });
+
+  it('refuses pasted header lines that lost their folding (~1M of them under one Received) by the unfolded field length', async () => {
+    await refusedAs(message(`Received: from a${CRLF}${'(x) by b\r\n'.repeat(1_000_000)}`), 'TOO_COMPLEX', limits, /once its folded lines are joined/);
+  });
+
+  it('reads a SpamCop report whose text repeats its marks ~300000 times by the first of them', async () => {
+    const body = `Email from 203.0.113.10 / now${CRLF}${'[ Offending message ]\r\n'.repeat(300_000)}`;
+    await assert.rejects(parseSample(`From: x@reports.spamcop.net${CRLF}Subject: [SpamCop]${CRLF}${CRLF}${body}`, network, limits), /Offending|network|header|Received/);
+  });
+});
+
 describe('each bound accepts its limit and refuses one more', () => {
   it('header block bytes', async () => {
     const raw = message('Subject: x');

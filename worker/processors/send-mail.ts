@@ -56,6 +56,6 @@ export async function processSendMail(ctx: Context, mailer: Mailer, job: SendMai
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
   if (!request.email) throw new PermanentJobError(`request ${job.requestId} has no email address to write to`);
   if (job.kind.endsWith('-challenge') && !request.challengeId) throw new PermanentJobError(`request ${job.requestId} has no challenge`);
-  const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, ...(await MAILS[job.kind](ctx, request, job)) };
+  const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, operator: ctx.config.operator, ...(await MAILS[job.kind](ctx, request, job)) };
   await mailer.send(await renderMail(job.kind, request.email, data, request.lang));
 }

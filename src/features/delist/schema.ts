@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IpInputError, parseAddress, specialPurpose } from '../../domain/ip.js';
+import { normalizeIpInput } from '../../domain/ip-input.js';
 import type { FieldErrors } from '../../errors.js';
 
 /** The special-purpose ranges we have a message for (src/domain/ip.ts); any other name reads as `other`. */
@@ -22,8 +23,11 @@ export function ipErrorKey(err: unknown, input: string): string {
 /** The message key for a special-purpose address: `errors.ip.special.<name>` (describeSpecialPurpose in English). */
 export const specialPurposeKey = (name: string) => `errors.ip.special.${SPECIAL_NAMES.has(name) ? name : 'other'}`;
 
-/** A public IP address a sender could be listed under: valid, and not a special-purpose one. Messages are keys. */
-export const publicIp = z.string().trim().min(1, 'errors.ip.required').max(100, 'errors.ip.tooLong').transform((value, ctx) => {
+/**
+ * A public IP address a sender could be listed under: valid, and not a special-purpose one. Messages are keys.
+ * Full-width digits, full stops and colons and the ideographic full stop (IME input) are made ASCII first.
+ */
+export const publicIp = z.string().max(400, 'errors.ip.tooLong').transform((v) => normalizeIpInput(v)).pipe(z.string().trim().min(1, 'errors.ip.required').max(100, 'errors.ip.tooLong').transform((value, ctx) => {
   try {
     const addr = parseAddress(value);
     const special = specialPurpose(addr);
@@ -36,7 +40,7 @@ export const publicIp = z.string().trim().min(1, 'errors.ip.required').max(100, 
     ctx.addIssue({ code: 'custom', message: ipErrorKey(err, value) });
     return z.NEVER;
   }
-});
+}));
 
 export const delistForm = z.object({
   email: z

@@ -1,15 +1,17 @@
 import type { Context } from '../../context.js';
 import type { AllowEntry } from '../../domain/datasets.js';
-import { allowRefusal, blockWidthRefusal, liftRefusal } from '../../domain/guardrails.js';
+import { allowRefusal, blockWidthRefusal, liftRefusal, listingTargetRefusal } from '../../domain/guardrails.js';
 import { ConflictError, ForbiddenError, ValidationError } from '../../errors.js';
 import type { StaffUser } from '../../stores/staff.js';
 import { addListing, parseTarget, removeListing } from '../blocklist/service.js';
 
 /** Staff listing: the same use case as the CLI, with the width guardrail and an audit entry. */
-export async function staffAddListing(ctx: Context, user: StaffUser, input: { target: string; category: string; expires?: string; reason?: string }, now = new Date()) {
+export async function staffAddListing(ctx: Context, user: StaffUser, input: { target: string; category: string; expires?: string; reason?: string; override?: boolean }, now = new Date()) {
   const net = parseTarget(input.target);
   const refusal = blockWidthRefusal(ctx.policy, net, user.role);
   if (refusal) throw new ForbiddenError('ROLE_REQUIRED', refusal);
+  const target = listingTargetRefusal(ctx.policy, net);
+  if (target && !(target.overridable && input.override)) throw new ValidationError(target.reason, { target: target.overridable ? 'our-pool' : 'special-purpose' });
   const reason = input.reason ?? input.category;
   return addListing(ctx, { target: net.text, category: input.category, ...(input.expires && { expires: input.expires }), ...(input.reason && { reason: input.reason }), source: 'staff', by: user.email }, now, (trx, before, after) =>
     ctx.audit.appendIn(trx, { at: now.toISOString(), actor: user.email, action: 'blocklist.add', target: net.text, reason, before, after }),

@@ -5,6 +5,7 @@ import type { Context } from '../../context.js';
 import { classify, factsFromHeaders, isLive, POOLS } from '../../domain/pools.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { assignmentsFor } from './service.js';
+import { acceptedDomainsOf } from '../tenants/service.js';
 
 const MAX_HEADERS = 256 * 1024;
 const triState = z.enum(['unknown', 'yes', 'no'], { message: 'errors.choice.invalid' }).default('unknown').transform((v) => (v === 'unknown' ? null : v === 'yes'));
@@ -35,7 +36,9 @@ export function poolExplainerRoutes(ctx: Context): Router {
     const looksLikeHeaders = /^[\x21-\x39\x3b-\x7e]+:/.test(block);
     const message = looksLikeHeaders ? await PostalMime.parse(`${block}\r\n\r\n`, { maxNestingDepth: 2 }).catch(() => null) : null;
     if (!message || message.headers.length === 0) return res.status(400).render('pools/explain', page(values, { headers: 'errors.headers.notHeaders' }, null));
-    const acceptedDomains = parsed.value.acceptedDomains.split(/[\s,]+/).filter(Boolean).slice(0, 100);
+    // The domains the form names, and those the tenant directory registers to the tenant the headers name.
+    const typed = parsed.value.acceptedDomains.split(/[\s,]+/).filter(Boolean).slice(0, 100);
+    const acceptedDomains = [...typed, ...(await acceptedDomainsOf(ctx, factsFromHeaders(message.headers, { tenantHeader: ctx.policy.network.tenantHeader }).tenant))];
     const facts = {
       ...factsFromHeaders(message.headers, { tenantHeader: ctx.policy.network.tenantHeader, acceptedDomains }),
       domainHasA: parsed.value.hasA,

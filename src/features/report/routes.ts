@@ -16,6 +16,15 @@ const SAMPLE_ERRORS = new Set(['BINARY', 'NOT_A_MESSAGE', 'TOO_DEEP', 'TOO_COMPL
 const FORM_OVERHEAD = 64 * 1024;
 /** The visitor cookie the CSRF token is bound to (src/http/security.ts). */
 const VISITOR_COOKIE = 'pm_vid';
+/** A multipart body (media types are case-insensitive; parameters may follow). */
+const MULTIPART = /^\s*multipart\/form-data\s*(;|$)/i;
+
+/** The fields a refused upload gives back to the form: everything but the sample (the pasted source comes after the file). */
+const KEPT_FIELDS = ['email', 'category', 'comment'];
+/** What a body over the limit may send before its file starts: the token and the three small fields (a 2000-character comment). */
+const LEADING_FIELDS_BYTES = 16 * 1024;
+/** Marks the moment the file of an over-long body starts: its leading fields are read, the rest is discarded. */
+class FileStarted extends Error {}
 
 /** A refused sample as a message key for the form (`errors.sample.<code>`), else its English message as it is. */
 function sampleErrorKey(err: ValidationError): string {
@@ -37,10 +46,30 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     limits: { fileSize: maxBytes, fieldSize: maxBytes, files: 1, fields: FIELDS.length + 1, parts: FIELDS.length + 2, fieldNameSize: 16, headerPairs: 8 },
     fileFilter: (req, _file, accept) => csrfAfterUpload(req, req.res!, (err?: unknown) => (err ? accept(err as Error) : accept(null, true))),
   }).single('sample');
+  const maxMb = Math.round(maxBytes / 1048576);
+  const render = (res: Parameters<RequestHandler>[1], status: number, values: Record<string, string>, errors: Record<string, string>, limited?: { minutes: number }) =>
+    res.status(status).render('report/form', { title: status === 200 ? 'Report junk mail sent through our service' : 'Please check your report', values, errors, errorParams: { mb: maxMb }, categories: CATEGORIES, maxMb, limited });
   /**
-   * Before a byte of the body is read: a length is required and may not pass the sample limit plus the form's own
-   * fields (413 naming the limit); a request without the visitor cookie its token is bound to (or with the token in
-   * the X-CSRF-Token header) has its token checked right away (403).
+   * A sample over the limit: the form comes back (413) with the fields the visitor typed and the limit named, once
+   * the token they came with is checked. The rest of the body is read and discarded, never kept.
+   */
+  const refuseTooLarge = (req: Request, res: Parameters<RequestHandler>[1], next: (err?: unknown) => void) =>
+    csrfAfterUpload(req, res, (err?: unknown) => (err ? next(err) : render(res, 413, echo(req.body, KEPT_FIELDS), { sample: 'errors.sample.tooLarge' })));
+  // An over-long body (a file over the limit, as a browser sends it): only the fields before the file are read, and
+  // the answer goes out as soon as the file starts. Anything else that body holds is bounded small and discarded.
+  const leadingFields = multer({
+    storage: multer.memoryStorage(),
+    limits: { fileSize: 0, fieldSize: LEADING_FIELDS_BYTES, files: 1, fields: FIELDS.length + 1, parts: FIELDS.length + 2, fieldNameSize: 16, headerPairs: 8 },
+    fileFilter: (req, _file, accept) => {
+      req.emit('pm:file-started');
+      accept(new FileStarted());
+    },
+  }).single('sample');
+  /**
+   * Before the sample is read: a length is required. A body longer than the sample limit plus the form's own fields
+   * is answered 413 naming the limit: a browser's form gets back its fields (read up to where the file starts, the
+   * rest discarded), anything else is answered before its body is read. A request without the visitor cookie its
+   * token is bound to (or with the token in the X-CSRF-Token header) has its token checked right away (403).
    */
   const checkBeforeUpload: RequestHandler = (req, res, next) => {
     const refuse = (err: Error) => {
@@ -49,9 +78,23 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     };
     const length = req.headers['content-length'];
     if (length === undefined) return refuse(new AppError(411, 'LENGTH_REQUIRED', 'Send the form with its length (a Content-Length header).'));
-    if (Number(length) > maxBytes + FORM_OVERHEAD) return refuse(tooLarge());
     const visitorId = (req as Request & { visitorId?: string }).visitorId;
-    if (req.cookies?.[VISITOR_COOKIE] !== visitorId || req.get('x-csrf-token') !== undefined) return csrfAfterUpload(req, res, (err?: unknown) => (err ? refuse(err as Error) : next()));
+    const knownVisitor = req.cookies?.[VISITOR_COOKIE] === visitorId && req.get('x-csrf-token') === undefined;
+    if (Number(length) > maxBytes + FORM_OVERHEAD) {
+      if (!knownVisitor || !MULTIPART.test(req.get('content-type') ?? '')) return refuse(tooLarge());
+      let answered = false;
+      const answer = (fn: () => void) => {
+        if (answered) return;
+        answered = true;
+        fn();
+      };
+      // multer calls back once the body has ended (it drains what it does not read); the answer may already be out.
+      leadingFields(req, res, (err: unknown) => answer(() => (err instanceof FileStarted || (err as { code?: string })?.code?.startsWith('LIMIT_') ? refuseTooLarge(req, res, next) : next(tooLarge()))));
+      // The file starts: the fields before it are in req.body; answer now, while the rest is drained.
+      req.once('pm:file-started', () => answer(() => refuseTooLarge(req, res, next)));
+      return;
+    }
+    if (!knownVisitor) return csrfAfterUpload(req, res, (err?: unknown) => (err ? refuse(err as Error) : next()));
     next();
   };
   const readUpload: RequestHandler = (req, res, next) =>
@@ -59,12 +102,10 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
       if (!err) return next();
       if (err instanceof AppError) return next(err);
       const code = (err as { code?: string }).code;
-      if (code === 'LIMIT_FILE_SIZE' || code === 'LIMIT_FIELD_VALUE') return next(tooLarge());
+      if (code === 'LIMIT_FILE_SIZE' || code === 'LIMIT_FIELD_VALUE') return refuseTooLarge(req, res, next);
       if (code?.startsWith('LIMIT_')) return next(new ValidationError('The form has unexpected fields.'));
       next(new ValidationError('The upload could not be read. Please try again.'));
     });
-  const render = (res: Parameters<RequestHandler>[1], status: number, values: Record<string, string>, errors: Record<string, string>, limited?: { minutes: number }) =>
-    res.status(status).render('report/form', { title: status === 200 ? 'Report junk mail sent through our service' : 'Please check your report', values, errors, categories: CATEGORIES, maxMb: Math.round(maxBytes / 1048576), limited });
 
   r.get('/report', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
 

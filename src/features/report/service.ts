@@ -14,7 +14,7 @@ export type ReportSummary = SampleSummary;
 const DRAFT_TTL_SECONDS = 3600;
 
 /** The parsed fields machine clients get back (DESIGN: 202 {id, statusUrl, parsed}). */
-export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: s.tenant, mailFrom: s.mailFrom, from: s.from, messageId: s.messageId, feedbackType: s.feedbackType });
+export const apiFields = (s: ReportSummary) => ({ sourceIp: s.sourceIp, tenant: s.tenant, mailFrom: s.mailFrom, from: s.from, messageId: s.messageId, feedbackType: s.feedbackType, reportedDomain: s.reportedDomain, format: s.format });
 
 /**
  * Parses a sample at the edge, on a thread of the parser pool (src/parse/pool.ts) within the policy's time budget,

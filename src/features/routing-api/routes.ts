@@ -28,7 +28,7 @@ export function routingApiRoutes(ctx: Context): Router {
   const r = Router();
   const auth = requireApiToken(ctx.apiTokens);
 
-  // The signed body of the latest version, built once per version: clients verify these exact bytes.
+  // The signed body of the latest version, built (by the store) and signed once per version: clients verify these exact bytes.
   const key = signingKeyFrom({ snapshotSigningKey: ctx.config.snapshotSigningKey, secret: ctx.config.secret });
   let signed: { version: number; body: Buffer; signature: string } | null = null;
 
@@ -40,11 +40,8 @@ export function routingApiRoutes(ctx: Context): Router {
       res.set('ETag', current);
       return res.status(304).end();
     }
-    const snapshot = await ctx.routing.snapshot();
-    if (!signed || signed.version !== snapshot.version) {
-      const body = Buffer.from(JSON.stringify(snapshot));
-      signed = { version: snapshot.version, body, signature: signatureHeader(body, key) };
-    }
+    const snapshot = await ctx.routing.snapshotBody();
+    if (!signed || signed.version !== snapshot.version) signed = { version: snapshot.version, body: snapshot.bytes, signature: signatureHeader(snapshot.bytes, key) };
     res.set({ ETag: etagOf(signed.version), [SIGNATURE_HEADER]: signed.signature, 'Content-Type': 'application/json; charset=utf-8' }).send(signed.body);
   });
 

@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import session from 'express-session';
 import { ipKeyGenerator } from 'express-rate-limit';
 import { z } from 'zod';
+import { staffTime } from './time.js';
 import type { Context } from '../../context.js';
 import { ForbiddenError } from '../../errors.js';
 import { limiter } from '../../http/rate-limit.js';
@@ -79,6 +80,7 @@ export function requireStaff(ctx: Context): RequestHandler {
       if (!end) {
         req.staff = user!;
         res.locals.staff = user;
+        res.locals.when = staffTime;
         return next();
       }
       ctx.logger.info({ staff: login.email, why: end }, 'staff session ended');

@@ -10,7 +10,12 @@ import type { Context } from '../../context.js';
  */
 export function jobDashboard(ctx: Context): RequestHandler {
   const adapter = new ExpressAdapter().setBasePath('/staff/queues');
-  createBullBoard({ queues: [ctx.jobs.requests, ctx.jobs.mail, ctx.jobs.maintenance].map((q) => new BullMQAdapter(q)), serverAdapter: adapter });
+  createBullBoard({
+    queues: [ctx.jobs.requests, ctx.jobs.mail, ctx.jobs.maintenance].map((q) => new BullMQAdapter(q)),
+    serverAdapter: adapter,
+    // A way back: the console's pages, in the dashboard's own header menu.
+    options: { uiConfig: { boardTitle: 'Postmaster jobs', miscLinks: [{ text: '← Back to the staff console', url: '/staff' }, { text: 'Lists', url: '/staff/lists' }, { text: 'Audit log', url: '/staff/audit' }] } },
+  });
   const router = adapter.getRouter() as RequestHandler;
   return (req, res, next) => {
     res.set('Content-Security-Policy', "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; object-src 'none'; base-uri 'self'; form-action 'self'");

@@ -7,9 +7,11 @@ import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField }
 import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
-import { listsPage, listActions } from './lists.js';
+import { addressPage } from './address.js';
+import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
+import { tenantActions, tenantsPage } from './tenants.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -41,26 +43,39 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const ticket = await ctx.tickets.get(String(req.params.id));
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
-    const { reports, tally } = await caseEvidence(ctx, ticket, reportIds);
+    const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
     const id = String(req.params.id);
     const b = req.body as Record<string, string | undefined>;
     const a = actor(req);
-    const hours = z.coerce.number().int().min(1).max(24 * 365).catch(72).parse(b.hours);
+    // Hours as typed: a number that is not one is an error beside the field, never a silent default.
+    const hoursText = String(b.hours ?? '').trim();
+    const parsedHours = z.coerce.number().int().min(1).max(24 * 365).safeParse(hoursText);
+    const hours = (): number => {
+      if (!parsedHours.success) throw new ValidationError('Hours must be a whole number from 1 to 8760.', { hours: 'invalid' });
+      return parsedHours.data;
+    };
+    // A refusal or closure tells the requester why: the reason is required.
+    const reason = (): string => {
+      const text = String(b.reason ?? '').trim();
+      if (text.length < 3 || text.length > 2000) throw new ValidationError('Give the reason the requester will read (3 to 2000 characters).', { reason: 'required' });
+      return text;
+    };
     switch (b.action) {
       case 'approve-delist': await actions.approveDelist(ctx, id, a); break;
-      case 'refuse-delist': await actions.refuseDelist(ctx, id, b.reason ?? '', a); break;
-      case 'confirm-abuse': await actions.confirmAbuse(ctx, id, hours, a); break;
-      case 'dismiss-abuse': await actions.dismissAbuse(ctx, id, b.reason ?? '', a); break;
-      case 'set-pool': await actions.setPool(ctx, id, String(b.pool ?? ''), b.hours ? hours : null, a); break;
+      case 'refuse-delist': await actions.refuseDelist(ctx, id, reason(), a); break;
+      case 'confirm-abuse': await actions.confirmAbuse(ctx, id, hours(), a); break;
+      case 'dismiss-abuse': await actions.dismissAbuse(ctx, id, reason(), a); break;
+      case 'set-pool': await actions.setPool(ctx, id, String(b.pool ?? ''), hoursText ? hours() : null, a); break;
       case 'merge': await actions.mergeCase(ctx, id, String(b.duplicate ?? '').trim(), a); break;
       case 'approve-unblock': await actions.approveUnblock(ctx, id, a); break;
-      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, b.reason ?? '', a); break;
-      case 'close': await actions.bulkClose(ctx, [id], b.reason ?? '', a); break;
+      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(), a); break;
+      case 'close': await actions.bulkClose(ctx, [id], reason(), a); break;
       default: throw new ValidationError('Unknown action.', { action: 'unknown' });
     }
     res.redirect(303, `/staff/tickets/${encodeURIComponent(id)}`);
@@ -79,8 +94,10 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
 
   const bulk: RequestHandler = async (req, res) => {
     const ids = ([] as string[]).concat(req.body?.ids ?? []).filter((v) => typeof v === 'string');
-    if (!ids.length) throw new ValidationError('Select at least one ticket.', { ids: 'empty' });
-    await actions.bulkClose(ctx, ids, String(req.body?.reason ?? ''), actor(req));
+    if (!ids.length) throw new ValidationError('Select at least one ticket.', { ids: 'Select at least one ticket.' });
+    const reason = String(req.body?.reason ?? '').trim();
+    if (reason.length < 3 || reason.length > 2000) throw new ValidationError('Give the reason the requesters will read (3 to 2000 characters).', { reason: 'required' });
+    await actions.bulkClose(ctx, ids, reason, actor(req));
     res.redirect(303, '/staff');
   };
 
@@ -98,12 +115,16 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/tickets/:id', 'viewer', ticketPage],
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
+    ['get', '/staff/address/:ip', 'viewer', addressPage(ctx)],
+    ['get', '/staff/lists/blocklist', 'viewer', listingsTable(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
+    ['get', '/staff/tenants', 'triager', tenantsPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
     ['post', '/staff/tickets/:id/note', 'triager', note],
     ['post', '/staff/tickets/:id/reply', 'triager', reply],
     ['post', '/staff/bulk', 'triager', bulk],
     ...listActions(ctx),
+    ...tenantActions(ctx),
     ['get', '/staff/users', 'admin', users],
   ];
 

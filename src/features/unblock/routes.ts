@@ -39,7 +39,7 @@ export function unblockRoutes(ctx: Context): Router {
     await requestUnblock(ctx, { lang: res.locals.lang, tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
     res.redirect(303, '/unblock/sent');
   });
-  r.get('/unblock/sent', (_req, res) => res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));
+  r.get('/unblock/sent', (_req, res) => res.render('unblock/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));
 
   const confirmLimit = limiter(ctx.redis, ctx.keys, 'unblock-confirm-client', ctx.policy.rateLimits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
   r.get('/unblock/confirm/:token', confirmLimit, async (req, res) => {

@@ -6,6 +6,7 @@ import type { Restriction } from '../../domain/datasets.js';
 import { countingAddress } from '../../domain/email-address.js';
 import { ConflictError, GoneError, NotFoundError, ValidationError } from '../../errors.js';
 import { tenantId } from '../pools/service.js';
+import { registeredDomainsNote } from '../tenants/service.js';
 import { newId, type PortalRequest } from '../../stores/requests.js';
 import { restrictionKey } from '../../stores/restrictions.js';
 
@@ -83,6 +84,7 @@ export async function viewUnblockConfirmation(ctx: Context, token: string, now =
 export async function confirmUnblock(ctx: Context, token: string, now = new Date()): Promise<string> {
   const request = await viewUnblockConfirmation(ctx, token, now);
   const restriction = await getRestriction(ctx, request.tenant!);
+  const directoryNote = await registeredDomainsNote(ctx, request.tenant!);
   // The challenge is used up, the request moves on and its ticket opens in one transaction (the ticket's id derives
   // from the request, so a second open is the same ticket).
   const used = await ctx.challenges.use(
@@ -90,7 +92,7 @@ export async function confirmUnblock(ctx: Context, token: string, now = new Date
     async (trx) => {
       const ticket = await ctx.tickets.openIn(
         trx,
-        { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record' },
+        { id: `t-${request.id}`, kind: 'tenant-unblock', requestId: request.id, tenant: request.tenant!, email: request.email, subject: `Unblock tenant ${request.tenant}`, reason: `${restriction ? `restriction: ${restriction.state} since ${restriction.since}` : 'the tenant has no restriction on record'}; ${directoryNote}` },
         now,
       );
       await ctx.requests.transitionIn(trx, request.id, 'needs_review', 'Email address confirmed; our support staff will review the request.', { ticketId: ticket.id }, now);
