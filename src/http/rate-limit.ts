@@ -88,6 +88,58 @@ export function challengeLimiters(redis: Redis, keys: Keys, limits: Policy['rate
   ];
 }
 
+/** The wait of a refused request in whole minutes, rounded up: what the pages say ("about 9 minutes"). */
+export const minutesToWait = (seconds: number) => Math.max(1, Math.ceil(seconds / 60));
+
+/**
+ * countOrRefuse for a form that validated: at the first full window the visitor gets their form back with what they
+ * typed (`again` renders it, told how long to wait), a 429 with Retry-After, instead of an error page. Resolves true
+ * when every limiter let the submission through, false when `again` answered.
+ */
+export async function countOrShowForm(limiters: RequestHandler[], req: Request, res: Response, again: (limited: { minutes: number }) => void): Promise<boolean> {
+  try {
+    await countOrRefuse(limiters, req, res);
+    return true;
+  } catch (err) {
+    if (!(err instanceof RateLimitedError)) throw err;
+    res.status(429).set('Retry-After', String(err.retryAfterSeconds));
+    again({ minutes: minutesToWait(err.retryAfterSeconds) });
+    return false;
+  }
+}
+
+/** Takes one off a counter that still exists (a counter whose window ended is not made up again, with no expiry). */
+const GIVE_BACK = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0";
+
+export interface RefundableLimiter extends RequestHandler {
+  /** Gives back what this limiter counted for `req`; nothing when it counted nothing (or already gave it back). */
+  refund(req: Request): Promise<void>;
+}
+
+/**
+ * A limiter for a form whose fields are only known after an expensive read (the report upload): it counts before the
+ * read, so one client cannot have more uploads in flight than its limit, and the handler gives the count back when
+ * the form did not validate (a typo never uses up the quota). Only the handler's explicit refund gives back: a
+ * client that drops its connection keeps its count (express-rate-limit's skipFailedRequests would give that back).
+ */
+export function refundableLimiter(redis: Redis, keys: Keys, name: string, window: Window): RefundableLimiter {
+  const limit = limiter(redis, keys, name, window);
+  const counted = new WeakMap<Request, string>();
+  const handler = ((req, res, next) =>
+    limit(req, res, (err?: unknown) => {
+      const key = (req as Request & { rateLimit?: { key?: unknown } }).rateLimit?.key;
+      if (!err && typeof key === 'string') counted.set(req, key);
+      next(err);
+    })) as RefundableLimiter;
+  handler.refund = async (req) => {
+    const key = counted.get(req);
+    if (key === undefined) return;
+    counted.delete(req);
+    await redis.eval(GIVE_BACK, 1, keys.rateLimit(name) + key);
+  };
+  return handler;
+}
+
 /**
  * Runs limiters in order from inside a handler that validated its form first (multipart forms and drafts, whose
  * values are only known there): resolves when every one let the request through, rejects with RateLimitedError (429

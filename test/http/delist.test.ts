@@ -267,20 +267,25 @@ describe('delist rate limit per client address', () => {
   });
   after(() => ctx.cleanup());
 
-  it('counts forms that did not validate, then refuses even a valid one, storing nothing and counting no other limit', async () => {
+  it('counts only forms that validated, then refuses a valid one with the form kept, storing nothing and counting no other limit', async () => {
     const agent = request.agent(app);
     const token = csrfOf(await agent.get('/delist'));
     const post = (fields: Record<string, string>) => agent.post('/delist').type('form').send({ _csrf: token, ...fields });
-    assert.equal((await post({ email: 'not-an-address', ip: '198.51.100.8' })).status, 400);
-    assert.equal((await post({ email: 'ok@example.com', ip: '10.0.0.1' })).status, 400);
-    assert.equal((await post({ email: 'ok@example.com', ip: '198.51.100.8' })).status, 303);
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await post({ email: 'not-an-address', ip: '198.51.100.8' })).status, 400);
+      assert.equal((await post({ email: 'ok@example.com', ip: '10.0.0.1' })).status, 400);
+      assert.equal((await post({ email: 'ok@example.com' })).status, 400);
+    }
+    for (const n of [1, 2, 3]) assert.equal((await post({ email: `ok${n}@example.com`, ip: `198.51.100.${n}` })).status, 303);
     const refused = await post({ email: 'other@example.com', ip: '198.51.100.9' });
     assert.equal(refused.status, 429);
     assert.ok(Number(refused.headers['retry-after']) > 3000, 'the hour window is nearly whole');
     assert.match(refused.text, /Too many requests/);
-    assert.equal(await storedRequestIds(ctx).then((ids) => ids.length), 1, 'only the one accepted request is stored');
+    assert.match(refused.text, /value="other@example\.com"/, 'the form is kept');
+    assert.match(refused.text, /value="198\.51\.100\.9"/);
+    assert.equal(await storedRequestIds(ctx).then((ids) => ids.length), 3, 'only the accepted requests are stored');
     assert.equal(await ctx.redis.exists(ctx.keys.rateLimit('delist-email') + 'other@example.com'), 0, 'a refused request counts against no other limit');
-    assert.equal(await relayOutbox(ctx), 1);
-    assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting'), 1);
+    assert.equal(await relayOutbox(ctx), 3);
+    assert.equal(await ctx.jobs.mail.getJobCountByTypes('waiting'), 3);
   });
 });

@@ -70,11 +70,13 @@ describe('public answers carry nothing private', () => {
     assert.deepEqual(unlisted.body, { ip: '198.51.100.250', listed: false });
   });
 
-  /** Every public answer about a request: the page in each language and the JSON. */
+  /** Every public answer about a request: the page in each language, the JSON, and the live JSON in each language. */
   async function publicAnswers(id: string): Promise<string[]> {
     const out: string[] = [];
     for (const lang of LANGS) out.push((await request(app).get(`/status/${id}`).set('Accept-Language', lang).expect(200)).text);
     out.push((await request(app).get(`/status/${id}`).set('Accept', 'application/json').expect(200)).text);
+    // What the status page's script follows (issue 16).
+    for (const lang of LANGS) out.push((await request(app).get(`/status/${id}.json?lng=${lang}`).expect(200)).text);
     return out;
   }
 

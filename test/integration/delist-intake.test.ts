@@ -56,12 +56,13 @@ describe('delist intake', () => {
     assert.equal(await ctx.db.selectFrom('challenges').select('id').where('request_id', 'not in', await storedRequestIds(ctx)).executeTakeFirst(), undefined);
   });
 
-  it('counts per client on every form, per email only on a valid one, and the cool-down answers like a success', async () => {
+  it('counts only valid forms (per client, then per email), and the cool-down answers like a success', async () => {
     const agent = request.agent(app);
     const before = (await storedRequestIds(ctx)).length;
-    // An invalid form counts against the client only.
+    // An invalid form counts against nothing (issue 16: a typo never uses up anyone's quota).
     assert.equal((await submit(agent, { email: 'nobody', ip: '198.51.100.1' })).status, 400);
     assert.equal(await ctx.redis.get(ctx.keys.rateLimit('delist-email') + 'nobody'), null);
+    assert.deepEqual(await ctx.redis.keys(ctx.keys.rateLimit('delist-client') + '*'), [], 'nor against the client');
     // Four valid ones: the fourth repeats the first IP within the cool-down (same answer, nothing stored).
     for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.1']) assert.equal((await submit(agent, { email: 'intake@example.org', ip })).status, 303);
     assert.equal((await storedRequestIds(ctx)).length, before + 3);
@@ -71,9 +72,10 @@ describe('delist intake', () => {
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers['retry-after']) > 0);
     assert.equal(await ctx.redis.get(ctx.keys.rateLimit('delist-target') + '198.51.100.9'), null, 'a refused request counts against no later limit');
-    // The client's sixth form went through; a seventh is over the client's limit whatever it holds.
-    assert.equal((await submit(agent, { email: 'other@example.org', ip: '198.51.100.10' })).status, 429);
-    assert.equal((await storedRequestIds(ctx)).length, before + 3);
+    // That was the client's fifth valid form; the sixth goes through, a seventh is over the client's limit whatever it holds.
+    assert.equal((await submit(agent, { email: 'other@example.org', ip: '198.51.100.10' })).status, 303);
+    assert.equal((await submit(agent, { email: 'third@example.org', ip: '198.51.100.11' })).status, 429);
+    assert.equal((await storedRequestIds(ctx)).length, before + 4);
   });
 
   it('lifts the resend cool-down when the request could not be stored, so a retry is stored and mailed', async () => {

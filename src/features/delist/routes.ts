@@ -1,18 +1,26 @@
 import { Router, type RequestHandler } from 'express';
 import type { Context } from '../../context.js';
-import { CHALLENGE_EMAIL, challengeLimiters, limiter } from '../../http/rate-limit.js';
+import { CHALLENGE_EMAIL, challengeLimiters, countOrShowForm, limiter } from '../../http/rate-limit.js';
+import { isTokenShaped } from '../../stores/challenges.js';
 import { confirmDelist, requestDelist, viewConfirmation } from './service.js';
 import { delistForm, echo, parseForm } from './schema.js';
 
 /**
- * `POST /delist`: the per-client limit counts every form; a form that validated then counts against its email
- * (as normalised), its target IP and the challenge caps per recipient and recipient domain, in that order (plain
- * express-rate-limit middlewares, counters in Redis); then the request is recorded (service.ts).
+ * `POST /delist`: a form that does not validate is answered with what to fix and counts against no limit. A valid
+ * one counts against the client, its email (as normalised), its target IP and the challenge caps per recipient and
+ * recipient domain, in that order (plain express-rate-limit middlewares, counters in Redis): at the first full
+ * window the form comes back with what was typed and how long to wait. Then the request is recorded (service.ts).
  */
 function submitDelist(ctx: Context): RequestHandler[] {
   const limits = ctx.policy.rateLimits;
   const { redis, keys } = ctx;
   const [perEmail, ...perRecipient] = challengeLimiters(redis, keys, limits, 'delist-email', limits.delistPerEmail);
+  const counted = [
+    limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
+    perEmail!,
+    limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (_req, res) => String(res.locals.delist.ip)),
+    ...perRecipient,
+  ];
   const validate: RequestHandler = (req, res, next) => {
     const parsed = parseForm(delistForm, req.body);
     if (!parsed.ok) return res.status(400).render('delist/form', { title: 'Please check what you entered', values: echo(req.body, ['email', 'ip']), errors: parsed.fields });
@@ -21,12 +29,10 @@ function submitDelist(ctx: Context): RequestHandler[] {
     next();
   };
   return [
-    limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
     validate,
-    perEmail!,
-    limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (_req, res) => String(res.locals.delist.ip)),
-    ...perRecipient,
-    async (_req, res) => {
+    async (req, res) => {
+      const values = echo(req.body, ['email', 'ip']);
+      if (!(await countOrShowForm(counted, req, res, (limited) => res.render('delist/form', { title: 'Too many requests', values, errors: {}, limited })))) return;
       const form = res.locals.delist as { email: string; ip: string };
       await requestDelist(ctx, { email: form.email, ip: form.ip, lang: res.locals.lang });
       res.status(303).location('/delist/sent').end(); // no body to negotiate: a browser shows none
@@ -50,7 +56,8 @@ export function delistRoutes(ctx: Context): Router {
     res.render('delist/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes });
   });
 
-  const confirmLimit = limiter(redis, keys, 'confirm-client', limits.confirmPerClientIp);
+  // A link cut short (not token-shaped) is refused without counting; every real attempt counts (guessing).
+  const confirmLimit = limiter(redis, keys, 'confirm-client', limits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
 
   r.get('/delist/confirm/:token', confirmLimit, async (req, res) => {
     const view = await viewConfirmation(ctx, String(req.params.token));

@@ -3,7 +3,8 @@ import multer from 'multer';
 import type { Context } from '../../context.js';
 import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { countingAddress } from '../../domain/email-address.js';
-import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, limiter } from '../../http/rate-limit.js';
+import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, countOrShowForm, limiter, refundableLimiter } from '../../http/rate-limit.js';
+import { isTokenShaped } from '../../stores/challenges.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { CATEGORIES, reportForm } from './schema.js';
 import { confirmReport, createDraft, getDraft, submitDraft, viewReportConfirmation } from './service.js';
@@ -46,8 +47,8 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     fileFilter: (req, _file, accept) => csrfAfterUpload(req, req.res!, (err?: unknown) => (err ? accept(err as Error) : accept(null, true))),
   }).single('sample');
   const maxMb = Math.round(maxBytes / 1048576);
-  const render = (res: Parameters<RequestHandler>[1], status: number, values: Record<string, string>, errors: Record<string, string>) =>
-    res.status(status).render('report/form', { title: status === 200 ? 'Report junk mail sent through our service' : 'Please check your report', values, errors, errorParams: { mb: maxMb }, categories: CATEGORIES, maxMb });
+  const render = (res: Parameters<RequestHandler>[1], status: number, values: Record<string, string>, errors: Record<string, string>, limited?: { minutes: number }) =>
+    res.status(status).render('report/form', { title: status === 200 ? 'Report junk mail sent through our service' : 'Please check your report', values, errors, errorParams: { mb: maxMb }, categories: CATEGORIES, maxMb, limited });
   /**
    * A sample over the limit: the form comes back (413) with the fields the visitor typed and the limit named, once
    * the token they came with is checked. The rest of the body is read and discarded, never kept.
@@ -112,7 +113,10 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
   const draftPerEmail = limiter(ctx.redis, ctx.keys, 'report-draft-email', ctx.policy.rateLimits.reportDraftPerEmail, (_req, res) => countingAddress(String(res.locals[CHALLENGE_EMAIL])));
   const reportLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'report-email', ctx.policy.rateLimits.reportPerEmail);
 
-  r.post('/report', limiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp), checkBeforeUpload, readUpload, csrfAfterUpload, async (req, res) => {
+  // Counted before the upload is read (no client has more uploads in flight than its limit), given back when the
+  // form's fields do not validate. A sample we read and refused (not ours, not a message) stays counted: it was parsed.
+  const clientLimit = refundableLimiter(ctx.redis, ctx.keys, 'report-client', ctx.policy.rateLimits.reportPerClientIp);
+  r.post('/report', clientLimit, checkBeforeUpload, readUpload, csrfAfterUpload, async (req, res) => {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(reportForm, req.body);
     const file = req.file?.buffer;
@@ -120,9 +124,12 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
     const errors = parsed.ok ? {} : { ...parsed.fields };
     if (file?.length && raw.trim()) errors.sample = 'errors.sample.both';
     else if (!file?.length && !raw.trim()) errors.sample = 'errors.sample.missing';
-    if (!parsed.ok || Object.keys(errors).length) return render(res, 400, values, errors);
+    if (!parsed.ok || Object.keys(errors).length) {
+      await clientLimit.refund(req);
+      return render(res, 400, values, errors);
+    }
     res.locals[CHALLENGE_EMAIL] = parsed.value.email;
-    await countOrRefuse([draftPerEmail], req, res);
+    if (!(await countOrShowForm([draftPerEmail], req, res, (limited) => render(res, 429, values, {}, limited)))) return;
     try {
       const draftId = await createDraft(ctx, { lang: res.locals.lang, email: parsed.value.email, category: parsed.value.category, comment: parsed.value.comment, sample: file?.length ? file : Buffer.from(raw, 'utf8') });
       res.redirect(303, `/report/preview/${draftId}`);
@@ -149,7 +156,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   r.get('/report/sent', (_req, res) => res.render('report/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));
 
-  const confirmLimit = limiter(ctx.redis, ctx.keys, 'report-confirm-client', ctx.policy.rateLimits.confirmPerClientIp);
+  const confirmLimit = limiter(ctx.redis, ctx.keys, 'report-confirm-client', ctx.policy.rateLimits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
   r.get('/report/confirm/:token', confirmLimit, async (req, res) => {
     const { request, summary } = await viewReportConfirmation(ctx, String(req.params.token));
     res.set('Referrer-Policy', 'no-referrer').render('report/confirm', { title: 'Confirm your report', request, s: summary, token: String(req.params.token) });

@@ -1,7 +1,8 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
-import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, limiter } from '../../http/rate-limit.js';
+import { CHALLENGE_EMAIL, challengeLimiters, countOrShowForm, limiter } from '../../http/rate-limit.js';
+import { isTokenShaped } from '../../stores/challenges.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { tenantId } from '../pools/service.js';
 import { confirmUnblock, requestUnblock, viewUnblockConfirmation } from './service.js';
@@ -23,22 +24,24 @@ const FIELDS = ['tenant', 'email', 'domainsRegistered', 'connectorsReviewed', 's
 /** The public tenant unblock request (seeds/unregistered-domain-email): checklist + evidence → email challenge → ticket. */
 export function unblockRoutes(ctx: Context): Router {
   const r = Router();
-  const render = (res: Parameters<Parameters<Router['get']>[1]>[1], status: number, values: Record<string, string>, errors: Record<string, string>) =>
-    res.status(status).render('unblock/form', { title: 'Unblock a tenant blocked from sending from unregistered domains', values, errors });
+  const render = (res: Parameters<Parameters<Router['get']>[1]>[1], status: number, values: Record<string, string>, errors: Record<string, string>, limited?: { minutes: number }) =>
+    res.status(status).render('unblock/form', { title: 'Unblock a tenant blocked from sending from unregistered domains', values, errors, limited });
 
   r.get('/unblock', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
-  const unblockLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'unblock-email', ctx.policy.rateLimits.unblockPerEmail);
-  r.post('/unblock', limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), async (req, res) => {
+  // Counted once the form validated (a typo counts against nothing): the client, then the challenge limits.
+  const unblockLimits = [limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'unblock-email', ctx.policy.rateLimits.unblockPerEmail)];
+  r.post('/unblock', async (req, res) => {
+    const values = echo(req.body, FIELDS);
     const parsed = parseForm(unblockForm, req.body);
-    if (!parsed.ok) return render(res, 400, echo(req.body, FIELDS), parsed.fields);
+    if (!parsed.ok) return render(res, 400, values, parsed.fields);
     res.locals[CHALLENGE_EMAIL] = parsed.value.email;
-    await countOrRefuse(unblockLimits, req, res);
+    if (!(await countOrShowForm(unblockLimits, req, res, (limited) => render(res, 429, values, {}, limited)))) return;
     await requestUnblock(ctx, { lang: res.locals.lang, tenant: parsed.value.tenant, email: parsed.value.email, evidence: parsed.value.evidence });
     res.redirect(303, '/unblock/sent');
   });
   r.get('/unblock/sent', (_req, res) => res.render('unblock/sent', { title: 'Check your email', ttlMinutes: ctx.policy.challenge.ttlMinutes }));
 
-  const confirmLimit = limiter(ctx.redis, ctx.keys, 'unblock-confirm-client', ctx.policy.rateLimits.confirmPerClientIp);
+  const confirmLimit = limiter(ctx.redis, ctx.keys, 'unblock-confirm-client', ctx.policy.rateLimits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
   r.get('/unblock/confirm/:token', confirmLimit, async (req, res) => {
     const request = await viewUnblockConfirmation(ctx, String(req.params.token));
     res.set('Referrer-Policy', 'no-referrer').render('unblock/confirm', { title: 'Confirm the unblock request', request, token: String(req.params.token) });
