@@ -22,12 +22,12 @@ export interface TestContext extends Context {
  * A context under a Redis prefix (pm-test-<random>) and a PostgreSQL schema (pm_t_<time>_<random>) of its own, so
  * tests never touch anyone else's keys or rows.
  */
-export function testContext(opts: { env?: Record<string, string>; policy?: (p: Policy) => Policy; role?: 'web' | 'worker' } = {}): TestContext {
+export function testContext(opts: { env?: Record<string, string>; policy?: (p: Policy) => Policy; role?: 'web' | 'worker'; /** PostgreSQL pool size (default 5; the roles use 10). */ dbPool?: number } = {}): TestContext {
   const prefix = `pm-test-${randomBytes(6).toString('hex')}`;
   const config = loadConfig({ NODE_ENV: 'test', REDIS_URL, REDIS_PREFIX: prefix, PUBLIC_URL: 'http://portal.test', ...opts.env });
   const policy = (opts.policy ?? ((p) => p))(loadPolicy());
   const schema = newSchemaName();
-  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? REDIS_URL, opts.role ?? 'web'), createLogger(process.env.LOG_LEVEL ?? 'silent', 'test'), lazyTestDb(schema));
+  const ctx = createContext(config, policy, createRedis(config.redisUrl ?? REDIS_URL, opts.role ?? 'web'), createLogger(process.env.LOG_LEVEL ?? 'silent', 'test'), lazyTestDb(schema, opts.dbPool));
   return Object.assign(ctx, {
     schema,
     processEnv: () => ({ REDIS_URL: config.redisUrl ?? REDIS_URL, REDIS_PREFIX: prefix, DATABASE_SCHEMA: schema, ...(process.env.DATABASE_URL && { DATABASE_URL: process.env.DATABASE_URL }) }),
