@@ -6,6 +6,7 @@ import * as m0004 from './0004_desk.js';
 import * as m0005 from './0005_desk_keys.js';
 import * as m0006 from './0006_tenant_directory.js';
 import * as m0007 from './0007_listing_indexes.js';
+import * as m0008 from './0008_snapshot_entry_json.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '0005_desk_keys': m0005,
   '0006_tenant_directory': m0006,
   '0007_listing_indexes': m0007,
+  '0008_snapshot_entry_json': m0008,
 };

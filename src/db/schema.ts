@@ -239,6 +239,8 @@ export interface BlocklistEntriesTable {
   note: string | null;
   listed_at: Timestamp;
   expires_at: Timestamp | null;
+  /** The entry as snapshot JSON, kept by a trigger (migration 0008). */
+  entry_json: Generated<string>;
 }
 
 export interface BlocklistExclusionsTable {
@@ -249,6 +251,8 @@ export interface BlocklistExclusionsTable {
   listing_cidr: string | null;
   created_at: Timestamp;
   expires_at: Timestamp | null;
+  /** The entry as snapshot JSON, kept by a trigger (migration 0008). */
+  entry_json: Generated<string>;
 }
 
 export interface AllowEntriesTable {

@@ -61,26 +61,8 @@ export function cidrFrom(v: unknown): string {
  */
 export const canonicalCidr = (text: string): string => (text.includes('.') && text.includes(':') ? parseNetwork(text).text : text);
 
-/**
- * A network column as the app's canonical text (what cidrFrom() gives): abbrev() leaves a host address without its
- * length, as the app does. Only where the first 80 bits are zero does PostgreSQL write an IPv6 address with a dotted
- * IPv4 tail: the app writes `::1.2.3.4` as `::102:304`, and an IPv4-mapped `::ffff:1.2.3.4/128` as the IPv4 `1.2.3.4`
- * (the publisher never stores the latter, whose key is not canonical; a row written by hand still reads as before).
- */
-const canonicalCidrSql = (column: string) => {
-  const c = sql.ref(column);
-  const bits = sql`(${c} - '::'::inet)`;
-  return sql`CASE WHEN ${c} <<= '::/80'::cidr AND strpos(abbrev(${c}::inet), '.') > 0 THEN
-      CASE WHEN ${c} <<= '::ffff:0:0/96'::cidr THEN abbrev(set_masklen('0.0.0.0'::inet + (${bits} & 4294967295), masklen(${c}) - 96))
-      ELSE '::' || to_hex((${bits} >> 16) & 65535) || ':' || to_hex(${bits} & 65535) || CASE WHEN masklen(${c}) = 128 THEN '' ELSE '/' || masklen(${c}) END END
-    ELSE abbrev(${c}::inet) END`;
-};
-
-/** JSON text of a text column (null: `null`). PostgreSQL escapes valid UTF-8 text exactly as JSON.stringify does. */
-const jsonString = (column: string) => sql`coalesce(to_json(${sql.ref(column)})::text, 'null')`;
-
-/** JSON text of a timestamptz column as Date.toISOString() text (null: `null`); isoText() needs no escaping. */
-const jsonIso = (column: string) => sql`coalesce('"' || ${isoText(column)} || '"', 'null')`;
+// The address lists' entry JSON (network as the app's canonical text, strings as JSON.stringify escapes them, times
+// as Date.toISOString()) is written by a trigger into `entry_json` on every insert and update: migrations/0008.
 
 /** The `cidr = $key` condition, or null for a key that is not a canonical network. */
 function cidrWhere(key: string): RawBuilder<unknown> | null {
@@ -100,9 +82,7 @@ const blocklist: DatasetTable<'blocklist'> = {
   key: ['cidr'],
   select: sql`abbrev(cidr::inet) AS cidr, category, reason, source, note, ${isoText('listed_at')} AS listed_at, ${isoText('expires_at')} AS expires_at`,
   // {"cidr":…,"category":…,"reason":…,"source":…[,"note":…],"listedAt":…,"expiresAt":…}: BlockEntry's key order.
-  json: sql`'{"cidr":"' || ${canonicalCidrSql('cidr')} || '","category":' || ${jsonString('category')} || ',"reason":' || ${jsonString('reason')}
-    || ',"source":' || ${jsonString('source')} || coalesce(',"note":' || to_json(note)::text, '') || ',"listedAt":' || ${jsonIso('listed_at')}
-    || ',"expiresAt":' || ${jsonIso('expires_at')} || '}'`,
+  json: sql.ref('entry_json'), // kept by a trigger from the same expression (migration 0008)
   order: null,
   where: cidrWhere,
   toRow: (key, v) => ({ cidr: key, category: v.category, reason: v.reason, source: v.source, note: v.note ?? null, listed_at: v.listedAt, expires_at: v.expiresAt }),
@@ -117,8 +97,7 @@ const exclusions: DatasetTable<'exclusions'> = {
   key: ['cidr'],
   select: sql`abbrev(cidr::inet) AS cidr, reason, source, ${isoText('created_at')} AS created_at, ${isoText('expires_at')} AS expires_at`,
   // {"cidr":…,"reason":…,"source":…,"createdAt":…,"expiresAt":…}: Exclusion's key order.
-  json: sql`'{"cidr":"' || ${canonicalCidrSql('cidr')} || '","reason":' || ${jsonString('reason')} || ',"source":' || ${jsonString('source')}
-    || ',"createdAt":' || ${jsonIso('created_at')} || ',"expiresAt":' || ${jsonIso('expires_at')} || '}'`,
+  json: sql.ref('entry_json'), // kept by a trigger from the same expression (migration 0008)
   order: null,
   where: cidrWhere,
   toRow: (key, v) => ({ cidr: key, reason: v.reason, source: v.source, created_at: v.createdAt, expires_at: v.expiresAt }),
