@@ -66,6 +66,12 @@ describe('abuse reports end to end (real Redis, worker, SMTP)', () => {
     assert.match(domainRow.tenant_proof!, /^from-domain: 5322\.From domain mail\.shoply\.example \(registered: shoply\.example\)/);
     assert.deepEqual(await row(nobody), { tenant: null, tenant_proof: null, case_key: 'ip-203.0.113.10' });
     assert.match((await portal.ctx.requests.get(byFeedbackId))!.reason!, /Kept as evidence against tenant acme-co/, 'found, but not by our DKIM signature: it does not move a pool');
+    // The reporter reads how the customer was found, never who it is.
+    const status = await request(portal.app).get(`/status/${byFeedbackId}`).set('Accept', 'application/json');
+    assert.match(JSON.stringify(status.body), /identified our customer who sent it from the message's Feedback-ID/);
+    assert.doesNotMatch(JSON.stringify(status.body), /acme-co/);
+    const ko = await request(portal.app).get(`/status/${nobody}`).set('Accept', 'application/json').set('Accept-Language', 'ko');
+    assert.match(JSON.stringify(ko.body), /어느 고객이 보낸 메일인지 아직 알 수 없어요/);
     // The case with no customer is in its own tab of the queue.
     const { tickets } = await portal.ctx.tickets.query({ state: 'open', sort: 'age', filters: { tenant: '-' }, limit: 50 });
     assert.ok(tickets.some((t) => t.caseKey === 'ip-203.0.113.10'));

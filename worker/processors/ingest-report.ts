@@ -113,7 +113,7 @@ async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, s
     : trust.counts
       ? `trusted report added (${tally})`
       : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
-  const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId } }), ticketId: ticket.id, trust: JSON.stringify({ ...trust, customer: { match: customer.match, reason: customer.reason } }) };
+  const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId, foundBy: customer.match?.signal ?? 'none' } }), ticketId: ticket.id, trust: JSON.stringify({ ...trust, customer: { match: customer.match, reason: customer.reason } }) };
   await ctx.tickets.addEventIn(trx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
   await ctx.audit.appendIn(trx, {
     at: now.toISOString(),

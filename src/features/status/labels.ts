@@ -30,7 +30,10 @@ type Translate = (key: string, opts?: Record<string, unknown>) => string;
  * Reason parameters a public answer may use: counts, durations, a category, the tenant the requester named.
  * Never an id of another request or case (`canonicalId`, `caseId`) or anything naming a person.
  */
-const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant'];
+const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant', 'foundBy'];
+
+/** How a report's customer was found, as the reporter may read it (the signal's name only, never the tenant). */
+const FOUND_BY: readonly string[] = ['tenant-header-verified', 'feedback-id', 'verp', 'dkim-domain', 'mail-from-domain', 'from-domain', 'tenant-header-claimed', 'none'];
 
 export function publicParams(raw: string | undefined): Record<string, unknown> {
   let params: unknown;
@@ -51,8 +54,13 @@ export function publicParams(raw: string | undefined): Record<string, unknown> {
 export function publicReason(t: Translate, request: Pick<PortalRequest, 'reason' | 'reasonCode' | 'reasonParams'>): string {
   if (request.reasonCode) {
     const key = `reason.${request.reasonCode}`;
-    const text = t(key, { ...publicParams(request.reasonParams), defaultValue: '' });
-    return text && text !== key ? text : '';
+    const params = publicParams(request.reasonParams);
+    const text = t(key, { ...params, defaultValue: '' });
+    if (!text || text === key) return '';
+    // A report's reason also says how we found which of our customers sent the message (not who it is).
+    const foundBy = typeof params.foundBy === 'string' && FOUND_BY.includes(params.foundBy) ? t(`reason.customerFoundBy.${params.foundBy}`, { defaultValue: '' }) : '';
+    if (!foundBy || foundBy.startsWith('reason.')) return text;
+    return /[。！？]$/.test(text) ? `${text}${foundBy}` : `${text} ${foundBy}`;
   }
   return request.reason ?? '';
 }
