@@ -1,4 +1,5 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from './schema.js';
 
@@ -71,7 +72,7 @@ export function createDb(opts: DbOptions): Kysely<Database> {
   const pool = new pg.Pool({ ...clientConfig(opts), max: opts.max ?? 10, idleTimeoutMillis: 30_000 });
   // Without a listener, an idle connection that breaks would crash the process; the pool drops it and opens another.
   pool.on('error', (err) => opts.onError?.(err));
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparedStatements(pool) }) });
 }
 
 /**
@@ -94,4 +95,31 @@ export async function ensureSchema(db: Kysely<Database>, schema: string): Promis
     const code = (err as { code?: string }).code;
     if (code !== '23505' && code !== '42P06') throw err;
   }
+}
+
+/**
+ * Sends every statement that has parameters as a named prepared statement (named by a hash of its text), so each
+ * connection parses and plans a statement once, not on every call (Kysely sends unnamed statements: PostgreSQL
+ * parsed and planned the report ingest's ten statements anew for every report). Statements without parameters
+ * (BEGIN, COMMIT, DDL, SET) go as they are. Why and what it measured: docs/decisions/0007-prepared-statements.md.
+ */
+export function preparedStatements(pool: pg.Pool): pg.Pool {
+  pool.on('connect', (client) => {
+    const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown, ...rest: unknown[]) =>
+      typeof text === 'string' && Array.isArray(values) && values.length > 0 && rest.length === 0 ? query({ name: statementName(text), text, values }) : query(text, values, ...rest);
+  });
+  return pool;
+}
+
+const statementNames = new Map<string, string>();
+
+/** A short stable name per statement text (at most a few hundred distinct texts in this code base). */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `pm_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
+    if (statementNames.size < 5000) statementNames.set(text, name);
+  }
+  return name;
 }

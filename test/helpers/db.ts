@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
-import { clientConfig, createDb, type DbOptions } from '../../src/db/connection.js';
+import { clientConfig, createDb, preparedStatements, type DbOptions } from '../../src/db/connection.js';
 import { ensurePostgres } from '../../src/db/embedded.js';
 import { migrateToLatest } from '../../src/db/migrator.js';
 import type { Database } from '../../src/db/schema.js';
@@ -65,7 +65,7 @@ export function lazyTestDb(schema: string, max = 5): Kysely<Database> {
         }
         const pool = new pg.Pool({ ...clientConfig({ url, searchPath: schema, applicationName: `test ${schema}` }), max });
         pool.on('error', () => {}); // a connection dropped by the server is replaced by the pool
-        return pool;
+        return preparedStatements(pool);
       },
     }),
   });
