@@ -2,11 +2,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
-import { ARTIFACTS, CHROMIUM, launch, unlabelledControls, untiedErrors } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, shot, unlabelledControls, untiedErrors } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/ndr/${name}`, import.meta.url), 'utf8');
@@ -19,9 +18,7 @@ describe('/bounce in a real browser (Debian chromium)', { skip: CHROMIUM ? false
   before(async () => {
     ctx = testContext();
     await addListing(ctx, { target: '198.51.100.23', category: 'spam-source', source: 'test', by: 'test' });
-    server = createApp(ctx).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
   after(async () => {
@@ -30,10 +27,7 @@ describe('/bounce in a real browser (Debian chromium)', { skip: CHROMIUM ? false
     await ctx?.cleanup();
   });
 
-  async function pageIn(lang: string): Promise<Page> {
-    const context = await browser.newContext({ locale: lang, extraHTTPHeaders: { 'Accept-Language': lang } });
-    return context.newPage();
-  }
+  const pageIn = (lang: string): Promise<Page> => openPage(browser, lang);
 
   for (const lang of ['ko', 'zh-TW']) {
     it(`home → paste a Postfix bounce → the verdict → the delist form with the IP filled in, in ${lang}`, async () => {
@@ -46,7 +40,7 @@ describe('/bounce in a real browser (Debian chromium)', { skip: CHROMIUM ? false
       await Promise.all([page.waitForNavigation(), page.click('form[action="/bounce"] button[type="submit"]')]);
       assert.equal(await page.getAttribute('section.bounce-result', 'data-kind'), 'ourListing');
       assert.match(await page.inputValue('#text'), /banned sending IP \[198\.51\.100\.23\]/, 'the paste is kept');
-      await page.screenshot({ path: `${ARTIFACTS}/bounce-result-${lang}.png`, fullPage: true });
+      await shot(page, `bounce-result-${lang}`);
       await Promise.all([page.waitForNavigation(), page.click('#bounce-next')]);
       assert.equal(new URL(page.url()).pathname, '/delist');
       assert.equal(await page.inputValue('#ip'), '198.51.100.23');

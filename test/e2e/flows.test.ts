@@ -1,11 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { restrictTenant } from '../../src/features/unblock/service.js';
-import { ARTIFACTS, CHROMIUM, launch, tabTo, unlabelledControls, untiedErrors } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, shot, tabTo, unlabelledControls, untiedErrors } from '../helpers/browser.js';
 import { messageFromTenant } from '../helpers/messages.js';
 import { startPortal } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
@@ -20,9 +19,7 @@ describe('in a real browser (Debian chromium)', { skip: CHROMIUM ? false : 'chro
   let browser: Browser;
   before(async () => {
     portal = await startPortal();
-    server = portal.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serve(portal.app));
     browser = await launch();
   });
   after(async () => {
@@ -31,11 +28,7 @@ describe('in a real browser (Debian chromium)', { skip: CHROMIUM ? false : 'chro
     await portal?.stop();
   });
 
-  async function pageIn(lang: string): Promise<Page> {
-    const context = await browser.newContext({ locale: lang, extraHTTPHeaders: { 'Accept-Language': lang } });
-    return context.newPage();
-  }
-  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+  const pageIn = (lang: string): Promise<Page> => openPage(browser, lang);
   const linkIn = async (to: string, pattern: RegExp) => {
     const mail = await portal.smtp.waitFor((m) => m.to.includes(to) && pattern.test(decodeQuotedPrintable(m.raw)));
     return new URL(pattern.exec(decodeQuotedPrintable(mail.raw))![0], 'http://x').pathname;

@@ -1,12 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, Page } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { translator } from '../../src/i18n/index.js';
-import { ARTIFACTS, CHROMIUM, launch } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, shot } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
@@ -21,9 +20,7 @@ describe('issue 16 details in a real browser (Debian chromium)', { skip: CHROMIU
   before(async () => {
     ctx = testContext({ policy: (p) => ({ ...p, samples: { ...p.samples, maxBytes: MB } }) });
     await addListing(ctx, { target: '198.51.100.0/24', category: 'spam-source', source: 'test', by: 'test' });
-    server = createApp(ctx).listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
   after(async () => {
@@ -33,11 +30,7 @@ describe('issue 16 details in a real browser (Debian chromium)', { skip: CHROMIU
     await ctx?.cleanup();
   });
 
-  async function pageIn(lang: string): Promise<Page> {
-    const context = await browser.newContext({ locale: lang, extraHTTPHeaders: { 'Accept-Language': lang } });
-    return context.newPage();
-  }
-  const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+  const pageIn = (lang: string): Promise<Page> => openPage(browser, lang);
 
   it('keeps Korean words whole and puts the Korean and Traditional Chinese families first', async () => {
     const ko = await pageIn('ko');

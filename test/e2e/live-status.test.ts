@@ -1,11 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { translator } from '../../src/i18n/index.js';
-import { ARTIFACTS, CHROMIUM, launch } from '../helpers/browser.js';
+import { CHROMIUM, launch, serve, shot } from '../helpers/browser.js';
 import { startPortal } from '../helpers/portal.js';
 import { decodeQuotedPrintable } from '../helpers/smtp.js';
 
@@ -25,9 +24,7 @@ describe('the status page follows its request, in a real browser (Debian chromiu
   const figures: Array<{ holdMs: number; fromFinishedMs: number; fromCommitMs: number | null; loadedQueued: boolean }> = [];
   before(async () => {
     portal = await startPortal();
-    server = portal.app.listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    ({ server, base } = await serve(portal.app));
     browser = await launch();
   });
   after(async () => {
@@ -155,7 +152,7 @@ describe('the status page follows its request, in a real browser (Debian chromiu
         assert.equal(await page.locator('meta[http-equiv="refresh"]').count(), 0, 'no meta refresh with JavaScript');
         assert.equal(await page.locator('[data-live="note"]').count(), 0, 'the "follows your request" note is gone at the end');
         if (loadedQueued) assert.ok(shownAt - finished <= 1000, `final state on screen ${shownAt - finished} ms after the job finished`);
-        await page.screenshot({ path: `${ARTIFACTS}/live-status-ko-${n}.png`, fullPage: true });
+        await shot(page, `live-status-ko-${n}`);
       } finally {
         await context.close();
       }

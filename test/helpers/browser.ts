@@ -1,4 +1,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
@@ -11,6 +14,22 @@ export async function launch(): Promise<Browser> {
     executablePath: CHROMIUM!,
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+}
+
+/** A fresh browser context reading `lang` (locale and Accept-Language), and its page. */
+export async function openPage(browser: Browser, lang: string): Promise<Page> {
+  const context = await browser.newContext({ locale: lang, extraHTTPHeaders: { 'Accept-Language': lang } });
+  return context.newPage();
+}
+
+/** A full-page screenshot under test-artifacts/screenshots, to look at. */
+export const shot = (page: Page, name: string) => page.screenshot({ path: `${ARTIFACTS}/${name}.png`, fullPage: true });
+
+/** The app listening on a free loopback port: the server (to close) and its base URL. */
+export async function serve(app: Express): Promise<{ server: Server; base: string }> {
+  const server = app.listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
 /** Every visible form control has a label (a <label for>, a wrapping label, or aria-label/labelledby). */
