@@ -12,6 +12,7 @@ import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 import { tenantActions, tenantsPage } from './tenants.js';
+import { chartLibrary, dashboardJson, dashboardPage } from './dashboard.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -112,6 +113,9 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
 
   const routes: Route[] = [
     ['get', '/staff', 'viewer', queue],
+    ['get', '/staff/dashboard', 'viewer', dashboardPage(ctx)],
+    ['get', '/staff/dashboard.json', 'viewer', dashboardJson(ctx)],
+    ['get', '/staff/assets/chart.umd.min.js', 'viewer', chartLibrary()],
     ['get', '/staff/tickets/:id', 'viewer', ticketPage],
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
