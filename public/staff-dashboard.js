@@ -7,12 +7,13 @@
   const Chart = window.Chart;
   const zone = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC'; } catch { return 'UTC'; } })();
   const colors = ['#0b5cad', '#b3261e', '#6f42c1', '#1a7f37'];
-  const hourLabel = new Intl.DateTimeFormat(undefined, { month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit' });
+  const hourLabel = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
   const absolute = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
   const reduced = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   Chart.defaults.animation = reduced ? false : { duration: 300 };
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.color = '#1b1f24';
+  Chart.defaults.font.size = 13;
 
   const cell = (tag, text) => { const el = document.createElement(tag); el.textContent = String(text); if (tag === 'th') el.scope = 'row'; return el; };
   const row = (head, values) => { const tr = document.createElement('tr'); tr.append(head, ...values.map((v) => cell('td', v))); return tr; };
