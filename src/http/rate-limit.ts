@@ -6,6 +6,7 @@ import { countingAddress, countingDomain, countingDomainOf } from '../domain/ema
 import { RateLimitedError } from '../errors.js';
 import { SHARED_MAILBOX_DOMAINS, type Policy } from '../policy.js';
 import type { Keys } from '../redis/keys.js';
+import { defineScripts } from '../redis/scripts.js';
 
 export interface Window {
   max: number;
@@ -112,9 +113,6 @@ export async function countOrShowForm(limiters: RequestHandler[], req: Request, 
   }
 }
 
-/** Takes one off a counter that still exists (a counter whose window ended is not made up again, with no expiry). */
-const GIVE_BACK = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0";
-
 export interface RefundableLimiter extends RequestHandler {
   /** Gives back what this limiter counted for `req`; nothing when it counted nothing (or already gave it back). */
   refund(req: Request): Promise<void>;
@@ -128,6 +126,7 @@ export interface RefundableLimiter extends RequestHandler {
  */
 export function refundableLimiter(redis: Redis, keys: Keys, name: string, window: Window): RefundableLimiter {
   const limit = limiter(redis, keys, name, window);
+  const scripts = defineScripts(redis);
   const counted = new WeakMap<Request, string>();
   const handler = ((req, res, next) =>
     limit(req, res, (err?: unknown) => {
@@ -139,7 +138,7 @@ export function refundableLimiter(redis: Redis, keys: Keys, name: string, window
     const key = counted.get(req);
     if (key === undefined) return;
     counted.delete(req);
-    await redis.eval(GIVE_BACK, 1, keys.rateLimit(name) + key);
+    await scripts.giveBack(keys.rateLimit(name) + key); // one off a counter that still exists (src/redis/scripts/giveBack-1.lua)
   };
   return handler;
 }
