@@ -94,8 +94,13 @@ describe('the staff dashboard (/staff/dashboard)', () => {
     assert.match(page.text, /<script src="\/staff\/assets\/chart\.umd\.min\.js" defer><\/script>/);
     assert.doesNotMatch(page.text, /<script>(?!<\/script>)/, 'no inline script');
     assert.match(page.text, /<a href="\/staff\/dashboard">Dashboard<\/a>/, 'in the staff navigation');
+    // The page and the JSON its script asks for next share one count (at most SHARED_MS old): a request written
+    // in between shows on neither.
+    await ctx.db.insertInto('requests').values({ id: rid('dash-between'), type: 'delist', state: 'queued' }).execute();
     const json = await agent.get('/staff/dashboard.json').query({ tz: 'Asia/Seoul' }).expect(200).expect('Content-Type', /json/);
     assert.equal(json.body.timeZone, 'Asia/Seoul');
+    assert.equal(json.body.hours.at(-1).counts.delists, 0);
+    assert.equal((await dashboard(ctx)).hours.at(-1)!.counts.delists, 1, 'counted afresh');
     assert.equal(json.body.hours.length, 48);
     assert.equal((await agent.get('/staff/dashboard.json').query({ tz: '<script>' }).expect(200)).body.timeZone, 'UTC');
     const lib = await agent.get('/staff/assets/chart.umd.min.js').expect(200).expect('Content-Type', /javascript/);

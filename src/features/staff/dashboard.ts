@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { RequestHandler } from 'express';
 import type { Context } from '../../context.js';
 import { translator } from '../../i18n/index.js';
-import { SERIES, type Series } from '../../stores/dashboard.js';
+import { SERIES, type HourCounts, type Series } from '../../stores/dashboard.js';
 
 const HOUR = 3_600_000;
 /** Open tickets due within this many hours are "due soon". */
@@ -36,39 +36,70 @@ export function validTimeZone(tz: unknown): string {
   }
 }
 
-/**
- * The dashboard's figures. Arrivals are counted per UTC hour (one index range per series over 31 days); the days are
- * those hours summed by the local date their start falls on in `timeZone` (exact for zones a whole number of hours
- * from UTC; a zone like +05:30 counts each hour on the day it starts).
- */
-export async function dashboard(ctx: Context, timeZone = 'UTC', now = new Date()): Promise<Dashboard> {
-  const since = new Date(now.getTime() - 31 * 24 * HOUR);
+/** What the stores counted: everything but the days, which depend on the reader's time zone. */
+interface Figures {
+  now: Date;
+  hourly: HourCounts[];
+  topTenants: Dashboard['topTenants'];
+  sla: Dashboard['sla'];
+  firstResponse: Dashboard['firstResponse'];
+}
+
+async function figures(ctx: Context, now: Date): Promise<Figures> {
   const [hourly, topTenants, sla, firstResponse] = await Promise.all([
-    ctx.dashboard.hourly(since, now),
+    ctx.dashboard.hourly(new Date(now.getTime() - 31 * 24 * HOUR), now),
     ctx.dashboard.topTenants(new Date(now.getTime() - 24 * HOUR), TOP_TENANTS),
     ctx.dashboard.slaStates(now, DUE_SOON_HOURS),
     ctx.dashboard.firstResponse(new Date(now.getTime() - 30 * 24 * HOUR)),
   ]);
+  return { now, hourly, topTenants, sla, firstResponse };
+}
+
+/**
+ * The dashboard in `timeZone`. Arrivals are counted per UTC hour (one index range per series over 31 days); the days
+ * are those hours summed by the local date their start falls on (exact for zones a whole number of hours from UTC;
+ * in a zone like +05:30 each hour counts on the day it starts).
+ */
+function inZone(f: Figures, timeZone: string): Dashboard {
   const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
   const byDay = new Map<string, Record<Series, number>>();
-  for (const h of hourly) {
+  for (const h of f.hourly) {
     const day = dayOf.format(h.hour);
     const sum = byDay.get(day) ?? { reports: 0, delists: 0, reviews: 0, unblocks: 0 };
     for (const s of SERIES) sum[s] += h.counts[s];
     byDay.set(day, sum);
   }
-  const days = [...byDay].map(([day, counts]) => ({ day, counts })).slice(-30);
+  const en = translator('en');
   return {
     timeZone,
-    generatedAt: now.toISOString(),
-    series: SERIES.map((key) => ({ key, label: translator('en')(`staff.dashboard.series.${key}`) })),
-    hours: hourly.slice(-48).map((h) => ({ at: h.hour.toISOString(), counts: h.counts })),
-    days,
-    topTenants,
-    sla,
+    generatedAt: f.now.toISOString(),
+    series: SERIES.map((key) => ({ key, label: en(`staff.dashboard.series.${key}`) })),
+    hours: f.hourly.slice(-48).map((h) => ({ at: h.hour.toISOString(), counts: h.counts })),
+    days: [...byDay].map(([day, counts]) => ({ day, counts })).slice(-30),
+    topTenants: f.topTenants,
+    sla: f.sla,
     dueSoonHours: DUE_SOON_HOURS,
-    firstResponse,
+    firstResponse: f.firstResponse,
   };
+}
+
+/** The dashboard's figures as of `now`, counted now, with the days in `timeZone`. */
+export async function dashboard(ctx: Context, timeZone = 'UTC', now = new Date()): Promise<Dashboard> {
+  return inZone(await figures(ctx, now), timeZone);
+}
+
+/** How long a process serves the figures it counted: the page and the JSON its script asks for next, and readers opening it together, share one count. */
+export const SHARED_MS = 10_000;
+const shared = new WeakMap<Context, { at: number; figures: Promise<Figures> }>();
+
+function recentFigures(ctx: Context): Promise<Figures> {
+  const now = Date.now();
+  const held = shared.get(ctx);
+  if (held && now - held.at < SHARED_MS) return held.figures;
+  const counting = figures(ctx, new Date(now));
+  counting.catch(() => shared.delete(ctx));
+  shared.set(ctx, { at: now, figures: counting });
+  return counting;
 }
 
 /** "1 h 5 min", "3 d 2 h", "40 s": a duration as a desk reads it. */
@@ -85,7 +116,7 @@ export function duration(seconds: number | null): string {
 /** GET /staff/dashboard: the page (figures in UTC, the tables; the script redraws them in the reader's time zone). */
 export function dashboardPage(ctx: Context): RequestHandler {
   return async (_req, res) => {
-    res.render('staff/dashboard', { title: 'Dashboard', d: await dashboard(ctx), duration });
+    res.render('staff/dashboard', { title: 'Dashboard', d: inZone(await recentFigures(ctx), 'UTC'), duration });
   };
 }
 
@@ -100,6 +131,6 @@ export function chartLibrary(): RequestHandler {
 /** GET /staff/dashboard.json?tz=Area/City: the figures, for the page's own script (public/staff-dashboard.js). */
 export function dashboardJson(ctx: Context): RequestHandler {
   return async (req, res) => {
-    res.json(await dashboard(ctx, validTimeZone(req.query.tz)));
+    res.json(inZone(await recentFigures(ctx), validTimeZone(req.query.tz)));
   };
 }
