@@ -96,6 +96,13 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
       await page.click('form[action^="/delist/confirm"] button[type=submit]');
       await page.waitForURL(/\/status\/[A-Za-z0-9_-]{16}$/);
       await check('/status (delist, queued)');
+      // A staff-only category: the confirmation page offers to send the request to staff instead.
+      await visit('/delist');
+      await page.fill('#email', email);
+      await page.fill('#ip', '198.51.100.8');
+      await page.click('form[action="/delist"] button[type=submit]');
+      await page.waitForURL(/\/delist\/sent$/);
+      await visit(`/delist/confirm/${await challengeToken(ctx, await newestRequest(email))}`, '/delist/confirm (staff only)');
 
       await visit('/report');
       await page.fill('#email', email);
