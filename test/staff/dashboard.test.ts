@@ -87,6 +87,11 @@ describe('the staff dashboard (/staff/dashboard)', () => {
 
   it('serves the page with every chart\'s numbers as a table, the JSON for its script, and Chart.js from our origin', async () => {
     const { agent } = await signedIn(ctx, app, 'viewer@example.net', 'viewer');
+    const queue = await agent.get('/staff').expect(200);
+    assert.match(queue.text, /<h2 id="glance-h">At a glance<\/h2>/, 'the queue opens with the figures');
+    assert.match(queue.text, /<strong>2<\/strong> open tickets overdue, <strong>1<\/strong> due within 4 h/);
+    assert.match(queue.text, /Median time to first response: <strong>1 h<\/strong>/);
+    assert.match(queue.text, /<a href="\/staff\/dashboard">/);
     const page = await agent.get('/staff/dashboard').expect(200);
     for (const id of ['table-sla', 'table-tenants', 'table-hours', 'table-days']) assert.match(page.text, new RegExp(`<table id="${id}">\\s*<caption>`), `${id} has a caption`);
     assert.match(page.text, /<th scope="row"><a href="\/staff\?kind=abuse-case&amp;tenant=tenant-a">tenant-a<\/a> <span class="muted">Shop &lt;A&gt;<\/span>/, "the name, escaped");

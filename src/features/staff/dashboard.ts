@@ -36,6 +36,18 @@ export function validTimeZone(tz: unknown): string {
   }
 }
 
+const dayFormats = new Map<string, (d: Date) => string>();
+/** The local date (YYYY-MM-DD) of a time in a zone; formatters are built once per zone (building one costs more than using it). */
+function dayFormat(timeZone: string): (d: Date) => string {
+  let format = dayFormats.get(timeZone);
+  if (!format) {
+    const intl = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    format = timeZone === 'UTC' ? (d) => d.toISOString().slice(0, 10) : (d) => intl.format(d);
+    if (dayFormats.size < 500) dayFormats.set(timeZone, format);
+  }
+  return format;
+}
+
 /** What the stores counted: everything but the days, which depend on the reader's time zone. */
 interface Figures {
   now: Date;
@@ -60,20 +72,19 @@ async function figures(ctx: Context, now: Date): Promise<Figures> {
  * are those hours summed by the local date their start falls on (exact for zones a whole number of hours from UTC;
  * in a zone like +05:30 each hour counts on the day it starts).
  */
-function inZone(f: Figures, timeZone: string): Dashboard {
-  const dayOf = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+function inZone(f: Figures, timeZone: string, withDays = true): Dashboard {
+  const dayOf = dayFormat(timeZone);
   const byDay = new Map<string, Record<Series, number>>();
-  for (const h of f.hourly) {
-    const day = dayOf.format(h.hour);
+  for (const h of withDays ? f.hourly : []) {
+    const day = dayOf(h.hour);
     const sum = byDay.get(day) ?? { reports: 0, delists: 0, reviews: 0, unblocks: 0 };
     for (const s of SERIES) sum[s] += h.counts[s];
     byDay.set(day, sum);
   }
-  const en = translator('en');
   return {
     timeZone,
     generatedAt: f.now.toISOString(),
-    series: SERIES.map((key) => ({ key, label: en(`staff.dashboard.series.${key}`) })),
+    series: SERIES.map((key) => ({ key, label: translator('en')(`staff.dashboard.series.${key}`) })),
     hours: f.hourly.slice(-48).map((h) => ({ at: h.hour.toISOString(), counts: h.counts })),
     days: [...byDay].map(([day, counts]) => ({ day, counts })).slice(-30),
     topTenants: f.topTenants,
@@ -111,6 +122,11 @@ export function duration(seconds: number | null): string {
   const h = Math.floor(m / 60);
   if (h < 48) return `${h} h${m % 60 ? ` ${m % 60} min` : ''}`;
   return `${Math.floor(h / 24)} d${h % 24 ? ` ${h % 24} h` : ''}`;
+}
+
+/** The dashboard as the triage queue's first page shows it (no days; the figures shared with the dashboard page). */
+export async function glance(ctx: Context): Promise<Dashboard> {
+  return inZone(await recentFigures(ctx), 'UTC', false);
 }
 
 /** GET /staff/dashboard: the page (figures in UTC, the tables; the script redraws them in the reader's time zone). */
