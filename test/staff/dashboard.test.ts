@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createApp } from '../../src/app.js';
-import { dashboard, validTimeZone } from '../../src/features/staff/dashboard.js';
+import { dashboard, duration, validTimeZone } from '../../src/features/staff/dashboard.js';
 import { DashboardStore } from '../../src/stores/dashboard.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { signedIn } from '../helpers/staff.js';
@@ -96,6 +96,7 @@ describe('the staff dashboard (/staff/dashboard)', () => {
     for (const id of ['table-sla', 'table-tenants', 'table-hours', 'table-days']) assert.match(page.text, new RegExp(`<table id="${id}">\\s*<caption>`), `${id} has a caption`);
     assert.match(page.text, /<th scope="row"><a href="\/staff\?kind=abuse-case&amp;tenant=tenant-a">tenant-a<\/a> <span class="muted">Shop &lt;A&gt;<\/span>/, "the name, escaped");
     assert.match(page.text, /<strong id="first-response">1 h<\/strong>/);
+    assert.equal((page.text.match(/<details open data-table>/g) ?? []).length, 4, 'without JavaScript the tables are the page');
     assert.match(page.text, /<script src="\/staff\/assets\/chart\.umd\.min\.js" defer><\/script>/);
     assert.doesNotMatch(page.text, /<script>(?!<\/script>)/, 'no inline script');
     assert.match(page.text, /<a href="\/staff\/dashboard">Dashboard<\/a>/, 'in the staff navigation');
@@ -111,6 +112,10 @@ describe('the staff dashboard (/staff/dashboard)', () => {
     const lib = await agent.get('/staff/assets/chart.umd.min.js').expect(200).expect('Content-Type', /javascript/);
     assert.match(lib.text, /Chart\.js v4/);
     await agent.get('/staff-dashboard.js').expect(200).expect('Content-Type', /javascript/);
+  });
+
+  it('writes durations as a desk reads them', () => {
+    assert.deepEqual([null, 0, 59, 60, 3599, 3600, 3900, 47 * 3600, 48 * 3600, 50 * 3600 + 1800].map(duration), ['no response yet', '0 s', '59 s', '1 min', '1 h', '1 h', '1 h 5 min', '47 h', '2 d', '2 d 2 h']);
   });
 
   it('is for staff only', async () => {
