@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import type { Browser, Page } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
+import { submitMachineReport } from '../../src/features/report/service.js';
 import { restrictTenant } from '../../src/features/unblock/service.js';
+import { processIngestReport } from '../../worker/processors/ingest-report.js';
 import { CHROMIUM, launch, openPage, serve } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { messageFromTenant } from '../helpers/messages.js';
@@ -154,10 +156,17 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
   it('on every staff page the staff header links to, and on a ticket, an address and an error page', async () => {
     await ctx.staff.add('axe-admin@example.net', 'admin', PASSWORD);
     await ctx.tickets.openIn(ctx.db, { id: 't-axe-review', kind: 'delist-review', subject: `Review ${LISTED}`, reason: 'staff-only category', ip: LISTED, email: 'owner@example.org', category: 'manual' });
+    // An abuse case with two reports as its evidence, taken in as the API and the worker take them.
+    for (const n of [1, 2]) {
+      const { id } = await submitMachineReport(ctx, Buffer.from(messageFromTenant({ tenant: 'axe-case', messageId: `<axe-case-${n}@shop.example.com>` })), { channel: 'api', apiTokenName: 'axe', clientIp: '192.0.2.50' });
+      await processIngestReport(ctx, { requestId: id });
+    }
+    const abuseCase = (await ctx.tickets.query({ state: 'open', kind: 'abuse-case', sort: 'sla', filters: { tenant: 'axe-case' }, limit: 1 })).tickets[0]!;
+    assert.equal((await ctx.tickets.reports(abuseCase.id)).length, 2);
     const page = await openPage(browser, 'en');
     const found: string[] = [];
-    const visit = async (path: string) => {
-      await page.goto(base + path);
+    const visit = async (path: string, status = 200) => {
+      assert.equal((await page.goto(base + path))?.status(), status, path);
       found.push(...(await violations(page, path)));
     };
     await visit('/staff/login');
@@ -183,8 +192,9 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
     found.push(...(await violations(page, '/staff/dashboard without its scripts')));
     await page.unroute(/\/(staff-dashboard|chart\.umd\.min)\.js$/);
     await visit('/staff/tickets/t-axe-review');
+    await visit(`/staff/tickets/${abuseCase.id}`);
     await visit(`/staff/address/${LISTED}`);
-    await visit('/staff/tickets/no-such-ticket');
+    await visit('/staff/tickets/no-such-ticket', 404);
     await page.context().close();
     assert.deepEqual(found, []);
   });
