@@ -13,12 +13,14 @@ import { AssignmentStore } from './stores/assignments.js';
 import { AuditStore } from './stores/audit.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
+import { ListTableStore } from './stores/list-tables.js';
 import { ReportCounter } from './stores/report-counter.js';
 import { ReportDraftStore } from './stores/report-drafts.js';
 import { RequestStore } from './stores/requests.js';
 import { RestrictionStore } from './stores/restrictions.js';
 import { RoutingStore } from './stores/routing.js';
 import { StaffStore } from './stores/staff.js';
+import { TenantActivityStore } from './stores/tenant-activity.js';
 import { TenantStore } from './stores/tenants.js';
 import { TicketStore } from './stores/tickets.js';
 
@@ -46,6 +48,10 @@ export interface Context {
   /** The tenant directory (src/stores/tenants.ts). */
   tenants: TenantStore;
   reportCounter: ReportCounter;
+  /** The staff console's tables of the routing datasets and the tenant directory (src/stores/list-tables.ts). */
+  listTables: ListTableStore;
+  /** What the desk knows about one tenant: its tickets, reports per day, unblock requests (the tenant page). */
+  tenantActivity: TenantActivityStore;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
   isOwnAddress(addr: Address): boolean;
@@ -77,6 +83,8 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
     tenants: new TenantStore(db),
     reportCounter: new ReportCounter(db, policy.abuse.windowHours),
+    listTables: new ListTableStore(db),
+    tenantActivity: new TenantActivityStore(db),
     jobs: new JobProducer(db, redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
   };
