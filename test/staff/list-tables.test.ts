@@ -111,7 +111,7 @@ describe('the staff list tables', () => {
   });
 
   it('answers hostile filter values with a 400 page in the console, and ignores a cursor or sort it did not write', async () => {
-    for (const url of ['/staff/lists/exclusions?ip=300.1.2.3', '/staff/lists/exclusions?since=2026-02-31', '/staff/lists/allowlist?until=yesterday', '/staff/lists/pools?kind=%3Cscript%3Ealert(1)%3C/script%3E', '/staff/lists/pools?pool=nope', '/staff/lists/restrictions?state=gone', '/staff/lists/tenants?since=2026-12-01&until=2026-11-01']) {
+    for (const url of ['/staff/lists/exclusions?ip=300.1.2.3', '/staff/lists/exclusions?since=2026-02-31', '/staff/lists/exclusions?since=2026-13-45', '/staff/lists/blocklist?since=2026-13-45', '/staff/lists/blocklist?until=0000-00-00', '/staff/lists/allowlist?until=yesterday', '/staff/lists/pools?kind=%3Cscript%3Ealert(1)%3C/script%3E', '/staff/lists/pools?pool=nope', '/staff/lists/restrictions?state=gone', '/staff/lists/tenants?since=2026-12-01&until=2026-11-01']) {
       const res = await triager.agent.get(url);
       assert.equal(res.status, 400, url);
       assert.match(res.text, /Postmaster Portal · Staff/, `${url}: the console's frame`);
@@ -125,6 +125,14 @@ describe('the staff list tables', () => {
     }
     assert.equal((await triager.agent.get('/staff/tenants/%3Cscript%3E')).status, 400);
     assert.equal((await triager.agent.get('/staff/tenants/nobody-at-all')).status, 404);
+  });
+
+  it('filters the listings table by the day they were listed', async () => {
+    const rows = (html: string) => [...html.matchAll(/<a href="\/staff\/address\/[^"]+"><code>([^<]+)<\/code><\/a>/g)].map((m) => m[1]!);
+    assert.deepEqual(rows((await viewer.agent.get('/staff/lists/blocklist?since=2026-11-01&until=2026-11-01').expect(200)).text), ['198.51.100.0/24']);
+    assert.deepEqual(rows((await viewer.agent.get('/staff/lists/blocklist?until=2026-10-31').expect(200)).text), []);
+    const later = rows((await viewer.agent.get('/staff/lists/blocklist?since=2026-11-02').expect(200)).text);
+    assert.ok(later.includes('100.0.0.0/15') && !later.includes('198.51.100.0/24'), later.join());
   });
 
   it('edits a listing from its row: reason and expiry, audited, with a new expiry job, back to the same table', async () => {
