@@ -135,6 +135,26 @@ describe('the staff list tables', () => {
     assert.ok(later.includes('100.0.0.0/15') && !later.includes('198.51.100.0/24'), later.join());
   });
 
+  it('answers hostile action fields with a 400 in the console and changes nothing', async () => {
+    const version = (await ctx.routing.recent(1))[0]!.version;
+    const post = (path: string, body: string) => triager.agent.post(path).type('form').send(`_csrf=${encodeURIComponent(triager.csrf)}&${body}`);
+    for (const [path, body] of [
+      ['/staff/lists/blocklist/edit', 'target[]=198.51.100.0/24&reason=array'],
+      ['/staff/lists/blocklist/edit', `target=198.51.100.0/24&reason=${'x'.repeat(5000)}`],
+      ['/staff/lists/blocklist/edit', 'target=198.51.100.0/24&expires=99999999d'],
+      ['/staff/lists/exclusions/remove', 'target=198.51.100.0%2F24%27--&reason=sql'],
+      ['/staff/lists/pools/edit', 'kind=tenant&key=%3Cscript%3E&reason=hostile'],
+      ['/staff/lists/restrictions/edit', 'tenant=../../etc&reason=hostile'],
+      ['/staff/lists/allowlist/edit', 'target=203.0.113.8/29&reviewBy=2026-13-45'],
+    ] as const) {
+      const res = await post(path, body);
+      assert.equal(res.status, 400, `${path} ${body.slice(0, 60)}`);
+      assert.match(res.text, /Postmaster Portal · Staff/, path);
+      assert.doesNotMatch(res.text, /<script>/, path);
+    }
+    assert.equal((await ctx.routing.recent(1))[0]!.version, version, 'nothing published');
+  });
+
   it('edits a listing from its row: reason and expiry, audited, with a new expiry job, back to the same table', async () => {
     await addListing(ctx, { target: '192.0.2.0/24', category: 'snowshoe', source: 'staff', by: 'test', expires: '2d' });
     const page = await triager.agent.get('/staff/lists/blocklist?category=snowshoe').expect(200);
