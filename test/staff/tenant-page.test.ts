@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { sql } from 'kysely';
 import { createApp } from '../../src/app.js';
 import { assignPool, releasePool } from '../../src/features/pools/service.js';
 import { reportDays } from '../../src/features/staff/tenant-page.js';
@@ -95,5 +96,38 @@ describe('the staff tenant page', () => {
     const r = reportDays([{ day: '2026-03-10', feedbackType: 'abuse', trusted: true, count: 2 }, { day: '2026-03-08', feedbackType: 'fraud', trusted: false, count: 1 }], 3, at);
     assert.deepEqual(r.days.map((d) => [d.day, d.total, d.trusted, d.untrusted]), [['2026-03-08', 1, 0, 1], ['2026-03-09', 0, 0, 0], ['2026-03-10', 2, 2, 0]]);
     assert.deepEqual(r.totals, { total: 3, trusted: 2, untrusted: 1, byType: { abuse: 2, fraud: 1 } });
+  });
+});
+
+describe('the tenant page reads by index (plans over 30,000 reports, requests and tickets)', () => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = testContext();
+    await sql`INSERT INTO requests (id, type, state, tenant, created_at)
+      SELECT lpad(i::text, 16, 'r'), CASE WHEN i % 2 = 0 THEN 'report' ELSE 'unblock' END, 'received', 'tenant-' || (i % 300), now() - make_interval(secs => i)
+        FROM generate_series(1, 60000) AS i`.execute(ctx.db);
+    await sql`INSERT INTO reports (request_id, channel, reporter, reporter_key, category, source_ip, tenant, case_key, sample_sha256, summary, feedback_type, trusted, received_at)
+      SELECT lpad(i::text, 16, 'r'), 'smtp', 'fbl', 'fbl', 'spam', '203.0.113.10', 'tenant-' || (i % 300), 'tenant-' || (i % 300), '\\x00'::bytea, '{}', 'abuse', i % 3 = 0, now() - make_interval(secs => i * 40)
+        FROM generate_series(2, 60000, 2) AS i`.execute(ctx.db);
+    await sql`INSERT INTO tickets (id, kind, subject, reason, case_key, tenant, created_at, updated_at, due_at)
+      SELECT 'p-' || i, 'abuse-case', 's', 'r', 'key-' || i, 'tenant-' || (i % 300), now() - make_interval(secs => i), now(), now()
+        FROM generate_series(1, 30000) AS i`.execute(ctx.db);
+    for (const table of ['requests', 'reports', 'tickets']) await sql`ANALYZE ${sql.table(table)}`.execute(ctx.db);
+  });
+  after(() => ctx.cleanup());
+
+  const nodes = (plan: unknown): Array<Record<string, unknown>> => {
+    const walk = (n: Record<string, unknown>): Array<Record<string, unknown>> => [n, ...((n.Plans as Array<Record<string, unknown>> | undefined) ?? []).flatMap(walk)];
+    return walk((plan as Array<{ Plan: Record<string, unknown> }>)[0]!.Plan);
+  };
+
+  it('finds a tenant’s tickets, reports per day and unblock requests without reading a whole table', async () => {
+    const plans = await ctx.tenantActivity.plans('tenant-42');
+    for (const [name, plan] of Object.entries(plans)) {
+      const all = nodes(plan);
+      const seq = all.filter((n) => n['Node Type'] === 'Seq Scan' && ['requests', 'reports', 'tickets'].includes(String(n['Relation Name'])));
+      assert.deepEqual(seq, [], `${name}: ${all.map((n) => `${n['Node Type']}${n['Index Name'] ? `(${n['Index Name']})` : ''}`).join(' > ')}`);
+    }
+    assert.ok((await ctx.tenantActivity.reportsPerDay('tenant-42')).length > 0);
   });
 });
