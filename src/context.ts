@@ -11,9 +11,9 @@ import { AllowlistStore } from './stores/allowlist.js';
 import { ApiTokenStore } from './stores/api-tokens.js';
 import { AssignmentStore } from './stores/assignments.js';
 import { AuditStore } from './stores/audit.js';
+import { ListTableStore } from './stores/list-tables.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
-import { ListTableStore } from './stores/list-tables.js';
 import { ReportCounter } from './stores/report-counter.js';
 import { ReportDraftStore } from './stores/report-drafts.js';
 import { RequestStore } from './stores/requests.js';
@@ -44,14 +44,14 @@ export interface Context {
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
   audit: AuditStore;
-  staff: StaffStore;
-  /** The tenant directory (src/stores/tenants.ts). */
-  tenants: TenantStore;
-  reportCounter: ReportCounter;
   /** The staff console's tables of the routing datasets and the tenant directory (src/stores/list-tables.ts). */
   listTables: ListTableStore;
   /** What the desk knows about one tenant: its tickets, reports per day, unblock requests (the tenant page). */
   tenantActivity: TenantActivityStore;
+  staff: StaffStore;
+  /** The tenant directory (src/stores/tenants.ts). */
+  tenants: TenantStore;
+  reportCounter: ReportCounter;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
   isOwnAddress(addr: Address): boolean;
@@ -80,11 +80,11 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     tickets: new TicketStore(db, policy.sla),
     apiTokens: new ApiTokenStore(db),
     audit: new AuditStore(db),
+    listTables: new ListTableStore(db),
+    tenantActivity: new TenantActivityStore(db),
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
     tenants: new TenantStore(db),
     reportCounter: new ReportCounter(db, policy.abuse.windowHours),
-    listTables: new ListTableStore(db),
-    tenantActivity: new TenantActivityStore(db),
     jobs: new JobProducer(db, redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
   };

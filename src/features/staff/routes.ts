@@ -8,12 +8,12 @@ import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { addressPage } from './address.js';
+import { allowlistTable, exclusionsTable, listTableActions, poolsTable, restrictionsTable, tenantsTable } from './list-tables.js';
+import { tenantPage, tenantSummary } from './tenant-page.js';
 import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 import { tenantActions, tenantsPage } from './tenants.js';
-import { allowlistTable, exclusionsTable, listTableActions, poolsTable, restrictionsTable, tenantsTable } from './list-tables.js';
-import { tenantPage, tenantSummary } from './tenant-page.js';
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -46,10 +46,10 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
     const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
+    res.locals.tenantNow = await tenantSummary(ctx, ticket.tenant); // the tenant's pool, restriction and recent reports, inline
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
     const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
-    const tenantNow = await tenantSummary(ctx, ticket.tenant);
-    res.render('staff/ticket', { tenantNow, title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
   };
 
   const act: RequestHandler = async (req, res) => {
