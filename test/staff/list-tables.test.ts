@@ -6,6 +6,8 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { allow } from '../../src/features/lists/service.js';
 import { assignPool } from '../../src/features/pools/service.js';
 import { restrictTenant } from '../../src/features/unblock/service.js';
+import { editAssignment, editListing } from '../../src/features/lists/entries.js';
+import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import type { RoutingChange } from '../../src/domain/datasets.js';
 import { parseAddress } from '../../src/domain/ip.js';
 import { testContext, type TestContext } from '../helpers/context.js';
@@ -176,6 +178,24 @@ describe('the staff list tables', () => {
     assert.equal(empty.status, 400);
     assert.match(empty.text, /Postmaster Portal · Staff/);
     assert.equal((await triager.agent.post('/staff/lists/blocklist/edit').type('form').send({ _csrf: triager.csrf, target: '192.0.2.0/24', expires: 'soon' })).status, 400);
+  });
+
+  it('expires an edited entry at its new time: the old job finds it renewed, the new one removes it', async () => {
+    const user = { email: 'tri@example.net', role: 'triager' } as never;
+    const t = new Date();
+    const { entry } = await addListing(ctx, { target: '192.0.2.200/29', category: 'manual', source: 'staff', by: 'test', expires: '2d' }, t);
+    const jobsOf = async (key: string) => (await ctx.db.selectFrom('job_outbox').select(['job_id', 'payload', 'run_at']).where('job_name', '=', 'expire-entry').execute()).filter((j) => JSON.stringify(j.payload).includes(key));
+    // Shortened to 1 h: a second job, at the new time, expires it; the first finds it gone.
+    const shorter = await editListing(ctx, user, '192.0.2.200/29', { expires: '1h' }, t);
+    assert.equal((await jobsOf('192.0.2.200/29')).length, 2, 'one job per expiry');
+    assert.equal(await processExpireEntry(ctx, { dataset: 'blocklist', key: entry.cidr, stamp: entry.listedAt }, new Date(Date.parse(shorter.expiresAt!) + 1000)), 'expired');
+    assert.equal(await processExpireEntry(ctx, { dataset: 'blocklist', key: entry.cidr, stamp: entry.listedAt }, new Date(Date.parse(entry.expiresAt!) + 1000)), 'gone');
+    // Lengthened to 7 d: the old job, at 2 d (or its own expiry), finds it renewed; at 7 d it goes.
+    await assignPool(ctx, { kind: 'tenant', key: 'tenant-exp', pool: 'high-risk', expires: '2d', reason: 'test', source: 'staff', by: 'test' }, t);
+    const longer = await editAssignment(ctx, user, 'tenant', 'tenant-exp', { expires: '7d' }, t);
+    assert.equal(await processExpireEntry(ctx, { dataset: 'assignments', key: 'tenant:tenant-exp', stamp: longer.assignedAt }, new Date(t.getTime() + 2 * 86_400_000 + 1000)), 'replaced');
+    assert.ok(await ctx.assignments.get('tenant', 'tenant-exp'));
+    assert.equal(await processExpireEntry(ctx, { dataset: 'assignments', key: 'tenant:tenant-exp', stamp: longer.assignedAt }, new Date(Date.parse(longer.expiresAt!) + 1000)), 'expired');
   });
 
   it('removes and edits exclusions from their rows within the guardrails', async () => {
