@@ -142,6 +142,7 @@ export const policySchema = z.object({
       'abuse-case': z.number().positive(),
       'abuse-case-critical': z.number().positive(),
       'tenant-unblock': z.number().positive(),
+      contact: z.number().positive().default(48),
     })
     .describe('Hours staff have to act on each kind of ticket (the triage queue sorts by this due time).'),
   allowlist: z.object({

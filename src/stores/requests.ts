@@ -5,7 +5,7 @@ import type { JobIntent } from '../jobs/enqueue.js';
 import type { Database, RequestsTable } from '../db/schema.js';
 import { randomId } from '../domain/random.js';
 
-export type RequestType = 'delist' | 'report' | 'unblock';
+export type RequestType = 'delist' | 'report' | 'unblock' | 'contact';
 export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate' | 'approved' | 'closed';
 /** States the automation never leaves (staff may still move a needs_review request on). */
 export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused', 'received', 'duplicate', 'approved', 'closed'];

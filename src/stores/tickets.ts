@@ -3,7 +3,7 @@ import type { Database, TicketsTable } from '../db/schema.js';
 import { parseNetwork } from '../domain/ip.js';
 import type { Policy } from '../policy.js';
 
-export const TICKET_KINDS = ['delist-review', 'abuse-case', 'tenant-unblock'] as const;
+export const TICKET_KINDS = ['delist-review', 'abuse-case', 'tenant-unblock', 'contact'] as const;
 export type TicketKind = (typeof TICKET_KINDS)[number];
 export type Severity = 'normal' | 'critical';
 export type TicketState = 'open' | 'closed';
@@ -37,8 +37,8 @@ export interface TicketEvent {
   at: string;
   actor: string;
   message: string;
-  /** 'note' (internal), 'reply' (mailed to the requester: table ticket_replies), 'action', 'system'. */
-  type?: 'note' | 'reply' | 'action' | 'system';
+  /** 'note' (internal), 'reply' (mailed to the requester: table ticket_replies), 'action', 'system', 'requester' (their answer by mail). */
+  type?: 'note' | 'reply' | 'action' | 'system' | 'requester';
   /** Replies: their id (the mail job refers to it), and the kind of update (each has its own mail template wording). */
   id?: string;
   template?: ReplyTemplate;
