@@ -168,6 +168,11 @@ export class RequestStore {
     if (!result.numInsertedOrUpdatedRows) throw new Error(`request ${id} does not exist`);
   }
 
+  /** The requests of one ticket now belong to another (a merged case): their mails refer to it. */
+  async moveToTicketIn(db: Kysely<Database>, fromTicketId: string, toTicketId: string): Promise<void> {
+    await db.updateTable('requests').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).execute();
+  }
+
   /** A state change on its own (one statement, so a transaction of its own). */
   async transition(id: string, state: RequestState, message: string, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
     await this.transitionIn(this.db, id, state, message, extra, at);

@@ -226,6 +226,12 @@ export class TicketStore {
     });
   }
 
+  /** The open abuse case of a case key, if any (only one may be open: reopening another would break that). */
+  async openCaseIdIn(db: Kysely<Database>, caseKey: string): Promise<string | null> {
+    const row = await db.selectFrom('tickets').select('id').where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+    return row?.id ?? null;
+  }
+
   /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */
   async attachReport(ticketId: string, requestId: string, now = new Date()): Promise<number> {
     await this.attachReportIn(this.db, ticketId, requestId, now);

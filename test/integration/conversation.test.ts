@@ -276,4 +276,21 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
     assert.doesNotMatch(zh.text, /tenant-dismissed|Newsletter the recipient/);
     assert.equal((await portal.ctx.requests.get(dismissed))?.state, 'closed');
   });
+
+  it('after a merge, the moved reports belong to the case they joined: their mails and answers go there', async () => {
+    const post = (tenant: string, mid: string) => request(portal.app).post('/api/v1/reports').set('Authorization', `Bearer ${apiToken}`).set('Content-Type', 'message/rfc822').send(messageFromTenant({ tenant, messageId: mid })).expect(202);
+    const a = (await post('merge-a', '<ma1@x.example>')).body.id as string;
+    const b = (await post('merge-b', '<mb1@x.example>')).body.id as string;
+    const ticketOf = (rid: string) => eventually(async () => (await portal.ctx.requests.get(rid))?.ticketId);
+    const [ta, tb] = [await ticketOf(a), await ticketOf(b)];
+    await act(ta, { action: 'merge', duplicate: tb }).expect(303);
+    assert.equal((await portal.ctx.requests.get(b))?.ticketId, ta);
+    // An answer to the merged case's old reply address lands on the case it joined (still open: not reopened twice).
+    const res = await answer(replyAddressFor({ secret: portal.ctx.config.secret, domain: 'portal.test' }, tb)!, 'More samples are on the way.', 'fbl@isp.example');
+    assert.ok(res.ok, res.response);
+    assert.match(res.response, new RegExp(`ticket ${ta}`));
+    const events = await portal.ctx.tickets.events(ta);
+    assert.ok(events.some((e) => e.type === 'requester' && /More samples/.test(e.message) && /not an address of this ticket/.test(e.actor)));
+    assert.equal((await portal.ctx.tickets.get(tb))?.state, 'closed');
+  });
 });

@@ -22,20 +22,26 @@ async function requesterAddresses(ctx: Context, ticket: Ticket): Promise<Set<str
  * A requester's answer by mail to a ticket's reply address (the SMTP intake received it; the address's code was
  * checked there): read on the parser pool with postal-mime (bounded, within the parse budget, the quoted history
  * cut), then written to the ticket's timeline as a `requester` event. A closed ticket is opened again with a new
- * due time, so the answer is in the staff's queue (an abuse case is not: its tenant may have a newer open case, and
- * the answer stays on the closed one's timeline). Resolves with the ticket's id.
+ * due time, so the answer is in the staff's queue; an abuse case only while its tenant has no newer open case (one
+ * open case per tenant), else the answer stays on the closed case's timeline and a note goes to the open one.
  */
 export async function fileMailAnswer(ctx: Context, ticketId: string, raw: Uint8Array, origin: AnswerOrigin, now = new Date()): Promise<{ ticketId: string; reopened: boolean }> {
   const answer = await parsePool().readAnswer(raw, MAX_ANSWER_CHARS, ctx.policy.samples.parseBudgetMs);
-  const ticket = await ctx.tickets.get(ticketId); // read after the parse: as it is now, not when the mail began
+  // Read after the parse: as it is now, not when the mail began. A case merged into another answers there.
+  const first = await ctx.tickets.get(ticketId);
+  const mergedInto = first?.state === 'closed' ? /^merged into ([A-Za-z0-9_-]{1,80})$/.exec(first.resolution ?? '')?.[1] : undefined;
+  const ticket = mergedInto ? ((await ctx.tickets.get(mergedInto)) ?? first) : first;
   if (!ticket) throw new NotFoundError('There is no such ticket.');
   const from = answer.from || origin.mailFrom || 'unknown sender';
   const expected = await requesterAddresses(ctx, ticket);
   const note = expected.has(from.toLowerCase()) ? '' : ' (not an address of this ticket\'s requesters)';
   const message = [answer.subject && `Subject: ${answer.subject}`, answer.text || '(no text)', answer.truncated && `[cut at ${MAX_ANSWER_CHARS} characters]`].filter(Boolean).join('\n\n');
   const at = now.toISOString();
-  const reopen = ticket.state === 'closed' && ticket.kind !== 'abuse-case';
+  let reopen = false;
   await ctx.db.transaction().execute(async (trx) => {
+    const newerCase = ticket.state === 'closed' && ticket.caseKey ? await ctx.tickets.openCaseIdIn(trx, ticket.caseKey) : null;
+    reopen = ticket.state === 'closed' && !newerCase;
+    if (newerCase) await ctx.tickets.addEventIn(trx, newerCase, { at, actor: 'automation', message: `a reporter answered by mail on the closed case ${ticket.id}`, type: 'system' });
     await ctx.tickets.addEventIn(trx, ticket.id, { at, actor: `${from}${note}`.slice(0, 320), message, type: 'requester' });
     if (reopen) {
       const due = new Date(now.getTime() + ctx.tickets.slaHours(ticket.kind, ticket.severity) * 3_600_000).toISOString();

@@ -188,6 +188,7 @@ export async function mergeCase(ctx: Context, id: string, duplicateId: string, a
   mustBeOpen(duplicate);
   await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, async (trx) => {
     await ctx.tickets.moveReportsIn(trx, duplicate.id, target.id);
+    await ctx.requests.moveToTicketIn(trx, duplicate.id, target.id); // their mails (replies, reply address) now come from this case
     await ctx.tickets.addEventIn(trx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
   });
 }
