@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import PostalMime from 'postal-mime';
 import nodemailer from 'nodemailer';
 import { renderMail } from '../../src/mail/render.js';
+import { englishRuns } from '../helpers/english.js';
 
 const EMAILS = fileURLToPath(new URL('../../views/emails/', import.meta.url));
 const TEMPLATES = readdirSync(EMAILS).filter((f) => f.endsWith('.text.ejs')).map((f) => f.replace(/\.text\.ejs$/, ''));
@@ -48,5 +49,17 @@ describe('mail layout: every mail shares one branded HTML layout', () => {
     const mail = await renderMail('staff-reply', 'a@example.org', { ...DATA, operator: { contact: 'x@example.org' } }, 'ko');
     assert.doesNotMatch(mail.html, /Contoso/);
     assert.match(mail.html, /<title>[^<]+<\/title>/);
+  });
+
+  it('writes no English sentence into a ko or zh-TW mail (the layout and the request-closed mail included)', async () => {
+    const data = { ...DATA, operator: { ...OPERATOR, name: 'Contoso Mail Hosting' }, reason: 'We confirmed the abuse you reported and acted on the sender.', reasonCode: 'report-acted', kind: 'report', text: '어떤 서버 소프트웨어를 쓰세요?' };
+    for (const lang of ['ko', 'zh-TW']) {
+      for (const name of TEMPLATES) {
+        const mail = await renderMail(name, 'a@example.org', data, lang);
+        assert.deepEqual([mail.subject, mail.text, mail.html].flatMap((part) => englishRuns(part, ['Contoso Mail Hosting'])), [], `${lang} ${name}`);
+      }
+    }
+    // The check can fail: the same mail in English is all English.
+    assert.ok(englishRuns((await renderMail('request-closed', 'a@example.org', data, 'en')).html, ['Contoso Mail Hosting']).length > 0);
   });
 });
