@@ -293,4 +293,22 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
     assert.ok(events.some((e) => e.type === 'requester' && /More samples/.test(e.message) && /not an address of this ticket/.test(e.actor)));
     assert.equal((await portal.ctx.tickets.get(tb))?.state, 'closed');
   });
+
+  it('reads an HTML-only answer as text, and refuses one over the size limit (552) without filing it', async () => {
+    const id = await contact('html@example.org', 'A message that opens a ticket.', 'en');
+    const ticketId = (await portal.ctx.requests.get(id))!.ticketId!;
+    const to = replyAddressFor({ secret: portal.ctx.config.secret, domain: 'portal.test' }, ticketId)!;
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: intakePort, secure: false, ignoreTLS: true });
+    try {
+      await transport.sendMail({ from: 'html@example.org', to, subject: 'Re: update', html: '<div>Our <b>IP</b> is 198.51.100.9&nbsp;now.</div><script>alert(1)</script><blockquote>old</blockquote>' });
+      const big = 'x'.repeat(portal.ctx.policy.samples.maxBytes + 10);
+      await assert.rejects(transport.sendMail({ from: 'html@example.org', to, subject: 'big', text: big }), (err: { responseCode?: number }) => err.responseCode === 552);
+    } finally {
+      transport.close();
+    }
+    const answers = (await portal.ctx.tickets.events(ticketId)).filter((e) => e.type === 'requester' && e.actor === 'html@example.org');
+    assert.equal(answers.length, 2, 'the form message and the HTML answer, not the oversized one');
+    assert.match(answers[1]!.message, /Our IP is 198\.51\.100\.9 now\./);
+    assert.doesNotMatch(answers[1]!.message, /<|alert/);
+  });
 });
