@@ -235,6 +235,9 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
     const ticket = await portal.ctx.tickets.get(ticketId);
     assert.equal(ticket?.state, 'open', 'the answer reopens the ticket');
     assert.ok(Date.parse(ticket!.slaDueAt) > Date.now());
+    assert.equal((await portal.ctx.requests.get(id))?.state, 'needs_review', 'the request waits for staff again');
+    const again = await request(portal.app).get(`/status/${id}`).set('Accept-Language', 'ko').expect(200);
+    assert.match(again.text, /지원팀 검토 필요/);
   });
 
   it('bulk close tells every waiting requester (a delist review leaves "needs review" for closed, with the reason)', async () => {

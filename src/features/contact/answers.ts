@@ -47,6 +47,9 @@ export async function fileMailAnswer(ctx: Context, ticketId: string, raw: Uint8A
       const due = new Date(now.getTime() + ctx.tickets.slaHours(ticket.kind, ticket.severity) * 3_600_000).toISOString();
       await ctx.tickets.updateIn(trx, ticket, { state: 'open', slaDueAt: due }, now);
       await ctx.tickets.addEventIn(trx, ticket.id, { at, actor: 'automation', message: 'reopened: the requester answered by mail', type: 'system' });
+      // The request closed without action waits for staff again: its status page says so (and that they answer by mail).
+      const request = ticket.requestId ? await ctx.requests.get(ticket.requestId) : null;
+      if (request?.state === 'closed') await ctx.requests.transitionIn(trx, request.id, 'needs_review', 'Answer received by mail; our support staff will answer by email.', { reason: '', reasonCode: '' }, now);
     }
     await ctx.audit.appendIn(trx, { at, actor: from.slice(0, 254), action: 'ticket.answer', target: ticket.id, reason: `answer by mail from ${origin.clientIp}${reopen ? '; ticket reopened' : ''}` });
   });
