@@ -314,4 +314,19 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
     assert.match(answers[1]!.message, /Our IP is 198\.51\.100\.9 now\./);
     assert.doesNotMatch(answers[1]!.message, /<|alert/);
   });
+
+  it('links a message to the request its status page came from, and ignores a request parameter that is no request id', async () => {
+    const first = await contact('about@example.org', 'The first message to the staff.', 'en');
+    const hostile = await request(portal.app).get('/contact').query({ request: '"><script>alert(1)</script>' }).expect(200);
+    assert.doesNotMatch(hostile.text, /name="request"|<script>alert/);
+    const agent = request.agent(portal.app);
+    const form = await agent.get('/contact').query({ request: first }).expect(200);
+    assert.ok(form.text.includes(`<input type="hidden" name="request" value="${first}">`));
+    const sent = await agent.post('/contact').set('X-Forwarded-For', nextClient()).type('form').send({ _csrf: csrfOf(form), email: 'about@example.org', message: 'A follow-up about my first message.', request: first }).expect(303);
+    const second = sent.headers.location!.split('/').pop()!;
+    const ticket = await portal.ctx.tickets.get((await portal.ctx.requests.get(second))!.ticketId!);
+    assert.match(ticket!.reason, new RegExp(`about contact request ${first}`));
+    const bad = await agent.post('/contact').type('form').send({ _csrf: csrfOf(form), email: 'nope', message: 'x', request: '<b>not-an-id</b>' }).expect(400);
+    assert.doesNotMatch(bad.text, /not-an-id/);
+  });
 });

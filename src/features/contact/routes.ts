@@ -35,7 +35,8 @@ export function contactRoutes(ctx: Context): Router {
   const limits = [limiter(ctx.redis, ctx.keys, 'contact-client', ctx.policy.rateLimits.contactPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'contact-email', ctx.policy.rateLimits.contactPerEmail)];
   r.post('/contact', async (req, res) => {
     // The message is given back whole (echo keeps 300 characters of a field), within the form's bound.
-    const values = { ...echo(req.body, FIELDS), message: typeof req.body?.message === 'string' ? req.body.message.slice(0, 5000) : '' };
+    const values: Record<string, string> = { ...echo(req.body, FIELDS), message: typeof req.body?.message === 'string' ? req.body.message.slice(0, 5000) : '' };
+    if (!isRequestId(values.request ?? '')) values.request = '';
     const parsed = parseForm(contactForm, req.body);
     if (!parsed.ok) return render(res, 400, values, parsed.fields);
     res.locals[CHALLENGE_EMAIL] = parsed.value.email;
