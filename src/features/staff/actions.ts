@@ -71,12 +71,8 @@ const AWAITING_STAFF = ['needs_review', 'received', 'queued'] as const;
  */
 async function closeRequestsIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, a: Actor, reason: string, opts: { reasonCode?: string; mail: boolean }): Promise<void> {
   const ids = ticket.requestId ? [ticket.requestId] : await ctx.tickets.reports(ticket.id);
-  for (const requestId of ids) {
-    const request = await ctx.requests.get(requestId);
-    if (!request || !(AWAITING_STAFF as readonly string[]).includes(request.state)) continue;
-    await ctx.requests.transitionIn(trx, requestId, 'closed', reason, { reason, reasonCode: opts.reasonCode ?? '' }, a.now);
-    if (opts.mail && request.email) await ctx.jobs.sendMailIn(trx, 'request-closed', requestId);
-  }
+  const closed = await ctx.requests.transitionManyIn(trx, ids, AWAITING_STAFF, 'closed', reason, { reason, reasonCode: opts.reasonCode ?? '' }, a.now);
+  if (opts.mail) for (const r of closed) if (r.email) await ctx.jobs.sendMailIn(trx, 'request-closed', r.id);
 }
 
 export async function addNote(ctx: Context, id: string, text: string, a: Actor): Promise<void> {
