@@ -44,7 +44,10 @@ interface Connection {
 /**
  * The SMTP intake for feedback-loop partners: ARF (or plain) reports mailed to one of the intake addresses go to
  * the same use case and queue as `POST /api/v1/reports`. A report we cannot use is refused in the SMTP dialogue,
- * so the partner's MTA tells it why; nothing is stored then.
+ * so the partner's MTA tells it why; nothing is stored then. The same listener takes requesters' answers to staff
+ * mails: a recipient that is a ticket's reply address (src/domain/reply-address.ts) with the right code is filed in
+ * that ticket (`fileMailAnswer`, read on the parser pool); one with a wrong code, or of a ticket that does not exist,
+ * is refused with 550 at RCPT. One message goes either to the report addresses or to one ticket.
  *
  * Nothing a client does may take the process down: every connection error is logged and ends only that
  * connection. Limits (policy `abuse.smtp`): connections in all and per client IP, an idle timeout and an absolute
