@@ -101,8 +101,8 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
   }
 
   it('links the contact form from every public page, in the visitor\'s language', async () => {
-    for (const path of ['/', '/delist', '/lookup', '/report', '/unblock', '/bounce', '/pools/explain', '/contact']) {
-      const page = await request(portal.app).get(path).set('Accept-Language', 'zh-TW').expect(200);
+    for (const [path, status] of [['/', 200], ['/delist', 200], ['/lookup', 200], ['/report', 200], ['/unblock', 200], ['/bounce', 200], ['/pools/explain', 200], ['/contact', 200], ['/no-such-page', 404], ['/status/not-a-request', 404]] as const) {
+      const page = await request(portal.app).get(path).set('Accept-Language', 'zh-TW').expect(status);
       assert.match(page.text, /<a href="\/contact">聯絡支援團隊<\/a>/, path);
     }
     const staffLogin = await request(portal.app).get('/staff/login').expect(200);
