@@ -61,6 +61,8 @@ export interface MailAnswer {
   text: string;
   /** The text was cut at maxTextChars. */
   truncated: boolean;
+  /** An automatic reply (RFC 3834 Auto-Submitted, or the Precedence / X-Autoreply headers of older responders). */
+  automatic: boolean;
 }
 
 export type PoolMessage = ParseRequest | DkimRequest | AnswerRequest | KeyAnswer;

@@ -64,7 +64,9 @@ async function readAnswer(request: AnswerRequest): Promise<MailAnswer> {
   const body = email.text?.slice(0, 1_000_000) ?? (email.html ?? '').slice(0, 1_000_000).replace(/<(script|style)[\s\S]*?<\/\1>/gi, '').replace(/<br\s*\/?>|<\/p>|<\/div>/gi, '\n').replace(/<[^>]*>/g, '').replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
   const text = trimQuotedHistory(body.replace(/\u0000/g, ''));
   const oneLine = (v: string | undefined, max: number) => (v ?? '').replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, max);
-  return { from: oneLine(email.from?.address, 254), subject: oneLine(email.subject, 300), text: text.slice(0, request.maxTextChars), truncated: text.length > request.maxTextChars };
+  const header = (name: string) => email.headers.find((h) => h.key === name)?.value.trim().toLowerCase() ?? '';
+  const automatic = (!!header('auto-submitted') && header('auto-submitted') !== 'no') || /^(auto_reply|bulk|junk|list)$/.test(header('precedence')) || !!header('x-autoreply') || !!header('x-autorespond');
+  return { from: oneLine(email.from?.address, 254), subject: oneLine(email.subject, 300), text: text.slice(0, request.maxTextChars), truncated: text.length > request.maxTextChars, automatic };
 }
 
 port.on('message', (request: PoolMessage) => {

@@ -212,6 +212,24 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
     assert.equal((await portal.ctx.tickets.events((await portal.ctx.requests.get(other))!.ticketId!)).filter((e) => /two tickets/.test(e.message)).length, 0);
   });
 
+  it('keeps an automatic reply on the timeline without reopening the ticket', async () => {
+    const id = await contact('away@example.org', 'A question before my holiday.', 'en');
+    const ticketId = (await portal.ctx.requests.get(id))!.ticketId!;
+    await act(ticketId, { action: 'close', reason: 'Answered by phone.' }).expect(303);
+    const transport = nodemailer.createTransport({ host: '127.0.0.1', port: intakePort, secure: false, ignoreTLS: true });
+    try {
+      const to = replyAddressFor({ secret: portal.ctx.config.secret, domain: 'portal.test' }, ticketId)!;
+      await transport.sendMail({ from: 'away@example.org', to, subject: 'Out of office', text: 'I am away until Monday.', headers: { 'Auto-Submitted': 'auto-replied' } });
+    } finally {
+      transport.close();
+    }
+    assert.equal((await portal.ctx.tickets.get(ticketId))?.state, 'closed');
+    assert.equal((await portal.ctx.requests.get(id))?.state, 'closed');
+    const last = (await portal.ctx.tickets.events(ticketId)).at(-1)!;
+    assert.equal(last.type, 'requester');
+    assert.match(last.message, /^\[automatic reply\][\s\S]*I am away until Monday\./);
+  });
+
   it('closing without action tells the requester why (status page and mail, in their language); an answer reopens the ticket', async () => {
     const id = await contact('closer@example.org', '질문이 있어요. 답변 부탁드려요.');
     const ticketId = (await portal.ctx.requests.get(id))!.ticketId!;
@@ -254,6 +272,10 @@ describe('a conversation, not a dead end (web, worker, SMTP out and the SMTP int
       const r = await portal.ctx.requests.get(requestId);
       return r?.state === 'needs_review' ? r : null;
     });
+    // The review's result mail already carries the ticket's reply address.
+    const review = await parsed(await portal.smtp.waitFor((m) => m.to.includes('bulk@example.org') && /^Reply-To:/im.test(m.raw), 5000));
+    assert.match(review.subject ?? '', /198\.51\.100\.170/);
+    assert.ok(review.replyTo?.[0]?.address?.startsWith(`ticket+${waiting.ticketId}.`));
     await triager.agent.post('/staff/bulk').type('form').send({ _csrf: triager.csrf, ids: waiting.ticketId!, reason: 'The listing expired meanwhile.' }).expect(303);
     assert.equal((await portal.ctx.requests.get(requestId))?.state, 'closed');
     const mail = await portal.smtp.waitFor((m) => m.to.includes('bulk@example.org') && /listing expired/.test(m.raw.replace(/=\r?\n/g, '')));

@@ -39,8 +39,8 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
   'request-closed': (ctx, r) => ({ ...outcome(ctx, r), kind: r.type, contactUrl: `${ctx.config.publicUrl}/contact?request=${r.id}` }),
 };
 
-/** Mails about a ticket carry its reply address, so that an answer by mail comes back into the ticket. */
-const ABOUT_A_TICKET: readonly MailKind[] = ['staff-reply', 'request-closed'];
+/** Mails about a ticket carry its reply address, so that an answer by mail comes back into the ticket (a delist result only once the request has a review ticket). */
+const ABOUT_A_TICKET: readonly MailKind[] = ['staff-reply', 'request-closed', 'delist-result'];
 
 /** A request's outcome: English label and reason as stored (used when it has no message key), plus the state and reason key the templates translate in every language. */
 function outcome(ctx: Context, r: PortalRequest): Data {

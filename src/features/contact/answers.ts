@@ -23,7 +23,8 @@ async function requesterAddresses(ctx: Context, ticket: Ticket): Promise<Set<str
  * checked there): read on the parser pool with postal-mime (bounded, within the parse budget, the quoted history
  * cut), then written to the ticket's timeline as a `requester` event. A closed ticket is opened again with a new
  * due time, so the answer is in the staff's queue; an abuse case only while its tenant has no newer open case (one
- * open case per tenant), else the answer stays on the closed case's timeline and a note goes to the open one.
+ * open case per tenant), else the answer stays on the closed case's timeline and a note goes to the open one. An
+ * automatic reply (RFC 3834, or sent by the null sender) is kept but reopens nothing.
  */
 export async function fileMailAnswer(ctx: Context, ticketId: string, raw: Uint8Array, origin: AnswerOrigin, now = new Date()): Promise<{ ticketId: string; reopened: boolean }> {
   const answer = await parsePool().readAnswer(raw, MAX_ANSWER_CHARS, ctx.policy.samples.parseBudgetMs);
@@ -35,12 +36,14 @@ export async function fileMailAnswer(ctx: Context, ticketId: string, raw: Uint8A
   const from = answer.from || origin.mailFrom || 'unknown sender';
   const expected = await requesterAddresses(ctx, ticket);
   const note = expected.has(from.toLowerCase()) ? '' : ' (not an address of this ticket\'s requesters)';
-  const message = [answer.subject && `Subject: ${answer.subject}`, answer.text || '(no text)', answer.truncated && `[cut at ${MAX_ANSWER_CHARS} characters]`].filter(Boolean).join('\n\n');
+  // An automatic reply (an out-of-office, a mail from the null sender) is kept on the timeline but reopens nothing.
+  const automatic = answer.automatic || !origin.mailFrom;
+  const message = [automatic && '[automatic reply]', answer.subject && `Subject: ${answer.subject}`, answer.text || '(no text)', answer.truncated && `[cut at ${MAX_ANSWER_CHARS} characters]`].filter(Boolean).join('\n\n');
   const at = now.toISOString();
   let reopen = false;
   await ctx.db.transaction().execute(async (trx) => {
     const newerCase = ticket.state === 'closed' && ticket.caseKey ? await ctx.tickets.openCaseIdIn(trx, ticket.caseKey) : null;
-    reopen = ticket.state === 'closed' && !newerCase;
+    reopen = ticket.state === 'closed' && !newerCase && !automatic;
     if (newerCase) await ctx.tickets.addEventIn(trx, newerCase, { at, actor: 'automation', message: `a reporter answered by mail on the closed case ${ticket.id}`, type: 'system' });
     await ctx.tickets.addEventIn(trx, ticket.id, { at, actor: `${from}${note}`.slice(0, 320), message, type: 'requester' });
     if (reopen) {
