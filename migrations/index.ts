@@ -7,6 +7,8 @@ import * as m0005 from './0005_desk_keys.js';
 import * as m0006 from './0006_tenant_directory.js';
 import * as m0007 from './0007_listing_indexes.js';
 import * as m0008 from './0008_snapshot_entry_json.js';
+import * as m0009 from './0009_contact_conversation.js';
+import * as m0010 from './0010_list_tables.js';
 import * as m0011 from './0011_dashboard_indexes.js';
 
 /**
@@ -24,5 +26,7 @@ export const migrations: Record<string, Migration> = {
   '0006_tenant_directory': m0006,
   '0007_listing_indexes': m0007,
   '0008_snapshot_entry_json': m0008,
+  '0009_contact_conversation': m0009,
+  '0010_list_tables': m0010,
   '0011_dashboard_indexes': m0011,
 };

@@ -1,5 +1,6 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../db/schema.js';
+import { TICKET_KINDS } from './tickets.js';
 
 /** What the dashboard counts per hour: confirmed reports, delist requests, delist reviews opened, unblock requests. */
 export const SERIES = ['reports', 'delists', 'reviews', 'unblocks'] as const;
@@ -93,7 +94,7 @@ export class DashboardStore {
       SELECT k.kind,
              (SELECT count(*)::int FROM tickets WHERE state = 'open' AND kind = k.kind AND due_at < ${now}) AS overdue,
              (SELECT count(*)::int FROM tickets WHERE state = 'open' AND kind = k.kind AND due_at >= ${now} AND due_at < ${soon}) AS due_soon
-        FROM (VALUES ('delist-review'), ('abuse-case'), ('tenant-unblock')) AS k(kind)`.execute(this.db);
+        FROM unnest(${[...TICKET_KINDS]}::text[]) AS k(kind)`.execute(this.db);
     const open = await this.db.selectFrom('ticket_counts').select(['kind', 'n']).where('state', '=', 'open').execute();
     const total = new Map(open.map((r) => [r.kind as string, Number(r.n)]));
     return rows.map((r) => ({ kind: r.kind, overdue: r.overdue, dueSoon: r.due_soon, onTrack: Math.max(0, (total.get(r.kind) ?? 0) - r.overdue - r.due_soon) }));
