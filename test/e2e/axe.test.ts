@@ -19,7 +19,8 @@ import { PASSWORD } from '../helpers/staff.js';
  * Issue 17, "Accessible": axe-core (the npm package, injected into each page by playwright-core on Debian's chromium)
  * finds no violation on any public page, in each public language, nor on any staff page. Public pages are reached as a
  * visitor reaches them (forms filled and sent, links from the challenge); staff pages are the ones the staff header
- * links to (so a page added to the header is covered), plus a ticket, an address and an error page. One browser; one
+ * links to (so a page added to the header is covered), plus the tenants table, a tenant, tickets, an address and an
+ * error page. One browser; one
  * page per language, reused.
  */
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
@@ -145,6 +146,17 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
       await page.waitForLoadState('load');
       await check('/pools/explain (explained)');
 
+      await visit('/contact');
+      await page.click('form[action="/contact"] button[type=submit]');
+      await page.locator('[aria-invalid="true"]').first().waitFor();
+      await check('/contact with errors');
+      await page.fill('#email', email);
+      await page.fill('#name', 'Axe Tester');
+      await page.fill('#message', 'A question about a listing that I would like a person to read.');
+      await page.click('form[action="/contact"] button[type=submit]');
+      await page.waitForURL(/\/contact\/sent\//);
+      await check('/contact/sent');
+
       await visit('/no-such-page', 'the 404 page');
       await visit(`/delist/confirm/${'A'.repeat(43)}`, 'an unknown confirmation link');
       await visit('/status/AAAAAAAAAAAAAAAA', 'an unknown status page');
@@ -191,6 +203,8 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
     assert.equal(await page.locator('details[data-table][open]').count(), 3, 'SLA, per hour, per day (no tenant had a trusted report)');
     found.push(...(await violations(page, '/staff/dashboard without its scripts')));
     await page.unroute(/\/(staff-dashboard|chart\.umd\.min)\.js$/);
+    await visit('/staff/lists/tenants');
+    await visit('/staff/tenants/axe-case');
     await visit('/staff/tickets/t-axe-review');
     await visit(`/staff/tickets/${abuseCase.id}`);
     await visit(`/staff/address/${LISTED}`);
