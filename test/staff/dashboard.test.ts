@@ -94,7 +94,9 @@ describe('the staff dashboard (/staff/dashboard)', () => {
     assert.match(queue.text, /<a href="\/staff\/dashboard">/);
     const page = await agent.get('/staff/dashboard').expect(200);
     for (const id of ['table-sla', 'table-tenants', 'table-hours', 'table-days']) assert.match(page.text, new RegExp(`<table id="${id}">\\s*<caption>`), `${id} has a caption`);
-    assert.match(page.text, /<th scope="row"><a href="\/staff\?kind=abuse-case&amp;tenant=tenant-a">tenant-a<\/a> <span class="muted">Shop &lt;A&gt;<\/span>/, "the name, escaped");
+    assert.match(page.text, /<th scope="row">tenant-a <span class="muted">Shop &lt;A&gt;<\/span><\/th><td><a href="\/staff\?kind=abuse-case&amp;tenant=tenant-a" aria-label="Open cases of tenant-a">2<\/a>/, 'the name, escaped; the count leads to the cases');
+    const { agent: triager } = await signedIn(ctx, app, 'triager@example.net', 'triager');
+    assert.match((await triager.get('/staff/dashboard').expect(200)).text, /<th scope="row"><a href="\/staff\/tenants\/tenant-a">tenant-a<\/a>/, 'a triager reaches the tenant page');
     assert.match(page.text, /<strong id="first-response">1 h<\/strong>/);
     assert.equal((page.text.match(/<details open data-table>/g) ?? []).length, 4, 'without JavaScript the tables are the page');
     assert.match(page.text, /<script src="\/staff\/assets\/chart\.umd\.min\.js" defer><\/script>/);
