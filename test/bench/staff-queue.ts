@@ -83,7 +83,10 @@ export async function staffQueueBench(opts: { tickets: number; requests: number;
              date_trunc('milliseconds', now()) - make_interval(secs => ${listings}::int - i),
              CASE WHEN i % 3 = 0 THEN date_trunc('milliseconds', now()) + make_interval(secs => i) END
         FROM generate_series(0, ${listings - 1}::int) AS i`.execute(ctx.db);
-    await sql`ANALYZE blocklist_entries`.execute(ctx.db);
+    // VACUUM as autovacuum does after a bulk insert (its insert threshold): the visibility map lets the pages read
+    // index-only. Without it a table just written is read through the heap, and PostgreSQL prefers indexes whose order
+    // follows the heap's (for a category sorted by expiry: 59–120 ms, against 0.05 ms once vacuumed).
+    await sql`VACUUM (ANALYZE) blocklist_entries`.execute(ctx.db);
     const listingsNewest = await time(`${base}/staff/lists/blocklist`, cookie, opts.requests);
     const listingsByNetwork = await time(`${base}/staff/lists/blocklist?sort=cidr`, cookie, opts.requests);
     const listingsInRange = await time(`${base}/staff/lists/blocklist?ip=11.3.0.0/16`, cookie, opts.requests);
