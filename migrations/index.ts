@@ -7,6 +7,7 @@ import * as m0005 from './0005_desk_keys.js';
 import * as m0006 from './0006_tenant_directory.js';
 import * as m0007 from './0007_listing_indexes.js';
 import * as m0008 from './0008_snapshot_entry_json.js';
+import * as m0012 from './0012_message_keys.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -23,4 +24,5 @@ export const migrations: Record<string, Migration> = {
   '0006_tenant_directory': m0006,
   '0007_listing_indexes': m0007,
   '0008_snapshot_entry_json': m0008,
+  '0012_message_keys': m0012,
 };

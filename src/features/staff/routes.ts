@@ -6,12 +6,18 @@ import type { Role } from '../../stores/staff.js';
 import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField } from '../../stores/tickets.js';
 import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
+import { LANGUAGE_NAMES, translator } from '../../i18n/index.js';
+import { isStaffText, STAFF_TEXTS } from './staff-texts.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { addressPage } from './address.js';
 import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 import { tenantActions, tenantsPage } from './tenants.js';
+
+/** Our reply texts, as staff pick them (in English; each requester reads them in their own language). */
+const en = translator('en');
+const CANNED_TEXTS = STAFF_TEXTS.map((id) => ({ id, text: en(`staffText.template.${id}`) }));
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -46,7 +52,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
     const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS, languageNames: LANGUAGE_NAMES, cannedTexts: CANNED_TEXTS });
   };
 
   const act: RequestHandler = async (req, res) => {
@@ -60,21 +66,23 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
       if (!parsedHours.success) throw new ValidationError('Hours must be a whole number from 1 to 8760.', { hours: 'invalid' });
       return parsedHours.data;
     };
-    // A refusal or closure tells the requester why: the reason is required.
-    const reason = (): string => {
+    // A refusal or closure tells the requester why: the reason is required (a refusal's may be one of our texts, `canned`).
+    const canned = isStaffText(b.canned) ? b.canned : undefined;
+    const reason = (orCanned = false): string => {
       const text = String(b.reason ?? '').trim();
+      if (orCanned && canned && !text) return '';
       if (text.length < 3 || text.length > 2000) throw new ValidationError('Give the reason the requester will read (3 to 2000 characters).', { reason: 'required' });
       return text;
     };
     switch (b.action) {
       case 'approve-delist': await actions.approveDelist(ctx, id, a); break;
-      case 'refuse-delist': await actions.refuseDelist(ctx, id, reason(), a); break;
+      case 'refuse-delist': await actions.refuseDelist(ctx, id, reason(true), a, canned); break;
       case 'confirm-abuse': await actions.confirmAbuse(ctx, id, hours(), a); break;
       case 'dismiss-abuse': await actions.dismissAbuse(ctx, id, reason(), a); break;
       case 'set-pool': await actions.setPool(ctx, id, String(b.pool ?? ''), hoursText ? hours() : null, a); break;
       case 'merge': await actions.mergeCase(ctx, id, String(b.duplicate ?? '').trim(), a); break;
       case 'approve-unblock': await actions.approveUnblock(ctx, id, a); break;
-      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(), a); break;
+      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(true), a, canned); break;
       case 'close': await actions.bulkClose(ctx, [id], reason(), a); break;
       default: throw new ValidationError('Unknown action.', { action: 'unknown' });
     }
@@ -88,7 +96,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
 
   const reply: RequestHandler = async (req, res) => {
     const template = z.enum(REPLY_TEMPLATES).catch('update').parse(req.body?.template);
-    await actions.reply(ctx, String(req.params.id), template, String(req.body?.reply ?? ''), actor(req));
+    await actions.reply(ctx, String(req.params.id), template, String(req.body?.reply ?? ''), actor(req), isStaffText(req.body?.canned) ? req.body.canned : undefined);
     res.redirect(303, `/staff/tickets/${encodeURIComponent(String(req.params.id))}#timeline`);
   };
 
