@@ -5,6 +5,16 @@ import { z } from 'zod';
 import { DEFAULT_FEEDBACK_WEIGHTS } from './domain/feedback-weight.js';
 import { parseNetwork } from './domain/ip.js';
 
+/**
+ * Public mailbox providers (global, Korean, Taiwanese): their domains are shared by millions of unrelated people,
+ * so a cap per domain would only let an attacker lock them all out (see challenge.sharedMailboxDomains).
+ */
+export const SHARED_MAILBOX_DOMAINS = [
+  'gmail.com', 'outlook.com', 'hotmail.com', 'live.com', 'msn.com', 'yahoo.com', 'icloud.com', 'me.com', 'aol.com', 'proton.me', 'protonmail.com', 'gmx.com', 'gmx.de', 'mail.com', 'yandex.ru', 'zoho.com',
+  'naver.com', 'daum.net', 'hanmail.net', 'kakao.com', 'nate.com',
+  'yahoo.com.tw', 'hotmail.com.tw', 'msa.hinet.net', 'gmail.com.tw', 'pchome.com.tw', 'qq.com', '163.com', '126.com',
+];
+
 const window = (what: string) =>
   z.object({
     max: z.number().int().positive().describe(`Requests allowed per window, ${what}.`),
@@ -44,6 +54,13 @@ export const policySchema = z.object({
   challenge: z.object({
     ttlMinutes: z.number().int().min(1).max(1440).describe('How long an emailed confirmation link is valid.'),
     resendCooldownSeconds: z.number().int().min(0).describe('No second challenge mail for the same email and IP within this time.'),
+    sharedMailboxDomains: z
+      .array(z.string().regex(/^[a-z0-9.-]{1,253}$/))
+      .max(1000)
+      .default(SHARED_MAILBOX_DOMAINS)
+      .describe(
+        'Domains of public mailbox providers, where millions of unrelated people have an address: the per-recipient-domain cap (rateLimits.challengePerRecipientDomain) does not apply to them, so that nobody can use it up and lock out every user of the provider. The per-recipient cap still applies to each address.',
+      ),
   }),
   selfDelist: z.object({
     maxPerWindow: z.number().int().min(0).describe('Self-delists allowed per IP within the window; beyond it a request goes to staff.'),

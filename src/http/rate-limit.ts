@@ -2,10 +2,11 @@ import type { Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
-import { countingAddress, countingDomainOf } from '../domain/email-address.js';
+import { countingAddress, countingDomain, countingDomainOf } from '../domain/email-address.js';
 import { RateLimitedError } from '../errors.js';
-import type { Policy } from '../policy.js';
+import { SHARED_MAILBOX_DOMAINS, type Policy } from '../policy.js';
 import type { Keys } from '../redis/keys.js';
+import { defineScripts } from '../redis/scripts.js';
 
 export interface Window {
   max: number;
@@ -74,17 +75,21 @@ export const CHALLENGE_EMAIL = 'challengeEmail';
  * validated (a typo does not use up anyone's quota): the flow's own per-email limit (`flow`, e.g. `delist-email` with
  * rateLimits.delistPerEmail), then the caps per recipient and per recipient domain that every flow shares (delist,
  * unblock, report), so that no one address or domain can be sent more than its share whatever form and spelling is
- * used. Plain express-rate-limit middlewares: each counts the address the form step put in
+ * used (a public mailbox provider's domain excepted: `sharedMailboxDomains`). Plain express-rate-limit middlewares: each counts the address the form step put in
  * `res.locals.challengeEmail` and skips a request without one; the first full window answers 429 and counts no later
  * one.
  */
-export function challengeLimiters(redis: Redis, keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window): RequestHandler[] {
+export function challengeLimiters(redis: Redis, keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window, sharedMailboxDomains: readonly string[] = SHARED_MAILBOX_DOMAINS): RequestHandler[] {
   const address = (_req: Request, res: Response) => countingAddress(String(res.locals[CHALLENGE_EMAIL]));
   const skip = (_req: Request, res: Response) => typeof res.locals[CHALLENGE_EMAIL] !== 'string';
+  // A public mailbox provider's domain is not capped (challenge.sharedMailboxDomains): its cap would be one anybody
+  // could use up for all its users. Counted as the provider's canonical domain (googlemail.com is gmail.com).
+  const shared = new Set(sharedMailboxDomains.map((d) => countingDomain(d)));
+  const skipDomain = (req: Request, res: Response) => skip(req, res) || shared.has(countingDomainOf(address(req, res)));
   return [
     limiter(redis, keys, flow, flowLimit, address, skip),
     limiter(redis, keys, 'challenge-recipient', limits.challengePerRecipient, address, skip),
-    limiter(redis, keys, 'challenge-domain', limits.challengePerRecipientDomain, (req, res) => countingDomainOf(address(req, res)), skip),
+    limiter(redis, keys, 'challenge-domain', limits.challengePerRecipientDomain, (req, res) => countingDomainOf(address(req, res)), skipDomain),
   ];
 }
 
@@ -108,9 +113,6 @@ export async function countOrShowForm(limiters: RequestHandler[], req: Request, 
   }
 }
 
-/** Takes one off a counter that still exists (a counter whose window ended is not made up again, with no expiry). */
-const GIVE_BACK = "if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('DECR', KEYS[1]) end return 0";
-
 export interface RefundableLimiter extends RequestHandler {
   /** Gives back what this limiter counted for `req`; nothing when it counted nothing (or already gave it back). */
   refund(req: Request): Promise<void>;
@@ -124,6 +126,7 @@ export interface RefundableLimiter extends RequestHandler {
  */
 export function refundableLimiter(redis: Redis, keys: Keys, name: string, window: Window): RefundableLimiter {
   const limit = limiter(redis, keys, name, window);
+  const scripts = defineScripts(redis);
   const counted = new WeakMap<Request, string>();
   const handler = ((req, res, next) =>
     limit(req, res, (err?: unknown) => {
@@ -135,7 +138,7 @@ export function refundableLimiter(redis: Redis, keys: Keys, name: string, window
     const key = counted.get(req);
     if (key === undefined) return;
     counted.delete(req);
-    await redis.eval(GIVE_BACK, 1, keys.rateLimit(name) + key);
+    await scripts.giveBack(keys.rateLimit(name) + key); // one off a counter that still exists (src/redis/scripts/giveBack-1.lua)
   };
   return handler;
 }

@@ -97,7 +97,7 @@ async function atRate(t: Target, perSecond: number, ms: number): Promise<number[
 }
 
 /** `POST /delist` through the real web role (own process, real Redis, rate limits lifted) against a bare express hello-world. */
-export async function loadBench(redisUrl: string, opts: { rounds: number; seconds: number; warmupSeconds: number; rate: number }): Promise<Array<[string, number, string]>> {
+export async function loadBench(redisUrl: string, opts: { rounds: number; seconds: number; warmupSeconds: number; rate: number; latencySeconds: number }): Promise<Array<[string, number, string]>> {
   const prefix = `pm-bench-load-${randomBytes(4).toString('hex')}`;
   const dir = mkdtempSync(path.join(tmpdir(), 'pm-load-'));
   const policy = JSON.parse(readFileSync(DEFAULT_POLICY_FILE, 'utf8'));
@@ -144,6 +144,19 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
     // Each round measures both, back to back, in alternating order (hello first, then the portal first), and
     // the ratio is taken within the round: the machine's speed drifts over seconds, and a ratio of two figures
     // measured seconds apart carries that drift. The reported ratio is the median of the rounds' ratios.
+    // The fixed-rate latency first, in a steady state: the p99 at 200/s is what a form user meets on a normal day,
+    // not the tail of the saturating rounds below (which leave tens of thousands of rows to autovacuum). Three runs
+    // of `latencySeconds`, each beside hello-world at the same rate; the reported p99 is the median of the runs'.
+    const delistP99: number[] = [];
+    const delistP50: number[] = [];
+    const helloP99: number[] = [];
+    await new Promise((r) => setTimeout(r, 2000));
+    for (let r = 0; r < 3; r++) {
+      const latencies = await atRate(delist, opts.rate, opts.latencySeconds * 1000);
+      delistP99.push(quantile(latencies, 0.99));
+      delistP50.push(quantile(latencies, 0.5));
+      helloP99.push(quantile(await atRate(helloTarget, opts.rate, opts.latencySeconds * 1000), 0.99));
+    }
     const portal: number[] = [];
     const baseline: number[] = [];
     const ratios: number[] = [];
@@ -159,7 +172,6 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
       }
       ratios.push(portal[r]! / baseline[r]!);
     }
-    const latencies = await atRate(delist, opts.rate, ms);
     // Every accepted submission made a request (none took the cool-down's shortcut).
     const stored = Number((await records.db.selectFrom('requests').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     if (stored < (delist.accepted ?? 0)) throw new Error(`only ${stored} requests stored for ${delist.accepted} accepted submissions`);
@@ -174,8 +186,10 @@ export async function loadBench(redisUrl: string, opts: { rounds: number; second
       ['web.delist_submit_cpu_us_per_req', Math.round(median(delist.cpuPerRequest)), 'us'],
       ['baseline.express_hello_cpu_us_per_req', Math.round(median(helloTarget.cpuPerRequest)), 'us'],
       ['web.delist_submit_cpu_vs_hello', Math.round(median(delist.cpuPerRequest.map((c, r) => c / helloTarget.cpuPerRequest![r]!)) * 100) / 100, 'ratio'],
-      [`web.delist_submit_p99_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.99) * 100) / 100, 'ms'],
-      [`web.delist_submit_p50_ms_at_${opts.rate}_per_s`, Math.round(quantile(latencies, 0.5) * 100) / 100, 'ms'],
+      [`web.delist_submit_p99_ms_at_${opts.rate}_per_s`, Math.round(median(delistP99) * 100) / 100, 'ms'],
+      [`web.delist_submit_p99_ms_at_${opts.rate}_per_s_worst_run`, Math.round(Math.max(...delistP99) * 100) / 100, 'ms'],
+      [`web.delist_submit_p50_ms_at_${opts.rate}_per_s`, Math.round(median(delistP50) * 100) / 100, 'ms'],
+      [`baseline.express_hello_p99_ms_at_${opts.rate}_per_s`, Math.round(median(helloP99) * 100) / 100, 'ms'],
     ];
   } finally {
     await Promise.all([hello.kill(), web.kill()]);

@@ -18,11 +18,11 @@ import { storedRequestIds } from '../helpers/portal.js';
 const roomy = { max: 1000, windowMinutes: 60 };
 type Limits = Policy['rateLimits'];
 
-function portal(limits: Partial<Limits>): TestContext {
+function portal(limits: Partial<Limits>, sharedMailboxDomains?: string[]): TestContext {
   return testContext({
     policy: (p) => ({
       ...p,
-      challenge: { ...p.challenge, resendCooldownSeconds: 0 },
+      challenge: { ...p.challenge, resendCooldownSeconds: 0, ...(sharedMailboxDomains && { sharedMailboxDomains }) },
       rateLimits: { ...(Object.fromEntries(Object.keys(p.rateLimits).map((k) => [k, roomy])) as Limits), ...limits },
     }),
   });
@@ -140,8 +140,8 @@ describe('challenge mails: caps per recipient and per recipient domain, across t
       assert.equal((await delist(app, 'a4@small.example', ip(21))).status, 429);
       assert.equal((await unblock(app, 'a5@small.example')).status, 429);
       assert.equal((await delist(app, 'a1@other.example', ip(22))).status, 303, 'another domain has its own cap');
-      // googlemail.com is gmail.com.
-      const gmail = portal({ challengePerRecipientDomain: { max: 1, windowMinutes: 60 } });
+      // googlemail.com is gmail.com (here with no shared mailbox domains configured, so gmail.com is capped too).
+      const gmail = portal({ challengePerRecipientDomain: { max: 1, windowMinutes: 60 } }, []);
       try {
         const app2 = createApp(gmail);
         assert.equal((await delist(app2, 'x@gmail.com', ip(23))).status, 303);
@@ -149,6 +149,29 @@ describe('challenge mails: caps per recipient and per recipient domain, across t
       } finally {
         await gmail.cleanup();
       }
+    } finally {
+      await ctx.cleanup();
+    }
+  });
+});
+
+describe('a public mailbox provider cannot be locked out through the per-domain cap', () => {
+  it('addresses at gmail.com, naver.com and hinet.net are not capped per domain; each address still is, and a company domain still is', async () => {
+    const ctx = portal({ challengePerRecipientDomain: { max: 2, windowMinutes: 60 }, challengePerRecipient: { max: 1, windowMinutes: 60 } });
+    try {
+      const app = createApp(ctx);
+      // An attacker uses up what would be gmail.com's cap with made-up mailboxes…
+      for (let i = 0; i < 4; i++) assert.equal((await delist(app, `made.up${i}@gmail.com`, ip(30 + i), `203.0.113.${i + 1}`)).status, 303);
+      // …and a real gmail user still gets their mail; the same for a Korean and a Taiwanese provider (googlemail.com is gmail.com).
+      assert.equal((await delist(app, 'real.person@googlemail.com', ip(40))).status, 303);
+      for (let i = 0; i < 3; i++) assert.equal((await unblock(app, `user${i}@naver.com`)).status, 303);
+      for (let i = 0; i < 3; i++) assert.equal((await delist(app, `user${i}@msa.hinet.net`, ip(50 + i))).status, 303);
+      // Each address keeps its own cap (dots and +tags are the same gmail mailbox)…
+      assert.equal((await delist(app, 'r.e.a.l.person+x@gmail.com', ip(41))).status, 429);
+      // …and a company's domain keeps its cap.
+      assert.equal((await delist(app, 'a@company.example', ip(60))).status, 303);
+      assert.equal((await delist(app, 'b@company.example', ip(61))).status, 303);
+      assert.equal((await delist(app, 'c@company.example', ip(62))).status, 429);
     } finally {
       await ctx.cleanup();
     }

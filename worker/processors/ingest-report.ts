@@ -10,7 +10,7 @@ import type { IngestReportJob } from '../../src/jobs/contract.js';
 import type { CountResult } from '../../src/stores/report-counter.js';
 import { FINAL_STATES, type PortalRequest } from '../../src/stores/requests.js';
 import type { Ticket } from '../../src/stores/tickets.js';
-import { reporterLabel, tenantLabel, type ReportTrust } from '../../src/domain/report-trust.js';
+import { reporterLabel, type ReportTrust } from '../../src/domain/report-trust.js';
 import { assessReport, type TrustDeps } from '../../src/features/report/trust.js';
 import { PermanentJobError, reasonFields } from './delist.js';
 
@@ -18,10 +18,10 @@ import { PermanentJobError, reasonFields } from './delist.js';
  * One abuse report: decide whom to believe (reporter, tenant: see src/domain/report-trust.ts), count it once
  * against its case in its trust class (same Message-ID or same sample counts once), attach it to the case as
  * evidence, and escalate per policy on the trusted count only. Every step is idempotent, so a retried job changes
- * nothing twice; automated decisions go to the audit log with their reason.
+ * nothing twice; automated decisions (escalations) go to the audit log with their reason.
  *
  * Once its case is found (or opened), its writes are one transaction (the report's row, its attachment to the case,
- * the case's timeline, the audit row, the request's final state and its acknowledgement mail), unless the count
+ * the request's final state and its acknowledgement mail), unless the count
  * calls for escalation: then the row and the attachment commit first, each action commits with its own audit row,
  * and the outcome follows. A rerun after a crash in between finds the row, counts nothing twice, and escalates only
  * what is not done yet.
@@ -93,13 +93,15 @@ async function runEscalation(ctx: Context, tenant: string, ticket: Ticket, actio
 }
 
 /**
- * The case's timeline, the audit row, the request's final state and its acknowledgement mail, in `trx` (a rerun of
- * a final request only makes sure of the mail).
+ * The request's final state and its acknowledgement mail, in `trx` (a rerun of a final request only makes sure of
+ * the mail). A report writes no case timeline entry and no audit row of its own: the case's evidence lists every
+ * report with its trust and reasons (the reports table), the request's events keep its outcome, and the case
+ * timeline and the audit log record what was decided (escalations, staff actions). At hundreds of thousands of
+ * reports a day, a row per report in each would triple the writes for what the reports table already holds.
  */
-async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, summary, trust, caseKey, tenant, customer, now }: Report, counted: CountResult, ticket: Ticket, decisions: string[]): Promise<void> {
+async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, summary, trust, tenant, customer, now }: Report, counted: CountResult, ticket: Ticket, decisions: string[]): Promise<void> {
   const hours = ctx.policy.abuse.windowHours;
   const against = tenant ? `tenant ${tenant}` : `source ${summary.sourceIp}`;
-  const tally = `${counted.trusted} trusted, ${counted.untrusted} untrusted in ${hours} h`;
   const state = counted.distinct ? 'received' : 'duplicate';
   const notCounted = [trust.reporterId === null && 'the reporter is not a configured feedback-loop partner or a confirmed web reporter', trust.tenant.level !== 'verified' && 'the tenant is not vouched for by our DKIM signature', trust.weightNote].filter(Boolean).join(', and ');
   const reason = !counted.distinct
@@ -108,21 +110,7 @@ async function recordOutcomeIn(ctx: Context, trx: Kysely<Database>, { request, s
       ? `Counted against ${against} (${counted.trusted} trusted reports from distinct reporters in ${hours} h) and added to case ${ticket.id}.${decisions.length ? ` ${decisions.join('. ')}.` : ''}`
       : `Kept as evidence against ${against} in case ${ticket.id}; it does not count toward automatic action because ${notCounted}.`;
   const code = !counted.distinct ? 'report-duplicate' : trust.counts ? (decisions.length ? 'report-counted-escalated' : 'report-counted') : 'report-evidence';
-  const caseEvent = !counted.distinct
-    ? `duplicate of ${counted.canonicalId} (${trust.counts ? 'trusted' : 'untrusted'}; ${tally})`
-    : trust.counts
-      ? `trusted report added (${tally})`
-      : `untrusted report kept as evidence (${tally}): reporter ${reporterLabel(trust.reporter)}; tenant ${tenantLabel(trust.tenant)}`;
   const outcome = { ...reasonFields({ reason, code, params: { inWindow: counted.trusted, hours, caseId: ticket.id, canonicalId: counted.canonicalId, foundBy: customer.match?.signal ?? 'none' } }), ticketId: ticket.id, trust: JSON.stringify({ ...trust, customer: { match: customer.match, reason: customer.reason } }) };
-  await ctx.tickets.addEventIn(trx, ticket.id, { at: now.toISOString(), actor: `report ${request.id}`, message: caseEvent, type: 'system' });
-  await ctx.audit.appendIn(trx, {
-    at: now.toISOString(),
-    actor: 'automation:report-intake',
-    action: `report.${state}`,
-    target: caseKey,
-    reason,
-    after: { requestId: request.id, caseId: ticket.id, trusted: trust.counts, reporter: reporterLabel(trust.reporter), tenant: tenantLabel(trust.tenant), trustedInWindow: counted.trusted, untrustedInWindow: counted.untrusted },
-  });
   await ctx.requests.transitionIn(trx, request.id, state, reason, outcome, now);
   if (request.email) await ctx.jobs.sendMailIn(trx, 'report-ack', request.id);
 }
