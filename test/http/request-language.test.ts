@@ -23,6 +23,8 @@ type Lang = 'en' | 'ko' | 'zh-TW';
 const t = { en: translator('en'), ko: translator('ko'), 'zh-TW': translator('zh-TW') };
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&#34;').replace(/'/g, '&#39;');
 const ISO = /\d{4}-\d\d-\d\dT\d\d:\d\d/;
+/** Korean or Chinese left on an English page, outside the language switcher (which names each language in itself). */
+const cjkOn = (html: string) => html.replace(/<nav class="languages"[\s\S]*?<\/nav>/, '').match(/[\u1100-\u11ff\u3040-\u30ff\u3130-\u318f\u3400-\u9fff\uac00-\ud7af\uff00-\uffef][^<]*/g) ?? [];
 
 describe('issue 16: the request\'s language rules its pages and mails, after staff act too', () => {
   let portal: Portal;
@@ -119,6 +121,7 @@ describe('issue 16: the request\'s language rules its pages and mails, after sta
     // The same page in English, when the visitor asks for it: our English sentences.
     const en = (await request(portal.app).get(`/status/${requestId}?lang=en`).expect(200)).text;
     assert.ok(en.includes(escapeHtml(t.en('reason.staff-refused', { note: t.en('staffText.template.still-sending') }))));
+    assert.deepEqual(cjkOn(en), [], 'no Korean left on the English page, the earlier step included');
 
     const mails = await mailsTo('ko-refused@example.org', 3);
     const result = keepMail('ko delist-result refused', mails[2]!);
@@ -228,6 +231,7 @@ describe('issue 16: the request\'s language rules its pages and mails, after sta
         assert.doesNotMatch(result.replace(/datetime="[^"]*"/g, ''), ISO, `${lang} ${name}: no ISO time`);
         assert.doesNotMatch(result, /staff words/, `${lang} ${name}: never the staff's reason`);
         if (lang !== 'en') keep(`${lang} /pools/explain ${name}`, res.text);
+        else assert.deepEqual(cjkOn(res.text), [], `en ${name}`);
         if (name === 'assigned tenant, also relayed') {
           assert.ok(result.includes(escapeHtml(t[lang]('pools.reason.ndr'))), `${lang}: ${result}`);
           assert.ok(result.includes(escapeHtml(t[lang]('pools.reason.precedence.highRisk'))), `${lang}: the relay assignment gave way`);
