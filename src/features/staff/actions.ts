@@ -8,11 +8,14 @@ import { liftRefusal } from '../../domain/guardrails.js';
 import type { StaffUser } from '../../stores/staff.js';
 import type { ReplyTemplate, Ticket } from '../../stores/tickets.js';
 import { translator } from '../../i18n/index.js';
+import { assignPool, releasePool } from '../pools/service.js';
+import { liftToProbation, getRestriction } from '../unblock/service.js';
 import { cannedText, isStaffText, withTemplate, type StaffTextId, type StaffWords } from './staff-texts.js';
 
 const en = translator('en');
-import { assignPool, releasePool } from '../pools/service.js';
-import { liftToProbation, getRestriction } from '../unblock/service.js';
+
+/** What we say to a requester as a message key and its parameters (issue 16), with its English text for the staff timeline and logs. */
+const said = (key: string, params?: Record<string, unknown>): StaffWords => ({ text: en(key, params), key, ...(params && { params }) });
 
 /**
  * What staff can do to a ticket, each a short use case: it checks the ticket is of the right kind and open,
@@ -84,8 +87,7 @@ export async function reply(ctx: Context, id: string, template: ReplyTemplate, t
   const ticket = await load(ctx, id);
   const clean = text.trim();
   const words = cannedText(canned, clean);
-  if (!words && (!clean || clean.length > 5000)) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
-  if (clean.length > 5000) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
+  if (clean.length > 5000 || (!clean && !words)) throw new ValidationError('A reply is 1 to 5000 characters.', { reply: 'length' });
   const recipients = await requestsOf(ctx, ticket);
   if (!recipients.length) throw new ConflictError('NO_RECIPIENT', 'Nobody on this ticket gave an email address.');
   await ctx.db.transaction().execute((trx) => replyIn(ctx, trx, ticket, recipients, template, words ?? clean, a));
@@ -120,8 +122,9 @@ export async function approveDelist(ctx: Context, id: string, a: Actor): Promise
     const changes = planSelfDelist(networkOf(addr, addr.version === 4 ? 32 : 128), verdict, { reason: `delisted by ${a.user.email} (ticket ${ticket.id})`, source: 'staff', now });
     if (changes) await ctx.blocklist.applyIn(trx, changes, [{ cidr: verdict.listing!.cidr, event: { at: at(a), action: 'removed', by: a.user.email, detail: `approved on ticket ${ticket.id}`, requestId: request.id } }], now);
     await closeIn(ctx, trx, ticket, a, 'approve', changes ? `delisted ${addr.text}` : `${addr.text} was no longer listed`);
-    const reason = changes ? 'Our support staff reviewed your request and removed the IP address from our list.' : 'Our support staff reviewed your request; the IP address is no longer listed.';
-    await ctx.requests.transitionIn(trx, request.id, 'delisted', reason, { reason, reasonCode: changes ? 'staff-delisted' : 'staff-not-listed' }, now);
+    const code = changes ? 'staff-delisted' : 'staff-not-listed';
+    const reason = en(`reason.${code}`);
+    await ctx.requests.transitionIn(trx, request.id, 'delisted', reason, { reason, reasonCode: code }, now);
     await ctx.jobs.sendMailIn(trx, 'delist-result', request.id, 'delisted');
   });
 }
@@ -134,7 +137,7 @@ function refusal(code: 'staff-refused' | 'unblock-refused', fallback: StaffTextI
   const note = why.trim();
   const params = isStaffText(canned) ? { template: canned, ...(note && { note }) } : note ? { note } : { template: fallback };
   const reason = en(`reason.${code}`, withTemplate(en, params));
-  return { reason, fields: { reason, reasonCode: code, reasonParams: JSON.stringify(params) } };
+  return { reason, params, fields: { reason, reasonCode: code, reasonParams: JSON.stringify(params) } };
 }
 
 export async function refuseDelist(ctx: Context, id: string, why: string, a: Actor, canned?: string): Promise<void> {
@@ -160,7 +163,7 @@ export async function confirmAbuse(ctx: Context, id: string, hours: number, a: A
     if (ticket.tenant) await ctx.routing.lockIn(trx);
     await closeIn(ctx, trx, ticket, a, 'confirm', ticket.tenant ? `abuse confirmed; tenant ${ticket.tenant} in the high-risk pool for ${hours} h` : 'abuse confirmed');
     if (ticket.tenant) await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool: 'high-risk', expires: `${hours}h`, reason: `abuse confirmed on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now, trx);
-    await replyIn(ctx, trx, ticket, recipients, 'resolved', { text: 'We confirmed the abuse you reported and acted on the sender. Thank you for reporting it.', key: 'staffText.abuseConfirmed' }, a);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', said('staffText.abuseConfirmed'), a);
   });
 }
 
@@ -169,7 +172,7 @@ export async function dismissAbuse(ctx: Context, id: string, why: string, a: Act
   mustBeOpen(ticket);
   const recipients = await requestsOf(ctx, ticket);
   await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse', (trx) =>
-    replyIn(ctx, trx, ticket, recipients, 'resolved', { text: 'We looked at the message you reported and found no abuse by our customer that we can act on. Thank you for reporting it.', key: 'staffText.abuseDismissed' }, a),
+    replyIn(ctx, trx, ticket, recipients, 'resolved', said('staffText.abuseDismissed'), a),
   );
 }
 
@@ -202,15 +205,15 @@ export async function approveUnblock(ctx: Context, id: string, a: Actor): Promis
   const ticket = await load(ctx, id, 'tenant-unblock');
   mustBeOpen(ticket);
   const recipients = await requestsOf(ctx, ticket);
-  const reason = `Approved: tenant ${ticket.tenant} may send again, on probation for ${ctx.policy.unblock.probationDays} days.`;
   const params = { tenant: ticket.tenant, days: ctx.policy.unblock.probationDays };
+  const reason = en('reason.unblock-approved', params);
   const restricted = await getRestriction(ctx, ticket.tenant!);
   await ctx.db.transaction().execute(async (trx) => {
     if (restricted) await ctx.routing.lockIn(trx); // the publisher's lock before the ticket's row, as every routing change
     await closeIn(ctx, trx, ticket, a, 'approve', restricted ? reason : 'approved (the tenant had no restriction)');
     if (restricted) await liftToProbation(ctx, ticket.tenant!, `unblock approved on ${ticket.id}`, a.user.email, a.now, trx);
     await ctx.requests.transitionIn(trx, ticket.requestId!, 'approved', reason, { reason, reasonCode: 'unblock-approved', reasonParams: JSON.stringify(params) }, a.now);
-    await replyIn(ctx, trx, ticket, recipients, 'resolved', { text: reason, key: 'reason.unblock-approved', params }, a);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', said('reason.unblock-approved', params), a);
   });
 }
 
@@ -218,10 +221,10 @@ export async function refuseUnblock(ctx: Context, id: string, why: string, a: Ac
   const ticket = await load(ctx, id, 'tenant-unblock');
   mustBeOpen(ticket);
   const recipients = await requestsOf(ctx, ticket);
-  const { reason, fields } = refusal('unblock-refused', 'evidence-missing', why, canned);
+  const { reason, fields, params } = refusal('unblock-refused', 'evidence-missing', why, canned);
   await close(ctx, ticket, a, 'refuse', reason, async (trx) => {
     await ctx.requests.transitionIn(trx, ticket.requestId!, 'refused', reason, fields, a.now);
-    await replyIn(ctx, trx, ticket, recipients, 'resolved', { text: reason, key: 'reason.unblock-refused', params: JSON.parse(fields.reasonParams) as Record<string, unknown> }, a);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', { text: reason, key: 'reason.unblock-refused', params }, a);
   });
 }
 
