@@ -241,6 +241,18 @@ describe('issue 16: the request\'s language rules its pages and mails, after sta
     }
   });
 
+  it('refuses a refusal with neither our text nor a reason, and ignores a reply text that is not ours: 400, never 500', async () => {
+    const { requestId, ticketId } = await delistForReview('ko', '198.51.100.165', 'ko-hostile@example.org');
+    const post = (fields: Record<string, unknown>) => staff.agent.post(`/staff/tickets/${ticketId}/action`).type('form').send({ _csrf: staff.csrf, action: 'refuse-delist', ...fields });
+    for (const fields of [{ reason: '' }, { canned: 'no-such-text', reason: '' }, { canned: ['still-sending', 'done'], reason: '' }, { canned: '__proto__' }, { canned: 'toString', reason: 'x' }]) {
+      const res = await post(fields);
+      assert.equal(res.status, 400, `${JSON.stringify(fields)}: ${res.status}`);
+    }
+    const reply = await staff.agent.post(`/staff/tickets/${ticketId}/reply`).type('form').send({ _csrf: staff.csrf, template: 'update', canned: 'constructor', reply: '' });
+    assert.equal(reply.status, 400);
+    assert.equal((await portal.ctx.requests.get(requestId))?.state, 'needs_review', 'nothing changed');
+  });
+
   it('keeps reading timeline steps stored before issue 16 (text only)', async () => {
     const { requestId } = await delistForReview('ko', '198.51.100.164', 'ko-legacy@example.org');
     await portal.ctx.db.updateTable('request_events').set({ message_key: null, message_params: null }).where('request_id', '=', requestId).execute();
