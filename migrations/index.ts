@@ -7,6 +7,7 @@ import * as m0005 from './0005_desk_keys.js';
 import * as m0006 from './0006_tenant_directory.js';
 import * as m0007 from './0007_listing_indexes.js';
 import * as m0008 from './0008_snapshot_entry_json.js';
+import * as m0009 from './0009_contact_conversation.js';
 import * as m0012 from './0012_message_keys.js';
 
 /**
@@ -24,5 +25,6 @@ export const migrations: Record<string, Migration> = {
   '0006_tenant_directory': m0006,
   '0007_listing_indexes': m0007,
   '0008_snapshot_entry_json': m0008,
+  '0009_contact_conversation': m0009,
   '0012_message_keys': m0012,
 };

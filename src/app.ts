@@ -11,6 +11,7 @@ import { poolExplainerRoutes } from './features/pools/routes.js';
 import { reportApiRoutes } from './features/report/api.js';
 import { reportRoutes } from './features/report/routes.js';
 import { unblockRoutes } from './features/unblock/routes.js';
+import { contactRoutes } from './features/contact/routes.js';
 import { staffRoutes } from './features/staff/routes.js';
 import { jobDashboard } from './features/staff/job-dashboard.js';
 import { requireApiToken } from './http/api-auth.js';
@@ -81,6 +82,7 @@ export function createApp(ctx: Context): express.Express {
   app.use(reportRoutes(ctx, csrfGuard.afterUpload));
   app.use(poolExplainerRoutes(ctx));
   app.use(unblockRoutes(ctx));
+  app.use(contactRoutes(ctx));
   app.use(onlyLowerCaseStaff);
   app.use(staffRoutes(ctx, { queuesDashboard: jobDashboard(ctx) }));
   app.use(statusRoutes(ctx));

@@ -71,6 +71,12 @@ const envShape = z.object({
     OPERATOR_CONTACT: z.email({ error: 'must be an email address' }).max(254).optional().describe('Contact address shown in every page and mail footer. Default: the address of MAIL_FROM.'),
     OPERATOR_PRIVACY_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Privacy notice linked from every page and mail footer. Unset: no link.'),
     OPERATOR_TERMS_URL: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional().describe('Terms of use linked from every page and mail footer. Unset: no link.'),
+    REPLY_DOMAIN: z
+      .string()
+      .max(253)
+      .regex(/^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, 'must be a domain name, such as reply.portal.example.net')
+      .optional()
+      .describe('Domain of the per-ticket reply addresses (ticket+<id>.<code>@REPLY_DOMAIN) set as Reply-To of staff mails; its MX must reach the SMTP intake (ABUSE_SMTP_PORT), which files the answers in their ticket. Default: the host name of PUBLIC_URL.'),
     TRUST_PROXY: trustProxy.default(['loopback']).describe('express "trust proxy": true, false, a hop count, or addresses/CIDR ranges and loopback, linklocal, uniquelocal, comma-separated; so rate limits see the real client IP behind a proxy.'),
 });
 
@@ -119,6 +125,8 @@ export interface Config {
   workerLockMs: number;
   /** Who runs the portal, for page and mail footers; `name` unset means the portal's translated name. */
   operator: Operator;
+  /** Domain of the per-ticket reply addresses (src/domain/reply-address.ts). */
+  replyDomain: string;
   /** Local development: NODE_ENV development or test on a loopback HOST, the only place development secrets are used. */
   localDevelopment: boolean;
 }
@@ -197,6 +205,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env, opts: { role
     logLevel: e.LOG_LEVEL,
     trustProxy: e.TRUST_PROXY,
     workerLockMs: e.WORKER_LOCK_MS,
+    replyDomain: (e.REPLY_DOMAIN ?? new URL(e.PUBLIC_URL ?? `http://localhost:${e.PORT}`).hostname).toLowerCase(),
     operator: {
       ...(e.OPERATOR_NAME && { name: e.OPERATOR_NAME.trim() }),
       contact: e.OPERATOR_CONTACT ?? addressOf(e.MAIL_FROM),

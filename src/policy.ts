@@ -90,6 +90,8 @@ export const policySchema = z.object({
     reportDraftPerEmail: window('per reporter email on POST /report (a draft for the preview)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipient: window('per recipient address, challenge mails of every flow together (delist, unblock, report)').default({ max: 10, windowMinutes: 60 }),
     challengePerRecipientDomain: window('per recipient domain, challenge mails of every flow together (delist, unblock, report)').default({ max: 100, windowMinutes: 60 }),
+    contactPerClientIp: window('per client IP on POST /contact (a form that did not validate does not count)').default({ max: 10, windowMinutes: 10 }),
+    contactPerEmail: window('per email address on POST /contact').default({ max: 5, windowMinutes: 60 }),
     bouncePerClientIp: window('per client IP on POST /bounce (a pasted bounce message read; an empty form does not count)').default({ max: 30, windowMinutes: 10 }),
   }),
   routing: z.object({
@@ -159,6 +161,7 @@ export const policySchema = z.object({
       'abuse-case': z.number().positive(),
       'abuse-case-critical': z.number().positive(),
       'tenant-unblock': z.number().positive(),
+      contact: z.number().positive().default(48),
     })
     .describe('Hours staff have to act on each kind of ticket (the triage queue sorts by this due time).'),
   allowlist: z.object({

@@ -19,7 +19,7 @@ export type Id = GeneratedAlways<number>;
 
 export interface RequestsTable {
   id: string;
-  type: 'delist' | 'report' | 'unblock';
+  type: 'delist' | 'report' | 'unblock' | 'contact';
   state: 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate' | 'approved' | 'closed';
   /** The requester's email; null for machine reports. */
   email: string | null;
@@ -91,7 +91,7 @@ export interface ApiTokensTable {
 
 export interface TicketsTable {
   id: string;
-  kind: 'delist-review' | 'abuse-case' | 'tenant-unblock';
+  kind: 'delist-review' | 'abuse-case' | 'tenant-unblock' | 'contact';
   state: Generated<'open' | 'closed'>;
   severity: Generated<'normal' | 'critical'>;
   /** 0 critical, 1 normal (generated): the severity sort's index key. */
@@ -117,7 +117,7 @@ export interface TicketsTable {
 /** Tickets per state and kind (the queue's tabs), kept by triggers on tickets: read it, never write it. */
 export interface TicketCountsTable {
   state: 'open' | 'closed';
-  kind: 'delist-review' | 'abuse-case' | 'tenant-unblock';
+  kind: 'delist-review' | 'abuse-case' | 'tenant-unblock' | 'contact';
   n: number;
 }
 
@@ -126,8 +126,8 @@ export interface TicketEventsTable {
   ticket_id: string;
   at: CreatedAt;
   actor: string;
-  /** 'note' is an internal note; 'action' a staff action; 'system' what the automation did. */
-  type: 'system' | 'action' | 'note';
+  /** 'note' is an internal note; 'action' a staff action; 'system' what the automation did; 'requester' an answer by mail (0009). */
+  type: 'system' | 'action' | 'note' | 'requester';
   message: string;
 }
 

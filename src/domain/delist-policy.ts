@@ -24,7 +24,7 @@ export function relistDurationDays(policy: Policy, selfDelists: number): number 
 /** The delist policy as one pure function: listing state and budget in, decision and reason out. */
 export function decideDelist(policy: Policy, verdict: Verdict, usedInWindow: number, ownAddress: boolean): DelistDecision {
   if (ownAddress) {
-    return { outcome: 'refused', code: 'own-network', reason: 'This address belongs to our own outbound network; it cannot be delisted through this portal. Please contact support.' };
+    return { outcome: 'refused', code: 'own-network', reason: 'This address belongs to our own outbound network; it cannot be delisted through this portal. Write to our staff through the contact form.' };
   }
   if (!verdict.listed || !verdict.listing) {
     return { outcome: 'not_listed', code: 'not-listed', reason: 'This IP address is not on our blocked-senders list, so there is nothing to remove.' };

@@ -14,7 +14,7 @@ export interface IngestReportJob {
   requestId: string;
 }
 
-export type MailKind = 'delist-challenge' | 'delist-result' | 'report-challenge' | 'report-ack' | 'unblock-challenge' | 'staff-reply';
+export type MailKind = 'delist-challenge' | 'delist-result' | 'report-challenge' | 'report-ack' | 'unblock-challenge' | 'staff-reply' | 'request-closed';
 
 export interface SendMailJob {
   kind: MailKind;

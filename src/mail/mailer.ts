@@ -7,6 +7,8 @@ export interface OutgoingMail {
   subject: string;
   text: string;
   html: string;
+  /** The ticket's reply address (src/domain/reply-address.ts), on mails about a ticket. */
+  replyTo?: string;
 }
 
 export interface OutboxMessage {

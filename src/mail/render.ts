@@ -27,15 +27,23 @@ export function wrapText(text: string, width = 72): string {
     .join('\n');
 }
 
-/** Renders views/emails/<name>.text.ejs and .html.ejs with the same data; the subject is the text template's first line. */
+/** The content of a rendered HTML template: what is inside its <body> when it brings a whole document of its own. */
+const contentOf = (html: string) => /<body[^>]*>([\s\S]*)<\/body>/i.exec(html)?.[1] ?? html;
+
+/**
+ * Renders views/emails/<name>.text.ejs and .html.ejs with the same data; the subject is the text template's first
+ * line. The HTML template gives the content only: every mail shares views/emails/layout.html.ejs around it (the
+ * operator's name as a header, a readable width; the footer partial is each template's own last line).
+ */
 export async function renderMail(name: string, to: string, data: Record<string, unknown>, lang = 'en'): Promise<OutgoingMail> {
   const language = isLanguage(lang) ? lang : 'en';
   const withT = { ...data, t: translator(language), lang: language };
-  const [textRaw, html] = await Promise.all([
+  const [textRaw, content] = await Promise.all([
     ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.text.ejs`), withT, { async: false }),
     ejs.renderFile(path.join(EMAIL_VIEWS, `${name}.html.ejs`), withT, { async: false }),
   ]);
   const [subjectLine, ...body] = String(textRaw).split('\n');
   const subject = subjectLine!.replace(/^Subject:\s*/, '').trim();
+  const html = await ejs.renderFile(path.join(EMAIL_VIEWS, 'layout.html.ejs'), { ...withT, subject, body: contentOf(String(content)) }, { async: false });
   return { to, subject, text: wrapText(body.join('\n').trim()) + '\n', html: String(html) };
 }

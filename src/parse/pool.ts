@@ -19,7 +19,7 @@ import { Worker } from 'node:worker_threads';
 import type { DkimCheck, DkimResolver } from '../domain/dkim.js';
 import { NotOurMailError, SampleError, type NetworkPolicy, type SampleErrorCode, type SampleLimits, type SampleSummary } from '../domain/samples.js';
 import type { Hop } from '../domain/received.js';
-import { MAX_KEY_QUESTIONS, type DkimRequest, type DkimTarget, type KeyAnswer, type ParseFailure, type ParseReply, type ParseRequest, type WantedKey } from './protocol.js';
+import { MAX_KEY_QUESTIONS, type AnswerRequest, type MailAnswer, type DkimRequest, type DkimTarget, type KeyAnswer, type ParseFailure, type ParseReply, type ParseRequest, type WantedKey } from './protocol.js';
 
 /** The sample took longer than its budget to parse (or more memory than a parser thread has). */
 export class ParseBudgetError extends Error {
@@ -50,7 +50,7 @@ export interface ParsePoolOptions {
 interface Task {
   id: number;
   /** What the thread gets (the id is added when it starts); `raw` is transferred. */
-  request: Omit<ParseRequest, 'id'> | Omit<DkimRequest, 'id'>;
+  request: Omit<ParseRequest, 'id'> | Omit<DkimRequest, 'id'> | Omit<AnswerRequest, 'id'>;
   budgetMs: number;
   /** DKIM tasks: answers the thread's key questions. */
   resolver?: DkimResolver;
@@ -118,6 +118,14 @@ export class ParsePool {
     return this.submit<DkimCheck | null>({ kind: 'dkim', raw: copyOf(task.raw), target: task.target, wanted: task.wanted, ...(task.maxBodyBytes !== undefined ? { maxBodyBytes: task.maxBodyBytes } : {}) }, budgetMs, resolver);
   }
 
+  /**
+   * Reads a requester's answer by mail (postal-mime, on a thread, within `budgetMs` like a sample): its From, subject
+   * and new text, the quoted history cut, at most `maxTextChars` characters.
+   */
+  readAnswer(raw: Uint8Array, maxTextChars: number, budgetMs: number): Promise<MailAnswer> {
+    return this.submit<MailAnswer>({ kind: 'answer', raw: copyOf(raw), maxTextChars }, budgetMs);
+  }
+
   private submit<T>(request: Task['request'], budgetMs: number, resolver?: DkimResolver): Promise<T> {
     if (this.closed) return Promise.reject(new Error('the parser pool is closed'));
     if (this.queue.length >= this.opts.maxQueue) return Promise.reject(new ParsePoolBusyError());
@@ -173,7 +181,7 @@ export class ParsePool {
       if ('key' in reply) return this.askKey(slot, task, reply.key);
       this.finish(slot);
       if (!reply.ok) task.reject(errorOf(reply.error));
-      else task.resolve('summary' in reply ? reply.summary : reply.dkim);
+      else task.resolve('summary' in reply ? reply.summary : 'answer' in reply ? reply.answer : reply.dkim);
       this.pump();
     });
     worker.on('error', (err: Error & { code?: string }) => {

@@ -45,7 +45,27 @@ export interface KeyAnswer {
   message?: string;
 }
 
-export type PoolMessage = ParseRequest | DkimRequest | KeyAnswer;
+/** Pool → thread: a requester's answer by mail to a ticket's reply address, to read with postal-mime (bounded). */
+export interface AnswerRequest {
+  kind: 'answer';
+  id: number;
+  raw: Uint8Array;
+  /** Most characters of the text kept (after the quoted history is cut). */
+  maxTextChars: number;
+}
+
+/** What an answer by mail says: its From address, subject and new text (quoted history cut), all bounded. */
+export interface MailAnswer {
+  from: string;
+  subject: string;
+  text: string;
+  /** The text was cut at maxTextChars. */
+  truncated: boolean;
+  /** An automatic reply (RFC 3834 Auto-Submitted, or the Precedence / X-Autoreply headers of older responders). */
+  automatic: boolean;
+}
+
+export type PoolMessage = ParseRequest | DkimRequest | AnswerRequest | KeyAnswer;
 
 /** A hop of a sample that is not our mail, as the refusal shows it. */
 export interface RefusedHop {
@@ -74,6 +94,7 @@ export type ParseReply =
   | { ready: true }
   | { id: number; ok: true; summary: SampleSummary }
   | { id: number; ok: true; dkim: DkimCheck | null }
+  | { id: number; ok: true; answer: MailAnswer }
   | { id: number; ok: false; error: ParseFailure }
   | KeyQuestion;
 

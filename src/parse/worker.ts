@@ -9,7 +9,9 @@ import { setPriority } from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { checkDkim, type DkimCheck, type DkimResolver } from '../domain/dkim.js';
 import { locateOriginal, NotOurMailError, parseSample, SampleError, sampleHashOf, summarizeSample } from '../domain/samples.js';
-import { MAX_REFUSED_HOPS, type DkimRequest, type ParseFailure, type ParseReply, type PoolMessage } from './protocol.js';
+import PostalMime from 'postal-mime';
+import { trimQuotedHistory } from '../domain/reply-address.js';
+import { MAX_REFUSED_HOPS, type AnswerRequest, type DkimRequest, type MailAnswer, type ParseFailure, type ParseReply, type PoolMessage } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/parse/worker.ts runs as a worker thread of the parser pool');
@@ -54,12 +56,32 @@ async function verify(request: DkimRequest): Promise<DkimCheck | null> {
   }
 }
 
+/** An answer by mail: postal-mime reads it (nesting and header size bounded); its text part, or its HTML as text. */
+async function readAnswer(request: AnswerRequest): Promise<MailAnswer> {
+  const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
+  const email = await PostalMime.parse(raw, { maxNestingDepth: 8, maxHeadersSize: 256 * 1024, attachmentEncoding: 'base64' });
+  // At most 1 MB of text is looked at (the ticket keeps a few thousand characters), so the HTML clean-up stays linear enough.
+  const body = email.text?.slice(0, 1_000_000) ?? (email.html ?? '').slice(0, 1_000_000).replace(/<(script|style)[\s\S]*?<\/\1>/gi, '').replace(/<br\s*\/?>|<\/p>|<\/div>/gi, '\n').replace(/<[^>]*>/g, '').replace(/&nbsp;/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const text = trimQuotedHistory(body.replace(/\u0000/g, ''));
+  const oneLine = (v: string | undefined, max: number) => (v ?? '').replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, max);
+  const header = (name: string) => email.headers.find((h) => h.key === name)?.value.trim().toLowerCase() ?? '';
+  const automatic = (!!header('auto-submitted') && header('auto-submitted') !== 'no') || /^(auto_reply|bulk|junk|list)$/.test(header('precedence')) || !!header('x-autoreply') || !!header('x-autorespond');
+  return { from: oneLine(email.from?.address, 254), subject: oneLine(email.subject, 300), text: text.slice(0, request.maxTextChars), truncated: text.length > request.maxTextChars, automatic };
+}
+
 port.on('message', (request: PoolMessage) => {
   if (request.kind === 'key') {
     const pending = pendingKeys.get(request.lookup);
     pendingKeys.delete(request.lookup);
     if (request.records) pending?.resolve(request.records);
     else pending?.reject(Object.assign(new Error(request.message ?? 'no key'), { code: request.code ?? 'ENOTFOUND' }));
+    return;
+  }
+  if (request.kind === 'answer') {
+    readAnswer(request).then(
+      (answer) => port.postMessage({ id: request.id, ok: true, answer } satisfies ParseReply),
+      (err: unknown) => port.postMessage({ id: request.id, ok: false, error: failureOf(err) } satisfies ParseReply),
+    );
     return;
   }
   if (request.kind === 'dkim') {

@@ -6,6 +6,9 @@ import { hashPassword, verifyPassword } from '../domain/passwords.js';
 import { reporterByTransport } from '../domain/report-trust.js';
 import { AppError } from '../errors.js';
 import { submitMachineReport } from '../features/report/service.js';
+import { fileMailAnswer } from '../features/contact/answers.js';
+import { readReplyAddress } from '../domain/reply-address.js';
+import { ParseBudgetError, ParsePoolBusyError } from '../parse/pool.js';
 import { ClientHourQuota, clientKey, ConnectionCounter, FailureWindow, isLoopback } from './limits.js';
 
 /** An SMTP answer with its code: smtp-server sends `responseCode` and the message to the client. */
@@ -41,7 +44,10 @@ interface Connection {
 /**
  * The SMTP intake for feedback-loop partners: ARF (or plain) reports mailed to one of the intake addresses go to
  * the same use case and queue as `POST /api/v1/reports`. A report we cannot use is refused in the SMTP dialogue,
- * so the partner's MTA tells it why; nothing is stored then.
+ * so the partner's MTA tells it why; nothing is stored then. The same listener takes requesters' answers to staff
+ * mails: a recipient that is a ticket's reply address (src/domain/reply-address.ts) with the right code is filed in
+ * that ticket (`fileMailAnswer`, read on the parser pool); one with a wrong code, or of a ticket that does not exist,
+ * is refused with 550 at RCPT. One message goes either to the report addresses or to one ticket.
  *
  * Nothing a client does may take the process down: every connection error is logged and ends only that
  * connection. Limits (policy `abuse.smtp`): connections in all and per client IP, an idle timeout and an absolute
@@ -81,6 +87,10 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
   const connections = new Map<string, Connection>(); // by session id
   let receiving = 0; // messages of unauthenticated senders in hand (DATA to answer)
   const rcptCounts = new WeakMap<object, number>(); // by envelope: smtp-server makes a new one for each transaction
+  // What a transaction delivers to (by envelope): abuse reports (an intake address), or one ticket's answer (its reply
+  // address, src/domain/reply-address.ts). One message is one or the other, and answers one ticket.
+  const targets = new WeakMap<object, { kind: 'report' } | { kind: 'answer'; ticketId: string }>();
+  const addressing = { secret: ctx.config.secret, domain: ctx.config.replyDomain };
   // An unknown user name costs the same scrypt run as a known one, so answers do not tell which names exist.
   const decoyHash = partners.length ? hashPassword(randomBytes(16).toString('hex')) : null;
   decoyHash?.catch(() => {}); // awaited (and any failure met) in checkPartner; never an unhandled rejection
@@ -191,7 +201,29 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
       const n = (rcptCounts.get(session.envelope) ?? 0) + 1;
       rcptCounts.set(session.envelope, n);
       if (n > limits.maxRecipients) return callback(reply(452, '4.5.3 Too many recipients'));
+      const target = targets.get(session.envelope);
+      const answerTo = readReplyAddress(addressing, address.address);
+      if (answerTo.kind === 'forged') {
+        log.info({ remoteAddress: session.remoteAddress, rcpt: address.address.slice(0, 100) }, 'smtp answer refused: reply address with a wrong code');
+        return callback(reply(550, `5.1.1 <${address.address}>: no such mailbox here`));
+      }
+      if (answerTo.kind === 'ticket') {
+        if (target && (target.kind !== 'answer' || target.ticketId !== answerTo.ticketId)) return callback(reply(452, '4.5.3 Send this recipient in a message of its own'));
+        return void ctx.tickets.get(answerTo.ticketId).then(
+          (ticket) => {
+            if (!ticket) return callback(reply(550, `5.1.1 <${address.address}>: no such mailbox here`));
+            targets.set(session.envelope, { kind: 'answer', ticketId: ticket.id });
+            callback();
+          },
+          (err: unknown) => {
+            log.error({ err }, 'smtp ticket lookup failed');
+            callback(reply(451, '4.3.0 Temporary failure, try again later'));
+          },
+        );
+      }
       if (!recipients.has(address.address.toLowerCase())) return callback(reply(550, `5.1.1 <${address.address}>: no such mailbox here; send reports to ${[...recipients][0]}`));
+      if (target?.kind === 'answer') return callback(reply(452, '4.5.3 Send this recipient in a message of its own'));
+      targets.set(session.envelope, { kind: 'report' });
       callback();
     },
     onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
@@ -234,6 +266,22 @@ export function createAbuseSmtpServer(ctx: Context): SMTPServer {
             const from = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
             const raw = Buffer.concat(chunks);
             chunks.length = 0;
+            const target = targets.get(session.envelope);
+            if (target?.kind === 'answer') {
+              // A requester's answer to a ticket: read on the parser pool (postal-mime, bounded) and filed in the ticket.
+              return fileMailAnswer(ctx, target.ticketId, raw, { clientIp: session.remoteAddress, mailFrom: from }).then(
+                ({ ticketId, reopened }) => {
+                  log.info({ remoteAddress: session.remoteAddress, ticketId, reopened, bytes: size }, 'smtp answer filed in its ticket');
+                  answer(null, `2.0.0 Answer filed in ticket ${ticketId}`);
+                },
+                (err: unknown) => {
+                  if (err instanceof ParseBudgetError) return answer(reply(554, `5.6.0 ${err.message.slice(0, 300)}`));
+                  if (err instanceof ParsePoolBusyError) return answer(reply(451, '4.3.2 Too many messages arriving at once, try again in a moment'));
+                  if (err instanceof AppError && err.status < 500) return answer(reply(550, `5.1.1 ${err.message.slice(0, 300)}`));
+                  throw err;
+                },
+              );
+            }
             return submitMachineReport(ctx, raw, { channel: 'smtp', clientIp: session.remoteAddress, mailFrom: from, ...(typeof session.user === 'string' && { smtpUser: session.user }) }).then(
               ({ id }) => answer(null, `2.0.0 Report accepted as ${id}`),
               (err: unknown) => {

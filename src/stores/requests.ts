@@ -5,7 +5,7 @@ import type { JobIntent } from '../jobs/enqueue.js';
 import type { Database, RequestsTable } from '../db/schema.js';
 import { randomId } from '../domain/random.js';
 
-export type RequestType = 'delist' | 'report' | 'unblock';
+export type RequestType = 'delist' | 'report' | 'unblock' | 'contact';
 export type RequestState = 'awaiting_confirmation' | 'queued' | 'delisted' | 'not_listed' | 'needs_review' | 'refused' | 'received' | 'duplicate' | 'approved' | 'closed';
 /** States the automation never leaves (staff may still move a needs_review request on). */
 export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 'needs_review', 'refused', 'received', 'duplicate', 'approved', 'closed'];
@@ -181,6 +181,28 @@ export class RequestStore {
       )
       .executeTakeFirst();
     if (!result.numInsertedOrUpdatedRows) throw new Error(`request ${id} does not exist`);
+  }
+
+  /**
+   * Moves those of `ids` still in one of `from` to `state`, each with its event, in two statements whatever their
+   * number (a case may hold thousands of reports); returns the ids moved and their emails.
+   */
+  async transitionManyIn(db: Kysely<Database>, ids: string[], from: readonly RequestState[], state: RequestState, message: string, extra: Pick<RequestUpdate, 'reason' | 'reasonCode'>, at = new Date()): Promise<Array<{ id: string; email: string }>> {
+    const moved: Array<{ id: string; email: string }> = [];
+    for (let i = 0; i < ids.length; i += 5000) {
+      const chunk = ids.slice(i, i + 5000);
+      const rows = await db.updateTable('requests').set({ state, updated_at: at, ...columnsOf(extra) }).where('id', 'in', chunk).where('state', 'in', [...from]).returning(['id', 'email']).execute();
+      if (!rows.length) continue;
+      const key = extra.reasonCode ? `reason.${extra.reasonCode}` : null; // the step said in each reader's language (issue 16)
+      await db.insertInto('request_events').values(rows.map((r) => ({ request_id: r.id, at, state, message, message_key: key }))).execute();
+      moved.push(...rows.map((r) => ({ id: r.id, email: r.email ?? '' })));
+    }
+    return moved;
+  }
+
+  /** The requests of one ticket now belong to another (a merged case): their mails refer to it. */
+  async moveToTicketIn(db: Kysely<Database>, fromTicketId: string, toTicketId: string): Promise<void> {
+    await db.updateTable('requests').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).execute();
   }
 
   /** A state change on its own (one statement, so a transaction of its own). */

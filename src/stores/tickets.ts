@@ -3,7 +3,7 @@ import type { Database, TicketRepliesTable, TicketsTable } from '../db/schema.js
 import { parseNetwork } from '../domain/ip.js';
 import type { Policy } from '../policy.js';
 
-export const TICKET_KINDS = ['delist-review', 'abuse-case', 'tenant-unblock'] as const;
+export const TICKET_KINDS = ['delist-review', 'abuse-case', 'tenant-unblock', 'contact'] as const;
 export type TicketKind = (typeof TICKET_KINDS)[number];
 export type Severity = 'normal' | 'critical';
 export type TicketState = 'open' | 'closed';
@@ -37,8 +37,8 @@ export interface TicketEvent {
   at: string;
   actor: string;
   message: string;
-  /** 'note' (internal), 'reply' (mailed to the requester: table ticket_replies), 'action', 'system'. */
-  type?: 'note' | 'reply' | 'action' | 'system';
+  /** 'note' (internal), 'reply' (mailed to the requester: table ticket_replies), 'action', 'system', 'requester' (their answer by mail). */
+  type?: 'note' | 'reply' | 'action' | 'system' | 'requester';
   /** Replies: their id (the mail job refers to it), and the kind of update (each has its own mail template wording). */
   id?: string;
   template?: ReplyTemplate;
@@ -241,6 +241,12 @@ export class TicketStore {
       if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
       return ticketOf(winner);
     });
+  }
+
+  /** The open abuse case of a case key, if any (only one may be open: reopening another would break that). */
+  async openCaseIdIn(db: Kysely<Database>, caseKey: string): Promise<string | null> {
+    const row = await db.selectFrom('tickets').select('id').where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+    return row?.id ?? null;
   }
 
   /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */

@@ -184,7 +184,7 @@ describe('issue 16: the request\'s language rules its pages and mails, after sta
 
   it('a reporter who wrote in Korean hears the outcome of the case in Korean (confirmed, and dismissed)', async () => {
     const apiToken = await portal.ctx.apiTokens.create('fbl-lang');
-    for (const [action, key, tenant] of [['confirm-abuse', 'staffText.abuseConfirmed', 'lang-case-a'], ['dismiss-abuse', 'staffText.abuseDismissed', 'lang-case-b']] as const) {
+    for (const [action, key, tenant] of [['confirm-abuse', 'reason.report-acted', 'lang-case-a'], ['dismiss-abuse', 'reason.report-not-actionable', 'lang-case-b']] as const) {
       const email = `reporter-${tenant}@example.org`;
       const agent = request.agent(portal.app);
       const csrf = csrfOf(await agent.get('/report').set('Accept-Language', 'ko'));

@@ -15,11 +15,11 @@ function listedAs(category: string, cidr = '198.51.100.7'): Verdict {
 const withSelfDelist = (selfDelist: Partial<Policy['selfDelist']>): Policy => ({ ...policy, selfDelist: { ...policy.selfDelist, ...selfDelist } });
 
 describe('decideDelist', () => {
-  it('refuses our own outbound address and says to contact support', () => {
+  it('refuses our own outbound address and says to write to our staff through the contact form', () => {
     const decision = decideDelist(policy, listedAs('spam-source'), 0, true);
     assert.equal(decision.outcome, 'refused');
     assert.match(decision.reason, /our own outbound network/);
-    assert.match(decision.reason, /contact support/i);
+    assert.match(decision.reason, /contact form/i);
   });
 
   it('refuses our own address before looking at the listing, budget or category', () => {

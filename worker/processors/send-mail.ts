@@ -2,6 +2,7 @@ import type { Context } from '../../src/context.js';
 import type { MailKind, SendMailJob } from '../../src/jobs/contract.js';
 import type { Mailer } from '../../src/mail/mailer.js';
 import { renderMail } from '../../src/mail/render.js';
+import { replyAddressFor } from '../../src/domain/reply-address.js';
 import { keyedText, localParams, STATE_LABELS } from '../../src/features/status/labels.js';
 import { isLanguage, translator, withLang } from '../../src/i18n/index.js';
 import type { PortalRequest } from '../../src/stores/requests.js';
@@ -37,12 +38,17 @@ const MAILS: Record<MailKind, (ctx: Context, r: PortalRequest, job: SendMailJob)
     const ours = reply.key ? keyedText(translator(languageOf(r)), reply.key, reply.params) : '';
     return { update: reply.template ?? 'update', text: ours || reply.message, statusUrl: statusUrl(ctx, r), kind: r.type };
   },
+  // Staff closed the ticket behind the request (with or without action, one or in bulk): the outcome and its reason.
+  'request-closed': (ctx, r) => ({ ...outcome(ctx, r), kind: r.type, contactUrl: withLang(`${ctx.config.publicUrl}/contact?request=${r.id}`, r.lang) }),
 };
 
 const languageOf = (r: PortalRequest) => (isLanguage(r.lang) ? r.lang : 'en');
 
 /** The request's status page, in the request's language (the visitor's switcher still changes it). */
 const statusUrl = (ctx: Context, r: PortalRequest) => withLang(`${ctx.config.publicUrl}/status/${r.id}`, r.lang);
+
+/** Mails about a ticket carry its reply address, so that an answer by mail comes back into the ticket (a delist result only once the request has a review ticket). */
+const ABOUT_A_TICKET: readonly MailKind[] = ['staff-reply', 'request-closed', 'delist-result'];
 
 /** A request's outcome: English label and reason as stored (used when it has no message key), plus the state and reason key the templates translate in every language. */
 function outcome(ctx: Context, r: PortalRequest): Data {
@@ -66,5 +72,7 @@ export async function processSendMail(ctx: Context, mailer: Mailer, job: SendMai
   if (!request.email) throw new PermanentJobError(`request ${job.requestId} has no email address to write to`);
   if (job.kind.endsWith('-challenge') && !request.challengeId) throw new PermanentJobError(`request ${job.requestId} has no challenge`);
   const data = { ip: request.ip, publicUrl: ctx.config.publicUrl, operator: ctx.config.operator, ...(await MAILS[job.kind](ctx, request, job)) };
-  await mailer.send(await renderMail(job.kind, request.email, data, request.lang));
+  const mail = await renderMail(job.kind, request.email, data, request.lang);
+  const replyTo = ABOUT_A_TICKET.includes(job.kind) && request.ticketId ? replyAddressFor({ secret: ctx.config.secret, domain: ctx.config.replyDomain }, request.ticketId) : null;
+  await mailer.send(replyTo ? { ...mail, replyTo } : mail);
 }

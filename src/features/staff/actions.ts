@@ -68,6 +68,20 @@ async function requestsOf(ctx: Context, ticket: Ticket): Promise<string[]> {
   return requests.filter((r) => r?.email).map((r) => r!.id);
 }
 
+/** Request states a staff decision still has to end: the requester's status page waits for it (and promises a mail). */
+const AWAITING_STAFF = ['needs_review', 'received', 'queued'] as const;
+
+/**
+ * Tells the requests behind a ticket that staff closed it: each one still waiting moves to `closed` with the reason
+ * it reads on its status page (a message key when `reasonCode` is given, else the staff's own words), and, when
+ * `mail` is set, gets the request-closed mail with that reason. Used where the closing action mails nothing else.
+ */
+async function closeRequestsIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, a: Actor, reason: string, opts: { reasonCode?: string; mail: boolean }): Promise<void> {
+  const ids = ticket.requestId ? [ticket.requestId] : await ctx.tickets.reports(ticket.id);
+  const closed = await ctx.requests.transitionManyIn(trx, ids, AWAITING_STAFF, 'closed', reason, { reason, reasonCode: opts.reasonCode ?? '' }, a.now);
+  if (opts.mail) for (const r of closed) if (r.email) await ctx.jobs.sendMailIn(trx, 'request-closed', r.id);
+}
+
 export async function addNote(ctx: Context, id: string, text: string, a: Actor): Promise<void> {
   const ticket = await load(ctx, id);
   const clean = text.trim();
@@ -163,7 +177,8 @@ export async function confirmAbuse(ctx: Context, id: string, hours: number, a: A
     if (ticket.tenant) await ctx.routing.lockIn(trx);
     await closeIn(ctx, trx, ticket, a, 'confirm', ticket.tenant ? `abuse confirmed; tenant ${ticket.tenant} in the high-risk pool for ${hours} h` : 'abuse confirmed');
     if (ticket.tenant) await assignPool(ctx, { kind: 'tenant', key: ticket.tenant, pool: 'high-risk', expires: `${hours}h`, reason: `abuse confirmed on ${ticket.id}`, source: 'staff', by: a.user.email }, a.now, trx);
-    await replyIn(ctx, trx, ticket, recipients, 'resolved', said('staffText.abuseConfirmed'), a);
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', said('reason.report-acted'), a);
+    await closeRequestsIn(ctx, trx, ticket, a, 'We confirmed the abuse you reported and acted on the sender.', { reasonCode: 'report-acted', mail: false });
   });
 }
 
@@ -171,9 +186,10 @@ export async function dismissAbuse(ctx: Context, id: string, why: string, a: Act
   const ticket = await load(ctx, id, 'abuse-case');
   mustBeOpen(ticket);
   const recipients = await requestsOf(ctx, ticket);
-  await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse', (trx) =>
-    replyIn(ctx, trx, ticket, recipients, 'resolved', said('staffText.abuseDismissed'), a),
-  );
+  await close(ctx, ticket, a, 'dismiss', why.trim() || 'not abuse', async (trx) => {
+    await replyIn(ctx, trx, ticket, recipients, 'resolved', said('reason.report-not-actionable'), a);
+    await closeRequestsIn(ctx, trx, ticket, a, 'We found no abuse by our customer that we can act on.', { reasonCode: 'report-not-actionable', mail: false });
+  });
 }
 
 /** A tenant's pool set (or released) from a ticket: the routing change and the ticket's timeline entry commit together. */
@@ -196,6 +212,7 @@ export async function mergeCase(ctx: Context, id: string, duplicateId: string, a
   mustBeOpen(duplicate);
   await close(ctx, duplicate, a, 'merge', `merged into ${target.id}`, async (trx) => {
     await ctx.tickets.moveReportsIn(trx, duplicate.id, target.id);
+    await ctx.requests.moveToTicketIn(trx, duplicate.id, target.id); // their mails (replies, reply address) now come from this case
     await ctx.tickets.addEventIn(trx, target.id, { at: at(a), actor: a.user.email, message: `merged ${duplicate.id} into this case`, type: 'action' });
   });
 }
@@ -235,7 +252,9 @@ export async function bulkClose(ctx: Context, ids: string[], why: string, a: Act
     const ticket = await ctx.tickets.get(id);
     if (!ticket || ticket.state !== 'open') continue;
     try {
-      await close(ctx, ticket, a, 'close', why.trim() || 'closed in bulk');
+      // Closing without action (one ticket or in bulk) tells every requester still waiting, with the staff's reason.
+      const reason = why.trim() || 'closed in bulk';
+      await close(ctx, ticket, a, 'close', reason, (trx) => closeRequestsIn(ctx, trx, ticket, a, reason, { mail: true }));
       closed++;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err; // closed by someone else meanwhile

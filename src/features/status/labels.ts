@@ -8,7 +8,7 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
   delisted: { label: 'Delisted', next: 'Nothing more to do. Mail from this IP address is accepted again.' },
   not_listed: { label: 'Not listed', next: 'The IP address is not on our list. If your mail still bounces, check the bounce message: the block may be elsewhere.' },
   needs_review: { label: 'Needs review by our staff', next: 'Our support staff will look at your request and answer you by email.' },
-  refused: { label: 'Refused', next: 'The request cannot be done through self-service. Please contact support.' },
+  refused: { label: 'Refused', next: 'The request cannot be done through self-service. If you have a question about it, write to our staff through the contact form.' },
   received: { label: 'Received', next: 'Your report was added to the abuse case of the sender. Our staff follow up on it; thank you.' },
   approved: { label: 'Approved', next: 'Our staff approved the request. A probation period follows: keep your servers locked down.' },
   closed: { label: 'Closed', next: 'Our staff closed this case. Thank you.' },
