@@ -187,14 +187,15 @@ export class RequestStore {
    * Moves those of `ids` still in one of `from` to `state`, each with its event, in two statements whatever their
    * number (a case may hold thousands of reports); returns the ids moved and their emails.
    */
-  async transitionManyIn(db: Kysely<Database>, ids: string[], from: readonly RequestState[], state: RequestState, message: string, extra: Pick<RequestUpdate, 'reason' | 'reasonCode'>, at = new Date()): Promise<Array<{ id: string; email: string }>> {
+  async transitionManyIn(db: Kysely<Database>, ids: string[], from: readonly RequestState[], state: RequestState, message: string, extra: Pick<RequestUpdate, 'reason' | 'reasonCode' | 'reasonParams'>, at = new Date()): Promise<Array<{ id: string; email: string }>> {
     const moved: Array<{ id: string; email: string }> = [];
     for (let i = 0; i < ids.length; i += 5000) {
       const chunk = ids.slice(i, i + 5000);
       const rows = await db.updateTable('requests').set({ state, updated_at: at, ...columnsOf(extra) }).where('id', 'in', chunk).where('state', 'in', [...from]).returning(['id', 'email']).execute();
       if (!rows.length) continue;
-      const key = extra.reasonCode ? `reason.${extra.reasonCode}` : null; // the step said in each reader's language (issue 16)
-      await db.insertInto('request_events').values(rows.map((r) => ({ request_id: r.id, at, state, message, message_key: key }))).execute();
+      // The step said in each reader's language (issue 16): the reason's key and parameters.
+      const key = extra.reasonCode ? { message_key: `reason.${extra.reasonCode}`, message_params: extra.reasonParams || null } : {};
+      await db.insertInto('request_events').values(rows.map((r) => ({ request_id: r.id, at, state, message, ...key }))).execute();
       moved.push(...rows.map((r) => ({ id: r.id, email: r.email ?? '' })));
     }
     return moved;

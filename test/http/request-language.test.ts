@@ -241,6 +241,24 @@ describe('issue 16: the request\'s language rules its pages and mails, after sta
     }
   });
 
+  it('staff close a Korean request (bulk, from the queue) with one of our texts: status page and mail in Korean', async () => {
+    const { requestId, ticketId } = await delistForReview('ko', '198.51.100.166', 'ko-closed@example.org');
+    const queue = await staff.agent.get('/staff').expect(200);
+    assert.match(queue.text, /<select id="bulk-canned" name="canned">/);
+    await staff.agent.post('/staff/bulk').type('form').send({ _csrf: staff.csrf, ids: ticketId, canned: 'done', reason: '' }).expect(303);
+    assert.equal((await portal.ctx.requests.get(requestId))?.state, 'closed');
+    const status = keep('ko status closed', (await openElsewhere(`/status/${requestId}`).expect(200)).text);
+    assert.ok(status.includes(escapeHtml(t.ko('staffText.template.done'))), status);
+    assert.ok(status.includes(escapeHtml(t.ko('reason.staff-only-category', { category: t.ko('categoryName.botnet') }))), 'the earlier step stays Korean');
+    const closed = keepMail('ko request-closed', (await mailsTo('ko-closed@example.org', 3))[2]!);
+    assert.ok(closed.text.includes(t.ko('staffText.template.done')), closed.text);
+    // In the staff's own words (here Korean), as written.
+    const other = await delistForReview('ko', '198.51.100.167', 'ko-closed-words@example.org');
+    await act(other.ticketId, { action: 'close', reason: '중복 요청이라 닫아요.' });
+    const words = keep('ko status closed (own words)', (await openElsewhere(`/status/${other.requestId}`).expect(200)).text);
+    assert.ok(words.includes('중복 요청이라 닫아요.'));
+  });
+
   it('refuses a refusal with neither our text nor a reason, and ignores a reply text that is not ours: 400, never 500', async () => {
     const { requestId, ticketId } = await delistForReview('ko', '198.51.100.165', 'ko-hostile@example.org');
     const post = (fields: Record<string, unknown>) => staff.agent.post(`/staff/tickets/${ticketId}/action`).type('form').send({ _csrf: staff.csrf, action: 'refuse-delist', ...fields });

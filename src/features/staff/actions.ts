@@ -76,9 +76,9 @@ const AWAITING_STAFF = ['needs_review', 'received', 'queued'] as const;
  * it reads on its status page (a message key when `reasonCode` is given, else the staff's own words), and, when
  * `mail` is set, gets the request-closed mail with that reason. Used where the closing action mails nothing else.
  */
-async function closeRequestsIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, a: Actor, reason: string, opts: { reasonCode?: string; mail: boolean }): Promise<void> {
+async function closeRequestsIn(ctx: Context, trx: Kysely<Database>, ticket: Ticket, a: Actor, reason: string, opts: { reasonCode?: string; reasonParams?: string; mail: boolean }): Promise<void> {
   const ids = ticket.requestId ? [ticket.requestId] : await ctx.tickets.reports(ticket.id);
-  const closed = await ctx.requests.transitionManyIn(trx, ids, AWAITING_STAFF, 'closed', reason, { reason, reasonCode: opts.reasonCode ?? '' }, a.now);
+  const closed = await ctx.requests.transitionManyIn(trx, ids, AWAITING_STAFF, 'closed', reason, { reason, reasonCode: opts.reasonCode ?? '', ...(opts.reasonParams && { reasonParams: opts.reasonParams }) }, a.now);
   if (opts.mail) for (const r of closed) if (r.email) await ctx.jobs.sendMailIn(trx, 'request-closed', r.id);
 }
 
@@ -245,16 +245,23 @@ export async function refuseUnblock(ctx: Context, id: string, why: string, a: Ac
   });
 }
 
-/** Bulk close from the queue: each ticket closed on its own (one failing does not stop the others). */
-export async function bulkClose(ctx: Context, ids: string[], why: string, a: Actor): Promise<{ closed: number; skipped: number }> {
+/**
+ * Bulk close from the queue: each ticket closed on its own (one failing does not stop the others). The reason is the
+ * staff's words and/or one of our texts (`canned`), kept as `reason.staff-words` with them as parameters: each
+ * requester reads our text in their language, the staff's words as written.
+ */
+export async function bulkClose(ctx: Context, ids: string[], why: string, a: Actor, canned?: string): Promise<{ closed: number; skipped: number }> {
+  const note = why.trim();
+  const params = isStaffText(canned) ? { template: canned, ...(note && { note }) } : note ? { note } : null;
+  const words = params ? { reason: en('reason.staff-words', withTemplate(en, params)), reasonCode: 'staff-words', reasonParams: JSON.stringify(params) } : null;
   let closed = 0;
   for (const id of ids.slice(0, 200)) {
     const ticket = await ctx.tickets.get(id);
     if (!ticket || ticket.state !== 'open') continue;
     try {
       // Closing without action (one ticket or in bulk) tells every requester still waiting, with the staff's reason.
-      const reason = why.trim() || 'closed in bulk';
-      await close(ctx, ticket, a, 'close', reason, (trx) => closeRequestsIn(ctx, trx, ticket, a, reason, { mail: true }));
+      const reason = words?.reason || 'closed in bulk';
+      await close(ctx, ticket, a, 'close', reason, (trx) => closeRequestsIn(ctx, trx, ticket, a, reason, { ...(words && { reasonCode: words.reasonCode, reasonParams: words.reasonParams }), mail: true }));
       closed++;
     } catch (err) {
       if (!(err instanceof ConflictError)) throw err; // closed by someone else meanwhile

@@ -42,7 +42,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const q = queueQuery.parse(req.query);
     const filters = Object.fromEntries(FILTER_FIELDS.map((f) => [f, (q as Record<string, string | undefined>)[f]]).filter(([, v]) => v)) as Partial<Record<FilterField, string>>;
     const [page, counts] = await Promise.all([ctx.tickets.query({ state: q.state, ...(q.kind && { kind: q.kind }), sort: q.sort, filters, ...(q.after && { after: q.after }), limit: 50 }), ctx.tickets.counts(q.state)]);
-    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now() });
+    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now(), cannedTexts: CANNED_TEXTS });
   };
 
   const ticketPage: RequestHandler = async (req, res) => {
@@ -83,7 +83,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
       case 'merge': await actions.mergeCase(ctx, id, String(b.duplicate ?? '').trim(), a); break;
       case 'approve-unblock': await actions.approveUnblock(ctx, id, a); break;
       case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(true), a, canned); break;
-      case 'close': await actions.bulkClose(ctx, [id], reason(), a); break;
+      case 'close': await actions.bulkClose(ctx, [id], reason(true), a, canned); break;
       default: throw new ValidationError('Unknown action.', { action: 'unknown' });
     }
     res.redirect(303, `/staff/tickets/${encodeURIComponent(id)}`);
@@ -104,8 +104,9 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const ids = ([] as string[]).concat(req.body?.ids ?? []).filter((v) => typeof v === 'string');
     if (!ids.length) throw new ValidationError('Select at least one ticket.', { ids: 'Select at least one ticket.' });
     const reason = String(req.body?.reason ?? '').trim();
-    if (reason.length < 3 || reason.length > 2000) throw new ValidationError('Give the reason the requesters will read (3 to 2000 characters).', { reason: 'required' });
-    await actions.bulkClose(ctx, ids, reason, actor(req));
+    const canned = isStaffText(req.body?.canned) ? req.body.canned : undefined;
+    if ((reason || !canned) && (reason.length < 3 || reason.length > 2000)) throw new ValidationError('Give the reason the requesters will read (3 to 2000 characters).', { reason: 'required' });
+    await actions.bulkClose(ctx, ids, reason, actor(req), canned);
     res.redirect(303, '/staff');
   };
 
