@@ -11,6 +11,7 @@ import { AllowlistStore } from './stores/allowlist.js';
 import { ApiTokenStore } from './stores/api-tokens.js';
 import { AssignmentStore } from './stores/assignments.js';
 import { AuditStore } from './stores/audit.js';
+import { ListTableStore } from './stores/list-tables.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
 import { ReportCounter } from './stores/report-counter.js';
@@ -19,6 +20,7 @@ import { RequestStore } from './stores/requests.js';
 import { RestrictionStore } from './stores/restrictions.js';
 import { RoutingStore } from './stores/routing.js';
 import { StaffStore } from './stores/staff.js';
+import { TenantActivityStore } from './stores/tenant-activity.js';
 import { TenantStore } from './stores/tenants.js';
 import { TicketStore } from './stores/tickets.js';
 
@@ -42,6 +44,10 @@ export interface Context {
   tickets: TicketStore;
   apiTokens: ApiTokenStore;
   audit: AuditStore;
+  /** The staff console's tables of the routing datasets and the tenant directory (src/stores/list-tables.ts). */
+  listTables: ListTableStore;
+  /** What the desk knows about one tenant: its tickets, reports per day, unblock requests (the tenant page). */
+  tenantActivity: TenantActivityStore;
   staff: StaffStore;
   /** The tenant directory (src/stores/tenants.ts). */
   tenants: TenantStore;
@@ -74,6 +80,8 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     tickets: new TicketStore(db, policy.sla),
     apiTokens: new ApiTokenStore(db),
     audit: new AuditStore(db),
+    listTables: new ListTableStore(db),
+    tenantActivity: new TenantActivityStore(db),
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
     tenants: new TenantStore(db),
     reportCounter: new ReportCounter(db, policy.abuse.windowHours),

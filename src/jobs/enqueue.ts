@@ -72,9 +72,12 @@ export class JobProducer {
     return { queue: QUEUES.mail, name: JOBS.sendMail, jobId: `${kind}-${requestId}${ref ? `-${ref}` : ''}`, data: { ...data } };
   }
 
-  /** A delayed job that removes a routing entry when it expires, if it is still the same entry. */
+  /**
+   * A delayed job that removes a routing entry when it expires, if it is still the same entry. The id names the
+   * expiry too: an entry whose expiry staff changed gets a job for the new time (the old one then finds it renewed).
+   */
   expireIntent(job: ExpireEntryJob, expiresAt: string): JobIntent {
-    const jobId = `expire-${createHash('sha256').update(`${job.dataset}|${job.key}|${job.stamp}`).digest('hex').slice(0, 24)}`;
+    const jobId = `expire-${createHash('sha256').update(`${job.dataset}|${job.key}|${job.stamp}|${expiresAt}`).digest('hex').slice(0, 24)}`;
     return { queue: QUEUES.maintenance, name: JOBS.expireEntry, jobId, data: { ...job }, runAt: new Date(expiresAt) };
   }
 

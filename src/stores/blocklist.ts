@@ -49,6 +49,8 @@ export class BlocklistStore {
     if (q.overlapping) where.push(sql`cidr && ${q.overlapping.text}::cidr`);
     if (q.category) where.push(sql`category = ${q.category}`);
     if (q.source) where.push(sql`source = ${q.source}`);
+    if (q.since) where.push(sql`listed_at >= ${q.since}::date::timestamp AT TIME ZONE 'UTC'`);
+    if (q.until) where.push(sql`listed_at < (${q.until}::date + 1)::timestamp AT TIME ZONE 'UTC'`);
     const decoded = q.after ? decodeCursor(q.after) : null;
     const cursor = decoded && decoded.length === (q.sort === 'cidr' ? 1 : 2) ? decoded : null;
     let order;
@@ -171,6 +173,10 @@ export interface ListingQuery {
   overlapping?: Network;
   category?: string;
   source?: string;
+  /** Listed from this UTC day on (YYYY-MM-DD, a valid date). */
+  since?: string;
+  /** Listed up to and including this UTC day. */
+  until?: string;
   sort: 'newest' | 'expiring' | 'cidr';
   after?: string;
   limit: number;

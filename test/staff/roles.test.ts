@@ -12,6 +12,11 @@ const GETS: Array<[string, 'viewer' | 'triager' | 'admin']> = [
   ['/staff/lists', 'viewer'],
   ['/staff/audit', 'viewer'],
   ['/staff/tenants', 'triager'],
+  ['/staff/lists/exclusions', 'viewer'],
+  ['/staff/lists/allowlist', 'viewer'],
+  ['/staff/lists/pools', 'viewer'],
+  ['/staff/lists/restrictions', 'viewer'],
+  ['/staff/lists/tenants', 'triager'],
   ['/staff/users', 'admin'],
   ['/staff/queues', 'admin'],
 ];
@@ -20,6 +25,7 @@ const POSTS: Array<[string, 'viewer' | 'triager' | 'admin', Record<string, strin
   ['/staff/lists/allowlist/add', 'triager', { target: '198.51.100.240/28', reason: 'partner relay' }],
   ['/staff/lists/pools/assign', 'triager', { kind: 'tenant', key: 'matrix-tenant', pool: 'relay', reason: 'test' }],
   ['/staff/bulk', 'triager', { ids: 'no-such-ticket', reason: 'x' }],
+  ['/staff/lists/pools/edit', 'triager', { kind: 'tenant', key: 'matrix-tenant', reason: 'edited in the matrix' }],
   ['/staff/tenants/add', 'admin', { id: 'matrix-tenant', name: 'Matrix' }],
   ['/staff/tenants/item/add', 'admin', { tenant: 'matrix-tenant', item: 'domain', value: 'matrix.example' }],
 ];

@@ -45,6 +45,12 @@ const addr = (v: unknown) => normalizeIpInput(str(v));
 
 const SORTS = ['newest', 'expiring', 'cidr'] as const;
 
+/** A real calendar day written YYYY-MM-DD. */
+function isDay(v: string): boolean {
+  const d = new Date(`${v}T00:00:00Z`);
+  return /^\d{4}-\d{2}-\d{2}$/.test(v) && !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === v;
+}
+
 /**
  * The table of current listings: filter by address or range (listings containing it or inside it), category and
  * source; sort newest first, soonest to expire or by network; 50 a page by cursor; each row with its actions.
@@ -64,9 +70,13 @@ export function listingsTable(ctx: Context): RequestHandler {
       }
     }
     if (filters.category && !ctx.policy.categories[filters.category]) errors.category = 'Not a category.';
+    const dates = { since: text('since', 10), until: text('until', 10) };
+    for (const [k, v] of Object.entries(dates)) if (v && !isDay(v)) errors[k] = 'A date is YYYY-MM-DD.';
+    if (dates.since && dates.until && !errors.since && !errors.until && dates.since > dates.until) errors.until = 'The end date is before the start date.';
     const page = Object.keys(errors).length
       ? { entries: [], next: null }
-      : await ctx.blocklist.page({ ...(overlapping && { overlapping }), ...(filters.category && { category: filters.category }), ...(filters.source && { source: filters.source }), sort: filters.sort, ...(text('after', 400) && { after: text('after', 400) }), limit: 50 });
+      : await ctx.blocklist.page({ ...(overlapping && { overlapping }), ...(filters.category && { category: filters.category }), ...(filters.source && { source: filters.source }), ...(dates.since && { since: dates.since }), ...(dates.until && { until: dates.until }), sort: filters.sort, ...(text('after', 400) && { after: text('after', 400) }), limit: 50 });
+    Object.assign(filters, dates);
     if (Object.keys(errors).length) res.status(400);
     const query = (extra: Record<string, string>) => new URLSearchParams(Object.entries({ ...filters, ...extra }).filter(([, v]) => v) as Array<[string, string]>).toString();
     res.render('staff/listings', { title: 'Listings', filters, errors, page, categories: Object.keys(ctx.policy.categories), sorts: SORTS, here: `/staff/lists/blocklist?${query({ after: text('after', 400) })}`, nextUrl: page.next ? `/staff/lists/blocklist?${query({ after: page.next })}` : null });

@@ -10,6 +10,8 @@ import { LANGUAGE_NAMES, translator } from '../../i18n/index.js';
 import { isStaffText, STAFF_TEXTS } from './staff-texts.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { addressPage } from './address.js';
+import { allowlistTable, exclusionsTable, listTableActions, poolsTable, restrictionsTable, tenantsTable } from './list-tables.js';
+import { tenantPage, tenantSummary } from './tenant-page.js';
 import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
@@ -50,6 +52,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     if (!ticket) throw new NotFoundError('There is no such ticket.');
     const [events, request, reportIds] = await Promise.all([ctx.tickets.events(ticket.id), ticket.requestId ? ctx.requests.get(ticket.requestId) : null, ctx.tickets.reports(ticket.id)]);
     const { reports, groups, tally } = await caseEvidence(ctx, ticket, reportIds, typeof req.query.report === 'string' ? req.query.report.slice(0, 64) : undefined);
+    res.locals.tenantNow = await tenantSummary(ctx, ticket.tenant); // the tenant's pool, restriction and recent reports, inline
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
     const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
     res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS, languageNames: LANGUAGE_NAMES, cannedTexts: CANNED_TEXTS });
@@ -126,6 +129,12 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
     ['get', '/staff/address/:ip', 'viewer', addressPage(ctx)],
     ['get', '/staff/lists/blocklist', 'viewer', listingsTable(ctx)],
+    ['get', '/staff/lists/exclusions', 'viewer', exclusionsTable(ctx)],
+    ['get', '/staff/lists/allowlist', 'viewer', allowlistTable(ctx)],
+    ['get', '/staff/lists/pools', 'viewer', poolsTable(ctx)],
+    ['get', '/staff/lists/restrictions', 'viewer', restrictionsTable(ctx)],
+    ['get', '/staff/lists/tenants', 'triager', tenantsTable(ctx)],
+    ['get', '/staff/tenants/:id', 'triager', tenantPage(ctx)],
     ['get', '/staff/audit', 'viewer', auditPage(ctx)],
     ['get', '/staff/tenants', 'triager', tenantsPage(ctx)],
     ['post', '/staff/tickets/:id/action', 'triager', act],
@@ -133,6 +142,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     ['post', '/staff/tickets/:id/reply', 'triager', reply],
     ['post', '/staff/bulk', 'triager', bulk],
     ...listActions(ctx),
+    ...listTableActions(ctx),
     ...tenantActions(ctx),
     ['get', '/staff/users', 'admin', users],
   ];
