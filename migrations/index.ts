@@ -9,6 +9,7 @@ import * as m0007 from './0007_listing_indexes.js';
 import * as m0008 from './0008_snapshot_entry_json.js';
 import * as m0009 from './0009_contact_conversation.js';
 import * as m0010 from './0010_list_tables.js';
+import * as m0011 from './0011_dashboard_indexes.js';
 import * as m0012 from './0012_message_keys.js';
 
 /**
@@ -28,5 +29,6 @@ export const migrations: Record<string, Migration> = {
   '0008_snapshot_entry_json': m0008,
   '0009_contact_conversation': m0009,
   '0010_list_tables': m0010,
+  '0011_dashboard_indexes': m0011,
   '0012_message_keys': m0012,
 };

@@ -14,6 +14,7 @@ import { AuditStore } from './stores/audit.js';
 import { ListTableStore } from './stores/list-tables.js';
 import { BlocklistStore } from './stores/blocklist.js';
 import { ChallengeStore } from './stores/challenges.js';
+import { DashboardStore } from './stores/dashboard.js';
 import { ReportCounter } from './stores/report-counter.js';
 import { ReportDraftStore } from './stores/report-drafts.js';
 import { RequestStore } from './stores/requests.js';
@@ -52,6 +53,8 @@ export interface Context {
   /** The tenant directory (src/stores/tenants.ts). */
   tenants: TenantStore;
   reportCounter: ReportCounter;
+  /** The staff dashboard's figures (src/stores/dashboard.ts). */
+  dashboard: DashboardStore;
   jobs: JobProducer;
   /** True when the address is inside one of our own outbound pools. */
   isOwnAddress(addr: Address): boolean;
@@ -85,6 +88,7 @@ export function createContext(config: Config, policy: Policy, redis: Redis, logg
     staff: new StaffStore(db, redis, keys, policy.staff.loginThrottle),
     tenants: new TenantStore(db),
     reportCounter: new ReportCounter(db, policy.abuse.windowHours),
+    dashboard: new DashboardStore(db),
     jobs: new JobProducer(db, redis, keys),
     isOwnAddress: (addr) => ownNetworks.some((net) => contains(net, addr)),
   };

@@ -112,6 +112,8 @@ export interface TicketsTable {
   /** The SLA: when staff must have acted. */
   due_at: Timestamp;
   closed_at: Timestamp | null;
+  /** migrations/0011: the first staff action or reply (TicketStore sets it once); the dashboard's time to first response. */
+  first_response_at: Timestamp | null;
 }
 
 /** Tickets per state and kind (the queue's tabs), kept by triggers on tickets: read it, never write it. */

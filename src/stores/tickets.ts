@@ -292,11 +292,18 @@ export class TicketStore {
   async addEventIn(db: Kysely<Database>, ticketId: string, event: TicketEvent): Promise<void> {
     if (event.type === 'reply') throw new Error('a reply is written with addReplyIn');
     await db.insertInto('ticket_events').values({ ticket_id: ticketId, at: event.at, actor: event.actor, type: event.type ?? 'system', message: event.message }).execute();
+    if (event.type === 'action') await this.respondedIn(db, ticketId, event.at);
+  }
+
+  /** The first staff action or reply on a ticket (kept once: the dashboard's time to first response). */
+  private async respondedIn(db: Kysely<Database>, ticketId: string, at: string): Promise<void> {
+    await db.updateTable('tickets').set({ first_response_at: at }).where('id', '=', ticketId).where('first_response_at', 'is', null).execute();
   }
 
   /** What staff mailed to the requesters; returns the reply's id (the mail job refers to it). */
   async addReplyIn(db: Kysely<Database>, ticketId: string, reply: NewReply): Promise<string> {
     const row = await db.insertInto('ticket_replies').values({ ticket_id: ticketId, at: reply.at, author: reply.author, template: reply.template, body: reply.body, body_key: reply.key ?? null, body_params: reply.params ? JSON.stringify(reply.params) : null }).returning('id').executeTakeFirstOrThrow();
+    await this.respondedIn(db, ticketId, reply.at);
     return String(row.id);
   }
 

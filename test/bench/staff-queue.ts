@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { sql } from 'kysely';
 import { createApp } from '../../src/app.js';
+import { dashboard } from '../../src/features/staff/dashboard.js';
 import { TICKET_KINDS } from '../../src/stores/tickets.js';
 import { testContext } from '../helpers/context.js';
 
@@ -58,6 +59,19 @@ export async function staffQueueBench(opts: { tickets: number; requests: number;
     const firstPage = await (await fetch(`${base}/staff`, { headers: { cookie } })).text();
     const next = /href="([^"]+)" rel="next"/.exec(firstPage)?.[1]?.replace(/&amp;/g, '&');
     const deep = next ? await time(`${base}${next}`, cookie, opts.requests) : NaN;
+    // The dashboard over the same tickets, a fifth of them answered (first_response_at): the first request counts
+    // every hour of 31 days, later ones only the hours not yet settled (src/stores/dashboard.ts).
+    await sql`UPDATE tickets SET first_response_at = created_at + make_interval(secs => (hashtext(id) & 4095)) WHERE hashtext(id) % 5 = 0`.execute(ctx.db);
+    await sql`VACUUM ANALYZE tickets`.execute(ctx.db);
+    const dashboardFirst = await time(`${base}/staff/dashboard`, cookie, 1);
+    const dashboardPage = await time(`${base}/staff/dashboard`, cookie, opts.requests);
+    const counted: number[] = []; // the figures counted afresh each time (the page shares them for SHARED_MS)
+    for (let i = 0; i < opts.requests; i++) {
+      const t0 = performance.now();
+      await dashboard(ctx, 'Asia/Seoul');
+      counted.push(performance.now() - t0);
+    }
+    const dashboardFigures = median(counted);
 
     // The listings table over 1,000,000 current listings (set-based seed: distinct /32s, 6 categories, a third
     // expiring), newest first, by network, filtered by a /16 and by category, and a deep page by cursor.
@@ -86,6 +100,9 @@ export async function staffQueueBench(opts: { tickets: number; requests: number;
       ['baseline.public_form_page_ms', Math.round(baseline * 100) / 100, 'ms'],
       ['staff.queue_page_vs_form_page', Math.round((queue / baseline) * 100) / 100, 'ratio'],
       ['staff.queue_tickets', opts.tickets, 'tickets'],
+      ['staff.dashboard_ms', Math.round(dashboardPage * 100) / 100, 'ms'],
+      ['staff.dashboard_figures_ms', Math.round(dashboardFigures * 100) / 100, 'ms'],
+      ['staff.dashboard_first_ms', Math.round(dashboardFirst * 100) / 100, 'ms'],
       ['staff.listings_page_ms', Math.round(listingsNewest * 100) / 100, 'ms'],
       ['staff.listings_by_network_ms', Math.round(listingsByNetwork * 100) / 100, 'ms'],
       ['staff.listings_in_range_ms', Math.round(listingsInRange * 100) / 100, 'ms'],

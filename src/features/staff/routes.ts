@@ -16,6 +16,7 @@ import { listingsTable, listsPage, listActions } from './lists.js';
 import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 import { tenantActions, tenantsPage } from './tenants.js';
+import { chartLibrary, dashboardJson, dashboardPage, duration, glance } from './dashboard.js';
 
 /** Our reply texts, as staff pick them (in English; each requester reads them in their own language). */
 const en = translator('en');
@@ -43,8 +44,8 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
   const queue: RequestHandler = async (req, res) => {
     const q = queueQuery.parse(req.query);
     const filters = Object.fromEntries(FILTER_FIELDS.map((f) => [f, (q as Record<string, string | undefined>)[f]]).filter(([, v]) => v)) as Partial<Record<FilterField, string>>;
-    const [page, counts] = await Promise.all([ctx.tickets.query({ state: q.state, ...(q.kind && { kind: q.kind }), sort: q.sort, filters, ...(q.after && { after: q.after }), limit: 50 }), ctx.tickets.counts(q.state)]);
-    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now(), cannedTexts: CANNED_TEXTS });
+    const [page, counts, figures] = await Promise.all([ctx.tickets.query({ state: q.state, ...(q.kind && { kind: q.kind }), sort: q.sort, filters, ...(q.after && { after: q.after }), limit: 50 }), ctx.tickets.counts(q.state), q.after ? null : glance(ctx)]);
+    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now(), glance: figures, duration, cannedTexts: CANNED_TEXTS });
   };
 
   const ticketPage: RequestHandler = async (req, res) => {
@@ -124,6 +125,9 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
 
   const routes: Route[] = [
     ['get', '/staff', 'viewer', queue],
+    ['get', '/staff/dashboard', 'viewer', dashboardPage(ctx)],
+    ['get', '/staff/dashboard.json', 'viewer', dashboardJson(ctx)],
+    ['get', '/staff/assets/chart.umd.min.js', 'viewer', chartLibrary()],
     ['get', '/staff/tickets/:id', 'viewer', ticketPage],
     ['get', '/staff/reports/:id/raw', 'viewer', rawSample],
     ['get', '/staff/lists', 'viewer', listsPage(ctx)],
