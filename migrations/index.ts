@@ -10,6 +10,7 @@ import * as m0008 from './0008_snapshot_entry_json.js';
 import * as m0009 from './0009_contact_conversation.js';
 import * as m0010 from './0010_list_tables.js';
 import * as m0011 from './0011_dashboard_indexes.js';
+import * as m0012 from './0012_message_keys.js';
 
 /**
  * Every migration, by name, in order. A new migration is a file `NNNN_name.ts` here and a line below
@@ -29,4 +30,5 @@ export const migrations: Record<string, Migration> = {
   '0009_contact_conversation': m0009,
   '0010_list_tables': m0010,
   '0011_dashboard_indexes': m0011,
+  '0012_message_keys': m0012,
 };

@@ -68,10 +68,13 @@ function isCatalogRace(error: unknown, ownSchema: string): boolean {
   return /does not exist/.test(message) && !message.includes(`"${ownSchema}"`);
 }
 
-/** Undoes every migration (tests of the migrations themselves). */
+/** Undoes every migration (tests of the migrations themselves); tried again on a catalog race, as migrateToLatest. */
 export async function migrateDownToEmpty(db: Kysely<any>): Promise<MigrationResult[]> {
-  const { results, error } = await (await createMigrator(db)).migrateTo(NO_MIGRATIONS);
-  return check(results, error);
+  for (let attempt = 1; ; attempt++) {
+    const { results, error } = await (await createMigrator(db)).migrateTo(NO_MIGRATIONS);
+    if (!error || attempt >= 8 || !isCatalogRace(error, await currentSchema(db))) return check(results, error);
+    await new Promise((r) => setTimeout(r, 25 * attempt + Math.random() * 50));
+  }
 }
 
 /** Names of the migrations not applied yet (production start can refuse to run on an old schema). */

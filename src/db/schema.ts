@@ -50,6 +50,9 @@ export interface RequestEventsTable {
   at: CreatedAt;
   state: string;
   message: string;
+  /** The step as a message key and its parameters (issue 16); null on rows written before, which show their state. */
+  message_key: string | null;
+  message_params: Json<Record<string, unknown>> | null;
 }
 
 export interface ChallengesTable {
@@ -138,6 +141,9 @@ export interface TicketRepliesTable {
   author: string;
   template: 'update' | 'need-info' | 'resolved';
   body: string;
+  /** Our own wording as a message key and its parameters (the mail says it in the requester's language); null for a staff member's own text. */
+  body_key: string | null;
+  body_params: Json<Record<string, unknown>> | null;
 }
 
 export interface ReportsTable {

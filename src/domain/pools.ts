@@ -56,7 +56,22 @@ export interface Classification {
   pool: PoolName;
   /** Every rule that applied, readable English, in order; the first is the deciding one. */
   reasons: string[];
+  /**
+   * The same reasons as message keys (`pools.reason.<key>`) and parameters, in the same order, for a page in the
+   * reader's language (src/features/pools/reasons.ts). An assignment's staff reason is not among the parameters.
+   */
+  steps: PoolReason[];
 }
+
+/** Why a rule gave way: `highRisk` (the high-risk rules), `relay` (the stricter relay assignment), `assignment` (an explicit assignment). */
+export type Precedence = 'highRisk' | 'relay' | 'assignment';
+
+export type PoolReason =
+  | { key: 'ndr' | 'spam' | 'overLimits' | 'normal' }
+  | { key: 'noDns'; domain: string }
+  | { key: 'assignment'; kind: 'tenant' | 'domain'; name: string; parent: string | null; pool: PoolName; until: string | null; but: Precedence | null }
+  | { key: 'forwardedUnverified'; but: Precedence | null }
+  | { key: 'forwardedVerified'; conditions: Array<'acceptedDomain' | 'spf' | 'dkim'>; outcome: 'normal' | 'notRelay' };
 
 /** The domain itself, then each parent domain: mail.example.com → mail.example.com, example.com, com. */
 export function domainAndParents(domain: string): string[] {
@@ -110,11 +125,26 @@ function describeAssignment(m: Match, senderDomain: string | null): string {
   return `The sending domain ${sender} is assigned to the ${a.pool} pool${through} ${untilText(a)}${why}.`;
 }
 
+function assignmentStep(m: Match, senderDomain: string | null, but: Precedence | null): PoolReason {
+  const a = m.assignment;
+  const sender = senderDomain === null ? '' : normalizeDomain(senderDomain);
+  const parent = a.kind === 'domain' && m.matchedDomain !== undefined && m.matchedDomain !== sender ? m.matchedDomain : null;
+  return { key: 'assignment', kind: a.kind, name: a.kind === 'tenant' ? a.key : sender, parent, pool: a.pool, until: a.expiresAt, but };
+}
+
 function escapeConditions(facts: MessageFacts): string[] {
   const out: string[] = [];
   if (facts.senderInAcceptedDomain) out.push('the sender is in an accepted domain of the tenant');
   if (facts.spfPass) out.push('SPF passed when it came to us');
   if (facts.dkimPassForSender) out.push('DKIM for the sender domain passed when it came to us');
+  return out;
+}
+
+function escapeConditionIds(facts: MessageFacts): Array<'acceptedDomain' | 'spf' | 'dkim'> {
+  const out: Array<'acceptedDomain' | 'spf' | 'dkim'> = [];
+  if (facts.senderInAcceptedDomain) out.push('acceptedDomain');
+  if (facts.spfPass) out.push('spf');
+  if (facts.dkimPassForSender) out.push('dkim');
   return out;
 }
 
@@ -140,16 +170,27 @@ export function classify(facts: MessageFacts, assignments: PoolAssignment[], now
   const domainText = facts.senderDomain === null || facts.senderDomain.trim() === '' ? '' : ` ${normalizeDomain(facts.senderDomain)}`;
 
   const highRisk: string[] = [];
+  const highRiskSteps: PoolReason[] = [];
   if (facts.isNdr) {
     highRisk.push('It is a non-delivery report (bounce or delivery status notification), and every NDR leaves through the high-risk pool.');
+    highRiskSteps.push({ key: 'ndr' });
   }
-  for (const m of matches) if (m.assignment.pool === 'high-risk') highRisk.push(describeAssignment(m, facts.senderDomain));
-  if (facts.spamVerdict) highRisk.push('Our filter judged it to be spam, and spam leaves through the high-risk pool.');
+  for (const m of matches) {
+    if (m.assignment.pool !== 'high-risk') continue;
+    highRisk.push(describeAssignment(m, facts.senderDomain));
+    highRiskSteps.push(assignmentStep(m, facts.senderDomain, null));
+  }
+  if (facts.spamVerdict) {
+    highRisk.push('Our filter judged it to be spam, and spam leaves through the high-risk pool.');
+    highRiskSteps.push({ key: 'spam' });
+  }
   if (facts.overSendingLimits) {
     highRisk.push('It exceeds the service sending limits or the outbound spam policy, so it leaves through the high-risk pool.');
+    highRiskSteps.push({ key: 'overLimits' });
   }
   if (facts.domainHasA === false && facts.domainHasMx === false) {
     highRisk.push(`The sending domain${domainText} has no A record and no MX record in public DNS, so it always leaves through the high-risk pool.`);
+    highRiskSteps.push({ key: 'noDns', domain: domainText.trim() });
   }
 
   const relayAssigned = matches.filter((m) => m.assignment.pool === 'relay');
@@ -164,40 +205,50 @@ export function classify(facts: MessageFacts, assignments: PoolAssignment[], now
   else pool = relayRule ? 'relay' : 'normal';
 
   const precedence = highRisk.length > 0 ? 'the high-risk rules take precedence' : 'the explicit pool assignment takes precedence';
-  const assignmentReasons = (list: Match[], overriddenBy: string | null) =>
-    list.map((m) => {
+  const PRECEDENCE: Record<Precedence, string> = { highRisk: 'the high-risk rules take precedence', relay: 'the stricter relay assignment takes precedence', assignment: 'the explicit pool assignment takes precedence' };
+  const reasons: string[] = [];
+  const steps: PoolReason[] = [];
+  const addAssignments = (list: Match[], but: Precedence | null) => {
+    for (const m of list) {
       const text = describeAssignment(m, facts.senderDomain);
-      return overriddenBy === null ? text : `${text.slice(0, -1)}, but ${overriddenBy}.`;
-    });
+      reasons.push(but === null ? text : `${text.slice(0, -1)}, but ${PRECEDENCE[but]}.`);
+      steps.push(assignmentStep(m, facts.senderDomain, but));
+    }
+  };
 
-  const forwarding: string[] = [];
+  if (pool === 'high-risk') {
+    reasons.push(...highRisk);
+    steps.push(...highRiskSteps);
+    addAssignments([...relayAssigned, ...normalAssigned], 'highRisk');
+  } else if (relayAssigned.length > 0) {
+    addAssignments(relayAssigned, null);
+    addAssignments(normalAssigned, 'relay');
+  } else if (normalAssigned.length > 0) {
+    addAssignments(normalAssigned, null);
+  }
+
   if (relayRule) {
     const decidedByRule = highRisk.length === 0 && relayAssigned.length === 0 && normalAssigned.length === 0;
-    forwarding.push(
+    reasons.push(
       decidedByRule
         ? `${UNVERIFIED}, so it leaves through the relay pool.`
         : `${UNVERIFIED}, so the forwarding rule alone would send it through the relay pool, but ${precedence}.`,
     );
+    steps.push({ key: 'forwardedUnverified', but: decidedByRule ? null : highRisk.length > 0 ? 'highRisk' : 'assignment' });
   } else if (facts.forwarded) {
     const outcome = pool === 'normal' ? 'so it avoids the relay pool and leaves through the normal pool' : 'so the forwarding rule does not send it to the relay pool';
-    forwarding.push(
+    reasons.push(
       `It was forwarded or relayed by us, but ${joinAnd(escapes)}, ${outcome}; ` +
         'because the sender is authenticated, the Sender Rewriting Scheme (SRS) is used to rewrite the envelope sender.',
     );
+    steps.push({ key: 'forwardedVerified', conditions: escapeConditionIds(facts), outcome: pool === 'normal' ? 'normal' : 'notRelay' });
   }
-
-  const reasons: string[] = [];
-  if (pool === 'high-risk') {
-    reasons.push(...highRisk, ...assignmentReasons([...relayAssigned, ...normalAssigned], 'the high-risk rules take precedence'));
-  } else if (relayAssigned.length > 0) {
-    reasons.push(...assignmentReasons(relayAssigned, null), ...assignmentReasons(normalAssigned, 'the stricter relay assignment takes precedence'));
-  } else if (normalAssigned.length > 0) {
-    reasons.push(...assignmentReasons(normalAssigned, null));
-  }
-  reasons.push(...forwarding);
   // A forwarded, verified message in the normal pool: the forwarding note is the deciding reason (why not relay).
-  if (reasons.length === 0) reasons.push(NORMAL_REASON);
-  return { pool, reasons };
+  if (reasons.length === 0) {
+    reasons.push(NORMAL_REASON);
+    steps.push({ key: 'normal' });
+  }
+  return { pool, reasons, steps };
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import i18next, { type TFunction } from 'i18next';
 
 export const LANGUAGES = ['en', 'ko', 'zh-TW'] as const;
@@ -70,31 +70,64 @@ export function switcherFor(entries: ReadonlyArray<SwitcherEntry>, originalUrl: 
   return entries.map((e) => ({ ...e, href: `?${rest ? `${rest}&` : ''}lang=${encodeURIComponent(e.code)}` }));
 }
 
+type PageLocals = { t: TFunction; languages: ReadonlyArray<{ code: Language; name: string; current: boolean }> };
+let pageLocals: Record<Language, PageLocals> | undefined;
+/** What the views get for each language, made once: a fixed translator and the switcher's entries. */
+function localsFor(lang: Language): PageLocals {
+  pageLocals ??= Object.fromEntries(
+    LANGUAGES.map((l) => [l, { t: translator(l), languages: Object.freeze(LANGUAGES.map((c) => Object.freeze({ code: c, name: LANGUAGE_NAMES[c], current: c === l }))) }]),
+  ) as Record<Language, PageLocals>;
+  return pageLocals[lang];
+}
+
+function setPageLanguage(req: Request, res: Response, lang: Language): void {
+  const l = localsFor(lang);
+  res.locals.lang = lang;
+  res.locals.t = l.t;
+  res.locals.languages = switcherFor(l.languages, req.originalUrl);
+}
+
 /**
  * Picks the language of a public page: `?lang=` from the switcher (kept in a cookie), else the cookie, else
- * Accept-Language. Views get `t`, `lang` and the switcher's links.
+ * Accept-Language. Views get `t`, `lang` and the switcher's links. `res.locals.langChosen` says whether the visitor
+ * chose it (query or cookie) rather than their browser's header (see useRequestLanguage).
  */
 export function languageMiddleware(https: boolean): RequestHandler {
-  // What the views get for each language, made once: a fixed translator and the switcher's entries.
-  const locals = Object.fromEntries(
-    LANGUAGES.map((lang) => [lang, { t: translator(lang), languages: Object.freeze(LANGUAGES.map((l) => Object.freeze({ code: l, name: LANGUAGE_NAMES[l], current: l === lang }))) }]),
-  ) as Record<Language, { t: TFunction; languages: ReadonlyArray<{ code: Language; name: string; current: boolean }> }>;
   return (req, res, next) => {
     const asked = req.query.lang;
     let lang: Language;
+    let chosen = true;
     if (isLanguage(asked)) {
       lang = asked;
       res.cookie(COOKIE, lang, { httpOnly: true, sameSite: 'lax', secure: https, path: '/', maxAge: 365 * 86_400_000 });
     } else if (isLanguage(req.cookies?.[COOKIE])) lang = req.cookies[COOKIE] as Language;
-    else lang = fromAcceptLanguage(req.get('accept-language'));
-    res.locals.lang = lang;
-    res.locals.t = locals[lang].t;
-    res.locals.languages = switcherFor(locals[lang].languages, req.originalUrl);
+    else {
+      lang = fromAcceptLanguage(req.get('accept-language'));
+      chosen = false;
+    }
+    res.locals.langChosen = chosen;
+    setPageLanguage(req, res, lang);
     // Only a GET or HEAD answer can be cached, so only those say that they vary by language.
     const method = req.method;
     if (method === 'GET' || method === 'HEAD') res.vary('Accept-Language');
     next();
   };
+}
+
+/**
+ * A page about one request (its confirm and status pages) is in the language the request was made in, unless the
+ * visitor chose one (the switcher's `?lang=`, which the mailed links also carry, or its cookie): a link opened on
+ * another device, whose browser asks for English, still reads as the request was written.
+ */
+export function useRequestLanguage(req: Request, res: Response, requestLang: string | undefined | null): void {
+  if (res.locals.langChosen || !isLanguage(requestLang) || requestLang === res.locals.lang) return;
+  setPageLanguage(req, res, requestLang);
+}
+
+/** A mailed link to one of our pages, carrying the request's language (`?lang=`, as the switcher does). */
+export function withLang(url: string, lang: string | undefined | null): string {
+  if (!isLanguage(lang)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}lang=${encodeURIComponent(lang)}`;
 }
 
 /**

@@ -13,8 +13,15 @@ export const FINAL_STATES: readonly RequestState[] = ['delisted', 'not_listed', 
 export interface RequestEvent {
   at: string;
   state: RequestState;
+  /** The step in English, as written (staff pages, logs; the only text of rows written before issue 16). */
   message: string;
+  /** The step as a message key and its parameters (JSON text), said in each reader's language. */
+  key?: string;
+  params?: string;
 }
+
+/** A timeline step: English text only, or with its message key and parameters (the public pages and mails use the key). */
+export type StepMessage = string | { text: string; key: string; params?: Record<string, unknown> };
 
 export interface PortalRequest {
   id: string;
@@ -157,13 +164,21 @@ export class RequestStore {
       ON CONFLICT (queue, job_id) DO NOTHING`.execute(db);
   }
 
-  /** Moves a request to `state` with `message` on its timeline (and the fields of `extra`): one statement. */
-  async transitionIn(db: Kysely<Database>, id: string, state: RequestState, message: string, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
+  /**
+   * Moves a request to `state` with `message` on its timeline (and the fields of `extra`): one statement. The step
+   * keeps a message key: the one given, else the reason's (`reason.<code>` and its parameters) when `extra` sets one.
+   */
+  async transitionIn(db: Kysely<Database>, id: string, state: RequestState, message: StepMessage, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
+    const text = typeof message === 'string' ? message : message.text;
+    const key = typeof message === 'string' ? (extra.reasonCode ? `reason.${extra.reasonCode}` : null) : message.key;
+    const params = typeof message === 'string' ? (extra.reasonCode && extra.reasonParams ? extra.reasonParams : null) : message.params ? JSON.stringify(message.params) : null;
     const result = await db
       .with('moved', (q) => q.updateTable('requests').set({ state, updated_at: at, ...columnsOf(extra) }).where('id', '=', id).returning('id'))
       .insertInto('request_events')
-      .columns(['request_id', 'at', 'state', 'message'])
-      .expression((eb) => eb.selectFrom('moved').select((s) => ['moved.id', s.val(at).as('at'), s.val(state).as('state'), s.val(message).as('message')]))
+      .columns(['request_id', 'at', 'state', 'message', 'message_key', 'message_params'])
+      .expression((eb) =>
+        eb.selectFrom('moved').select((s) => ['moved.id', s.val(at).as('at'), s.val(state).as('state'), s.val(text).as('message'), s.val(key).as('message_key'), sql<string | null>`${params}::jsonb`.as('message_params')]),
+      )
       .executeTakeFirst();
     if (!result.numInsertedOrUpdatedRows) throw new Error(`request ${id} does not exist`);
   }
@@ -172,13 +187,15 @@ export class RequestStore {
    * Moves those of `ids` still in one of `from` to `state`, each with its event, in two statements whatever their
    * number (a case may hold thousands of reports); returns the ids moved and their emails.
    */
-  async transitionManyIn(db: Kysely<Database>, ids: string[], from: readonly RequestState[], state: RequestState, message: string, extra: Pick<RequestUpdate, 'reason' | 'reasonCode'>, at = new Date()): Promise<Array<{ id: string; email: string }>> {
+  async transitionManyIn(db: Kysely<Database>, ids: string[], from: readonly RequestState[], state: RequestState, message: string, extra: Pick<RequestUpdate, 'reason' | 'reasonCode' | 'reasonParams'>, at = new Date()): Promise<Array<{ id: string; email: string }>> {
     const moved: Array<{ id: string; email: string }> = [];
     for (let i = 0; i < ids.length; i += 5000) {
       const chunk = ids.slice(i, i + 5000);
       const rows = await db.updateTable('requests').set({ state, updated_at: at, ...columnsOf(extra) }).where('id', 'in', chunk).where('state', 'in', [...from]).returning(['id', 'email']).execute();
       if (!rows.length) continue;
-      await db.insertInto('request_events').values(rows.map((r) => ({ request_id: r.id, at, state, message }))).execute();
+      // The step said in each reader's language (issue 16): the reason's key and parameters.
+      const key = extra.reasonCode ? { message_key: `reason.${extra.reasonCode}`, message_params: extra.reasonParams || null } : {};
+      await db.insertInto('request_events').values(rows.map((r) => ({ request_id: r.id, at, state, message, ...key }))).execute();
       moved.push(...rows.map((r) => ({ id: r.id, email: r.email ?? '' })));
     }
     return moved;
@@ -190,7 +207,7 @@ export class RequestStore {
   }
 
   /** A state change on its own (one statement, so a transaction of its own). */
-  async transition(id: string, state: RequestState, message: string, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
+  async transition(id: string, state: RequestState, message: StepMessage, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
     await this.transitionIn(this.db, id, state, message, extra, at);
   }
 
@@ -277,7 +294,7 @@ export class RequestStore {
 
   async events(id: string): Promise<RequestEvent[]> {
     if (!isRequestId(id)) return [];
-    const rows = await this.db.selectFrom('request_events').select(['at', 'state', 'message']).where('request_id', '=', id).orderBy('id').execute();
-    return rows.map((r) => ({ at: r.at.toISOString(), state: r.state as RequestState, message: r.message }));
+    const rows = await this.db.selectFrom('request_events').select(['at', 'state', 'message', 'message_key', 'message_params']).where('request_id', '=', id).orderBy('id').execute();
+    return rows.map((r) => ({ at: r.at.toISOString(), state: r.state as RequestState, message: r.message, ...(r.message_key && { key: r.message_key }), ...(r.message_params != null && { params: text(r.message_params) }) }));
   }
 }

@@ -1,5 +1,5 @@
 import { sql, type Expression, type Kysely, type Selectable, type SqlBool } from 'kysely';
-import type { Database, TicketsTable } from '../db/schema.js';
+import type { Database, TicketRepliesTable, TicketsTable } from '../db/schema.js';
 import { parseNetwork } from '../domain/ip.js';
 import type { Policy } from '../policy.js';
 
@@ -42,6 +42,9 @@ export interface TicketEvent {
   /** Replies: their id (the mail job refers to it), and the kind of update (each has its own mail template wording). */
   id?: string;
   template?: ReplyTemplate;
+  /** Replies in our own wording: the message key and its parameters (JSON text), mailed in the requester's language. */
+  key?: string;
+  params?: string;
 }
 
 export const REPLY_TEMPLATES = ['update', 'need-info', 'resolved'] as const;
@@ -66,10 +69,24 @@ export interface NewReply {
   at: string;
   author: string;
   template: ReplyTemplate;
+  /** The text in English (the staff timeline); for our own wording also its message key and parameters. */
   body: string;
+  key?: string;
+  params?: Record<string, unknown>;
 }
 
 type Row = Selectable<TicketsTable>;
+
+const replyEvent = (r: Selectable<TicketRepliesTable>): TicketEvent => ({
+  at: r.at.toISOString(),
+  actor: r.author,
+  message: r.body,
+  type: 'reply',
+  id: String(r.id),
+  template: r.template,
+  ...(r.body_key && { key: r.body_key }),
+  ...(r.body_params != null && { params: typeof r.body_params === 'string' ? r.body_params : JSON.stringify(r.body_params) }),
+});
 
 const ticketOf = (r: Row): Ticket => ({
   id: r.id,
@@ -285,7 +302,7 @@ export class TicketStore {
 
   /** What staff mailed to the requesters; returns the reply's id (the mail job refers to it). */
   async addReplyIn(db: Kysely<Database>, ticketId: string, reply: NewReply): Promise<string> {
-    const row = await db.insertInto('ticket_replies').values({ ticket_id: ticketId, at: reply.at, author: reply.author, template: reply.template, body: reply.body }).returning('id').executeTakeFirstOrThrow();
+    const row = await db.insertInto('ticket_replies').values({ ticket_id: ticketId, at: reply.at, author: reply.author, template: reply.template, body: reply.body, body_key: reply.key ?? null, body_params: reply.params ? JSON.stringify(reply.params) : null }).returning('id').executeTakeFirstOrThrow();
     await this.respondedIn(db, ticketId, reply.at);
     return String(row.id);
   }
@@ -294,7 +311,7 @@ export class TicketStore {
   async reply(ticketId: string, replyId: string): Promise<TicketEvent | null> {
     if (!/^\d{1,15}$/.test(replyId)) return null;
     const r = await this.db.selectFrom('ticket_replies').selectAll().where('ticket_id', '=', ticketId).where('id', '=', Number(replyId)).executeTakeFirst();
-    return r ? { at: r.at.toISOString(), actor: r.author, message: r.body, type: 'reply', id: String(r.id), template: r.template } : null;
+    return r ? replyEvent(r) : null;
   }
 
   async get(id: string): Promise<Ticket | null> {
@@ -329,7 +346,7 @@ export class TicketStore {
     ]);
     const all = [
       ...events.map((e) => ({ at: e.at, seq: e.id, event: { at: e.at.toISOString(), actor: e.actor, message: e.message, type: e.type } as TicketEvent })),
-      ...replies.map((r) => ({ at: r.at, seq: r.id, event: { at: r.at.toISOString(), actor: r.author, message: r.body, type: 'reply', id: String(r.id), template: r.template } as TicketEvent })),
+      ...replies.map((r) => ({ at: r.at, seq: r.id, event: replyEvent(r) as TicketEvent })),
     ];
     return all.sort((a, b) => a.at.getTime() - b.at.getTime() || a.seq - b.seq).map((x) => x.event);
   }

@@ -49,7 +49,7 @@ const roomy = { max: 1000, windowMinutes: 10 };
 describe('the public pages in English, Korean and Traditional Chinese', () => {
   let ctx: TestContext;
   let app: ReturnType<typeof createApp>;
-  const pages: Array<{ path: string; key: string; params?: Record<string, string>; tag?: string }> = [];
+  const pages: Array<{ path: string; key: string; params?: Record<string, string>; tag?: string; choose?: boolean }> = [];
 
   const newest = async () => (await storedRequestIds(ctx)).at(-1)!;
   const tokenOf = (id: string) => delistToken(ctx, id);
@@ -86,7 +86,9 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
       { path: '/report', key: 'report.form.title' },
       { path: previewPath, key: 'report.preview.title' },
       { path: '/report/sent', key: 'common.checkEmail' },
-      { path: `/report/confirm/${reportToken}`, key: 'report.confirm.title' },
+      // This report was made in English (a draft's language): its page follows the request's language unless the
+      // visitor chooses one, as the switcher (and the mailed link, `?lang=`) does.
+      { path: `/report/confirm/${reportToken}`, key: 'report.confirm.title', choose: true },
       { path: '/unblock', key: 'unblock.form.heading' },
       { path: '/unblock/sent', key: 'common.checkEmail' },
       { path: `/unblock/confirm/${unblockToken}`, key: 'unblock.confirm.title' },
@@ -99,7 +101,7 @@ describe('the public pages in English, Korean and Traditional Chinese', () => {
   for (const [lang, header] of [['ko', 'ko-KR,ko;q=0.9,en;q=0.5'], ['zh-TW', 'zh-TW,zh;q=0.9'], ['en', 'en-GB']] as const) {
     it(`answers every public page in ${lang} for Accept-Language: ${header}`, async () => {
       for (const page of pages) {
-        const res = await request(app).get(page.path).set('Accept-Language', header);
+        const res = await request(app).get(page.path).query(page.choose ? { lang } : {}).set('Accept-Language', header);
         assert.ok([200, 404].includes(res.status), `${page.path}: ${res.status}`);
         assert.match(res.text, new RegExp(`<html lang="${lang}">`), page.path);
         const tag = page.tag ?? 'h1';

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { createApp } from '../../src/app.js';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { addListing } from '../../src/features/blocklist/service.js';
+import { assignPool } from '../../src/features/pools/service.js';
 import { requestDelist } from '../../src/features/delist/service.js';
 import { requestUnblock } from '../../src/features/unblock/service.js';
 import { translator } from '../../src/i18n/index.js';
@@ -242,7 +243,19 @@ describe('issue 16: people in their own language (first slice)', () => {
           keep(path, await request(app).get(path).set('Accept-Language', lang));
         }
       }
-      // Not yet: the pool explainer's answer (its rules' reasons are English text from src/domain/pools.ts).
+      // The pool explainer's answer: every rule's reason, from message keys (an assignment's time in words).
+      await assignPool(ctx, { kind: 'tenant', key: 'people-tenant', pool: 'high-risk', expires: '72h', reason: 'staff words', source: 'staff', by: 'desk@example.net' });
+      const answers = [
+        { headers: 'X-Tenant-Id: people-tenant\r\nFrom: a@nodns.example\r\nReturn-Path: <>\r\nX-Spam-Flag: YES\r\nResent-From: b@c.example\r\nSubject: hi', hasA: 'no', hasMx: 'no', overLimits: 'on' },
+        { headers: 'From: a@fwd.example\r\nResent-From: b@c.example\r\nReceived-SPF: pass\r\nSubject: hi', hasA: 'yes', hasMx: 'yes' },
+        { headers: 'From: a@fwd.example\r\nResent-From: b@c.example\r\nSubject: hi', hasA: 'yes', hasMx: 'yes' },
+        { headers: 'From: a@plain.example\r\nSubject: hi', hasA: 'yes', hasMx: 'yes' },
+      ];
+      for (const lang of ['ko', 'zh-TW']) {
+        const agent = request.agent(app);
+        const form = await agent.get('/pools/explain').set('Accept-Language', lang).expect(200);
+        for (const fields of answers) keep('/pools/explain answer', await agent.post('/pools/explain').set('Accept-Language', lang).type('form').send({ _csrf: csrfOf(form), ...fields }).expect(200));
+      }
     });
 
     it('finds none on any ko or zh-TW page rendered above', () => {

@@ -77,7 +77,7 @@ describe('POOLS', () => {
 
 describe('classify: each rule alone', () => {
   it('keeps an ordinary message in the normal pool and says so', () => {
-    assert.deepEqual(classify(facts(), [], NOW), { pool: 'normal', reasons: [NORMAL_REASON] });
+    assert.deepEqual(classify(facts(), [], NOW), { pool: 'normal', reasons: [NORMAL_REASON], steps: [{ key: 'normal' }] });
   });
 
   it('sends every NDR through the high-risk pool', () => {

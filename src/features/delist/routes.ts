@@ -1,6 +1,7 @@
 import { Router, type RequestHandler } from 'express';
 import type { Context } from '../../context.js';
 import { CHALLENGE_EMAIL, challengeLimiters, countOrShowForm, limiter } from '../../http/rate-limit.js';
+import { useRequestLanguage } from '../../i18n/index.js';
 import { isTokenShaped } from '../../stores/challenges.js';
 import { confirmDelist, requestDelist, viewConfirmation } from './service.js';
 import { delistForm, echo, parseForm } from './schema.js';
@@ -61,6 +62,7 @@ export function delistRoutes(ctx: Context): Router {
 
   r.get('/delist/confirm/:token', confirmLimit, async (req, res) => {
     const view = await viewConfirmation(ctx, String(req.params.token));
+    useRequestLanguage(req, res, view.request.lang);
     res.set('Referrer-Policy', 'no-referrer');
     res.render('delist/confirm', { title: `Delist ${view.request.ip}`, view, token: String(req.params.token), policy: ctx.policy });
   });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { classify, factsFromHeaders, isLive, POOLS } from '../../domain/pools.js';
 import { echo, parseForm } from '../delist/schema.js';
+import { poolReasonTexts } from './reasons.js';
 import { assignmentsFor } from './service.js';
 import { acceptedDomainsOf } from '../tenants/service.js';
 
@@ -54,7 +55,9 @@ export function poolExplainerRoutes(ctx: Context): Router {
       const by = a.source === 'automation' ? 'automation' : 'staff';
       publicReasons.set(`${by}:${a.pool}`, { by, pool: a.pool });
     }
-    res.render('pools/explain', page(values, {}, { facts, classification: classify(facts, assignments, now), publicReasons: [...publicReasons.values()] }));
+    const classification = classify(facts, assignments, now);
+    const reasons = poolReasonTexts(res.locals.t, res.locals.lang, classification.steps);
+    res.render('pools/explain', page(values, {}, { facts, classification, reasons, publicReasons: [...publicReasons.values()] }));
   });
   return r;
 }

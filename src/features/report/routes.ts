@@ -4,6 +4,7 @@ import type { Context } from '../../context.js';
 import { AppError, PayloadTooLargeError, ValidationError } from '../../errors.js';
 import { countingAddress } from '../../domain/email-address.js';
 import { CHALLENGE_EMAIL, challengeLimiters, countOrRefuse, countOrShowForm, limiter, refundableLimiter } from '../../http/rate-limit.js';
+import { useRequestLanguage } from '../../i18n/index.js';
 import { isTokenShaped } from '../../stores/challenges.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { CATEGORIES, reportForm } from './schema.js';
@@ -159,6 +160,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
   const confirmLimit = limiter(ctx.redis, ctx.keys, 'report-confirm-client', ctx.policy.rateLimits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
   r.get('/report/confirm/:token', confirmLimit, async (req, res) => {
     const { request, summary } = await viewReportConfirmation(ctx, String(req.params.token));
+    useRequestLanguage(req, res, request.lang);
     res.set('Referrer-Policy', 'no-referrer').render('report/confirm', { title: 'Confirm your report', request, s: summary, token: String(req.params.token) });
   });
   r.post('/report/confirm/:token', confirmLimit, async (req, res) => {

@@ -6,6 +6,8 @@ import type { Role } from '../../stores/staff.js';
 import { FILTER_FIELDS, REPLY_TEMPLATES, SORTS, TICKET_KINDS, type FilterField } from '../../stores/tickets.js';
 import { STATE_LABELS } from '../status/labels.js';
 import * as actions from './actions.js';
+import { LANGUAGE_NAMES, translator } from '../../i18n/index.js';
+import { isStaffText, STAFF_TEXTS } from './staff-texts.js';
 import { loginRoutes, noStore, requireRole, requireStaff, staffSession } from './auth.js';
 import { addressPage } from './address.js';
 import { allowlistTable, exclusionsTable, listTableActions, poolsTable, restrictionsTable, tenantsTable } from './list-tables.js';
@@ -15,6 +17,10 @@ import { auditPage } from './audit-page.js';
 import { caseEvidence } from './evidence.js';
 import { tenantActions, tenantsPage } from './tenants.js';
 import { chartLibrary, dashboardJson, dashboardPage, duration, glance } from './dashboard.js';
+
+/** Our reply texts, as staff pick them (in English; each requester reads them in their own language). */
+const en = translator('en');
+const CANNED_TEXTS = STAFF_TEXTS.map((id) => ({ id, text: en(`staffText.template.${id}`) }));
 
 type Route = [method: 'get' | 'post', path: string, role: Role, handler: RequestHandler];
 
@@ -39,7 +45,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const q = queueQuery.parse(req.query);
     const filters = Object.fromEntries(FILTER_FIELDS.map((f) => [f, (q as Record<string, string | undefined>)[f]]).filter(([, v]) => v)) as Partial<Record<FilterField, string>>;
     const [page, counts, figures] = await Promise.all([ctx.tickets.query({ state: q.state, ...(q.kind && { kind: q.kind }), sort: q.sort, filters, ...(q.after && { after: q.after }), limit: 50 }), ctx.tickets.counts(q.state), q.after ? null : glance(ctx)]);
-    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now(), glance: figures, duration });
+    res.render('staff/queue', { title: 'Triage queue', q, filters, page, counts, kinds: TICKET_KINDS, sorts: SORTS, fields: FILTER_FIELDS, now: Date.now(), glance: figures, duration, cannedTexts: CANNED_TEXTS });
   };
 
   const ticketPage: RequestHandler = async (req, res) => {
@@ -50,7 +56,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     res.locals.tenantNow = await tenantSummary(ctx, ticket.tenant); // the tenant's pool, restriction and recent reports, inline
     const assignment = ticket.tenant ? await ctx.assignments.get('tenant', ticket.tenant) : null;
     const directory = ticket.tenant ? await ctx.tenants.get(ticket.tenant) : null;
-    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS });
+    res.render('staff/ticket', { title: ticket.subject, ticket, events, request, reports, groups, tally, windowHours: ctx.policy.abuse.windowHours, highRiskThreshold: ctx.policy.abuse.highRiskThreshold, reportCount: reportIds.length, assignment, directory, templates: REPLY_TEMPLATES, labels: STATE_LABELS, languageNames: LANGUAGE_NAMES, cannedTexts: CANNED_TEXTS });
   };
 
   const act: RequestHandler = async (req, res) => {
@@ -64,22 +70,24 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
       if (!parsedHours.success) throw new ValidationError('Hours must be a whole number from 1 to 8760.', { hours: 'invalid' });
       return parsedHours.data;
     };
-    // A refusal or closure tells the requester why: the reason is required.
-    const reason = (): string => {
+    // A refusal or closure tells the requester why: the reason is required (a refusal's may be one of our texts, `canned`).
+    const canned = isStaffText(b.canned) ? b.canned : undefined;
+    const reason = (orCanned = false): string => {
       const text = String(b.reason ?? '').trim();
+      if (orCanned && canned && !text) return '';
       if (text.length < 3 || text.length > 2000) throw new ValidationError('Give the reason the requester will read (3 to 2000 characters).', { reason: 'required' });
       return text;
     };
     switch (b.action) {
       case 'approve-delist': await actions.approveDelist(ctx, id, a); break;
-      case 'refuse-delist': await actions.refuseDelist(ctx, id, reason(), a); break;
+      case 'refuse-delist': await actions.refuseDelist(ctx, id, reason(true), a, canned); break;
       case 'confirm-abuse': await actions.confirmAbuse(ctx, id, hours(), a); break;
       case 'dismiss-abuse': await actions.dismissAbuse(ctx, id, reason(), a); break;
       case 'set-pool': await actions.setPool(ctx, id, String(b.pool ?? ''), hoursText ? hours() : null, a); break;
       case 'merge': await actions.mergeCase(ctx, id, String(b.duplicate ?? '').trim(), a); break;
       case 'approve-unblock': await actions.approveUnblock(ctx, id, a); break;
-      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(), a); break;
-      case 'close': await actions.bulkClose(ctx, [id], reason(), a); break;
+      case 'refuse-unblock': await actions.refuseUnblock(ctx, id, reason(true), a, canned); break;
+      case 'close': await actions.bulkClose(ctx, [id], reason(true), a, canned); break;
       default: throw new ValidationError('Unknown action.', { action: 'unknown' });
     }
     res.redirect(303, `/staff/tickets/${encodeURIComponent(id)}`);
@@ -92,7 +100,7 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
 
   const reply: RequestHandler = async (req, res) => {
     const template = z.enum(REPLY_TEMPLATES).catch('update').parse(req.body?.template);
-    await actions.reply(ctx, String(req.params.id), template, String(req.body?.reply ?? ''), actor(req));
+    await actions.reply(ctx, String(req.params.id), template, String(req.body?.reply ?? ''), actor(req), isStaffText(req.body?.canned) ? req.body.canned : undefined);
     res.redirect(303, `/staff/tickets/${encodeURIComponent(String(req.params.id))}#timeline`);
   };
 
@@ -100,8 +108,9 @@ export function staffRoutes(ctx: Context, extra: { queuesDashboard?: RequestHand
     const ids = ([] as string[]).concat(req.body?.ids ?? []).filter((v) => typeof v === 'string');
     if (!ids.length) throw new ValidationError('Select at least one ticket.', { ids: 'Select at least one ticket.' });
     const reason = String(req.body?.reason ?? '').trim();
-    if (reason.length < 3 || reason.length > 2000) throw new ValidationError('Give the reason the requesters will read (3 to 2000 characters).', { reason: 'required' });
-    await actions.bulkClose(ctx, ids, reason, actor(req));
+    const canned = isStaffText(req.body?.canned) ? req.body.canned : undefined;
+    if ((reason || !canned) && (reason.length < 3 || reason.length > 2000)) throw new ValidationError('Give the reason the requesters will read (3 to 2000 characters).', { reason: 'required' });
+    await actions.bulkClose(ctx, ids, reason, actor(req), canned);
     res.redirect(303, '/staff');
   };
 

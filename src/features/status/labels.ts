@@ -1,3 +1,4 @@
+import { withTemplate } from '../staff/staff-texts.js';
 import type { PortalRequest, RequestEvent, RequestState } from '../../stores/requests.js';
 
 /** How each request state reads to the public, and what happens next. */
@@ -30,7 +31,7 @@ type Translate = (key: string, opts?: Record<string, unknown>) => string;
  * Reason parameters a public answer may use: counts, durations, a category, the tenant the requester named.
  * Never an id of another request or case (`canonicalId`, `caseId`) or anything naming a person.
  */
-const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant', 'foundBy'];
+const PUBLIC_PARAMS: readonly string[] = ['category', 'max', 'days', 'inWindow', 'hours', 'tenant', 'foundBy', 'note', 'template', 'ip'];
 
 /** How a report's customer was found, as the reporter may read it (the signal's name only, never the tenant). */
 const FOUND_BY: readonly string[] = ['tenant-header-verified', 'feedback-id', 'verp', 'dkim-domain', 'mail-from-domain', 'from-domain', 'tenant-header-claimed', 'none'];
@@ -47,21 +48,37 @@ export function publicParams(raw: string | undefined): Record<string, unknown> {
 }
 
 /**
+ * The public parameters of a message, in the reader's words: a listing category by its name (`categoryName.<id>`),
+ * never its id (`spam-source`); a staff template (`template`) by its text in the reader's language.
+ */
+export function localParams(t: Translate, raw: string | undefined): Record<string, unknown> {
+  const params = withTemplate(t, publicParams(raw));
+  if (typeof params.category === 'string') params.category = t(`categoryName.${params.category}`, { defaultValue: params.category });
+  return params;
+}
+
+/**
+ * A message we keep as a key and its parameters, in the reader's language ('' when the key is unknown). A reason
+ * (`reason.…`) of a report also says how we found which of our customers sent the message (not who it is).
+ */
+export function keyedText(t: Translate, key: string, rawParams: string | undefined): string {
+  if (!/^(reason|timeline|staffText)\./.test(key)) return '';
+  const params = localParams(t, rawParams);
+  const text = t(key, { ...params, defaultValue: '' });
+  if (!text || text === key) return '';
+  if (!key.startsWith('reason.')) return text;
+  const foundBy = typeof params.foundBy === 'string' && FOUND_BY.includes(params.foundBy) ? t(`reason.customerFoundBy.${params.foundBy}`, { defaultValue: '' }) : '';
+  if (!foundBy || foundBy.startsWith('reason.')) return text;
+  return /[。！？]$/.test(text) ? `${text}${foundBy}` : `${text} ${foundBy}`;
+}
+
+/**
  * A request's reason as the public may read it, in the reader's language: from its message key and the public
  * parameters only (the stored English text may name other requests, a case, or who sent a machine report). A reason
  * without a key is one our staff wrote to this requester (a refusal), which they also had by mail. '' for none.
  */
 export function publicReason(t: Translate, request: Pick<PortalRequest, 'reason' | 'reasonCode' | 'reasonParams'>): string {
-  if (request.reasonCode) {
-    const key = `reason.${request.reasonCode}`;
-    const params = publicParams(request.reasonParams);
-    const text = t(key, { ...params, defaultValue: '' });
-    if (!text || text === key) return '';
-    // A report's reason also says how we found which of our customers sent the message (not who it is).
-    const foundBy = typeof params.foundBy === 'string' && FOUND_BY.includes(params.foundBy) ? t(`reason.customerFoundBy.${params.foundBy}`, { defaultValue: '' }) : '';
-    if (!foundBy || foundBy.startsWith('reason.')) return text;
-    return /[。！？]$/.test(text) ? `${text}${foundBy}` : `${text} ${foundBy}`;
-  }
+  if (request.reasonCode) return keyedText(t, `reason.${request.reasonCode}`, request.reasonParams);
   return request.reason ?? '';
 }
 
@@ -73,12 +90,15 @@ export interface PublicEvent {
 }
 
 /**
- * A request's timeline as the public may read it: each step's message key (`timeline.<type>.<state>`) with no
- * parameter naming anyone, and the decision step as its public reason. A step without a key shows its state only.
+ * A request's timeline as the public may read it: a step kept with its message key (issue 16) in the reader's
+ * language, each with its own parameters, so a later step never changes an earlier one. Rows written before have
+ * only English text: the first steps read as `timeline.<type>.<state>` (no parameter naming anyone), the decision
+ * step as the request's public reason. A step without a key shows its state only.
  */
 export function publicTimeline(t: Translate, request: PortalRequest, events: RequestEvent[]): PublicEvent[] {
   const reason = publicReason(t, request);
   return events.map((e) => {
+    if (e.key) return { at: e.at, state: e.state, message: keyedText(t, e.key, e.params) };
     if (request.reason && e.message === request.reason) return { at: e.at, state: e.state, message: reason };
     const step = request.type === 'report' && e.state === 'queued' && request.channel && request.channel !== 'web' ? 'received' : e.state;
     const key = `timeline.${request.type}.${step}`;

@@ -35,11 +35,10 @@ export interface LiveStatus {
   events: LiveEvent[];
 }
 
-/** A time as the status page writes it: the UTC date in words, in the reader's language. */
+/** A time as the status page writes it: the UTC date in words, in the reader's language ("4 December 2026 at 21:19 UTC"). */
 export function whenText(t: Translate, lang: string, iso: string): string {
   const d = new Date(iso);
-  if (lang === 'en') return d.toUTCString();
-  return t('common.utcTime', { time: d.toLocaleString(lang, { timeZone: 'UTC', dateStyle: 'long', timeStyle: 'short', hourCycle: 'h23' }) });
+  return t('common.utcTime', { time: d.toLocaleString(lang === 'en' ? 'en-GB' : lang, { timeZone: 'UTC', dateStyle: 'long', timeStyle: 'short', hourCycle: 'h23' }) });
 }
 
 export const stateLabel = (t: Translate, state: RequestState) => t(`state.${state}.label`, { defaultValue: STATE_LABELS[state]?.label ?? state });

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import type { Context } from '../../context.js';
 import { AppError, NotFoundError } from '../../errors.js';
 import { limiter } from '../../http/rate-limit.js';
-import { isLanguage, translator } from '../../i18n/index.js';
+import { isLanguage, translator, useRequestLanguage } from '../../i18n/index.js';
 import { FINAL_STATES } from '../../stores/requests.js';
 import { publicStatus } from './labels.js';
 import { liveStatus, REQUEST_ID } from './live.js';
@@ -24,7 +24,7 @@ export function statusRoutes(ctx: Context): Router {
     if (!REQUEST_ID.test(id)) throw new AppError(400, 'BAD_REQUEST', 'This is not a request number. Check the address from your email.');
     const request = await ctx.requests.get(id);
     if (!request) throw new NotFoundError('We have no request with this number. Check the address from your email.');
-    const lng = isLanguage(req.query.lng) ? req.query.lng : res.locals.lang;
+    const lng = isLanguage(req.query.lng) ? req.query.lng : !res.locals.langChosen && isLanguage(request.lang) ? request.lang : res.locals.lang;
     const t = lng === res.locals.lang ? res.locals.t : translator(lng);
     const view = publicStatus(t, request, await ctx.requests.events(request.id));
     res.set('Cache-Control', 'no-store').json(liveStatus(t, lng, view));
@@ -33,6 +33,7 @@ export function statusRoutes(ctx: Context): Router {
   r.get('/status/:id', limit, async (req, res) => {
     const request = await ctx.requests.get(String(req.params.id));
     if (!request) throw new NotFoundError('We have no request with this number. Check the address from your email.');
+    useRequestLanguage(req, res, request.lang);
     const view = publicStatus(res.locals.t, request, await ctx.requests.events(request.id));
     res.set('Cache-Control', 'no-store');
     res.format({

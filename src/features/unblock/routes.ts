@@ -2,6 +2,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Context } from '../../context.js';
 import { CHALLENGE_EMAIL, challengeLimiters, countOrShowForm, limiter } from '../../http/rate-limit.js';
+import { useRequestLanguage } from '../../i18n/index.js';
 import { isTokenShaped } from '../../stores/challenges.js';
 import { echo, parseForm } from '../delist/schema.js';
 import { tenantId } from '../pools/service.js';
@@ -44,6 +45,7 @@ export function unblockRoutes(ctx: Context): Router {
   const confirmLimit = limiter(ctx.redis, ctx.keys, 'unblock-confirm-client', ctx.policy.rateLimits.confirmPerClientIp, undefined, (req) => !isTokenShaped(String(req.params.token)));
   r.get('/unblock/confirm/:token', confirmLimit, async (req, res) => {
     const request = await viewUnblockConfirmation(ctx, String(req.params.token));
+    useRequestLanguage(req, res, request.lang);
     res.set('Referrer-Policy', 'no-referrer').render('unblock/confirm', { title: 'Confirm the unblock request', request, token: String(req.params.token) });
   });
   r.post('/unblock/confirm/:token', confirmLimit, async (req, res) => {
