@@ -14,7 +14,15 @@ export interface CountInput {
   /** Our customer as the tenant directory found it, and how ("feedback-id: Feedback-ID part …"); else the request's claim. */
   tenant?: string | null;
   tenantProof?: string | null;
+  /**
+   * The case (ticket id) the report is evidence of: the same statement attaches it there (a duplicate attaches the
+   * report it duplicates), so recording, attaching and counting are one round trip.
+   */
+  caseTicketId?: string;
 }
+
+/** The advisory lock that orders the reports of one case (held until the transaction ends). */
+export const caseLockName = (caseKey: string) => `report-case:${caseKey}`;
 
 export interface WindowCounts {
   /** What drives escalation: distinct trusted reporters, each with a distinct message (the smaller of the two). */
@@ -73,13 +81,14 @@ export class ReportCounter {
 
   /**
    * Records one report and counts its case's window, in `trx` (a transaction: the case's advisory lock is held until
-   * it ends). Two statements: the lock, then one that inserts the report's row (with the original it duplicates, if
-   * any: its case and class, same Message-ID or sample, within seven windows) and counts the window with that row in
-   * it. A rerun finds the row already there and reads it.
+   * it ends). Two statements: the lock (unless `opts.locked`: the caller took it, see TicketStore.lockedCaseIn), then
+   * one that inserts the report's row (with the original it duplicates, if any: its case and class, same Message-ID
+   * or sample, within seven windows), attaches it to `input.caseTicketId` when given, and counts the window with that
+   * row in it. A rerun finds the row already there and reads it.
    */
-  async countIn(trx: Kysely<Database>, caseKey: string, input: CountInput, now = new Date()): Promise<CountResult> {
+  async countIn(trx: Kysely<Database>, caseKey: string, input: CountInput, now = new Date(), opts: { /** The caller took caseLockName(caseKey) in `trx` already. */ locked?: boolean } = {}): Promise<CountResult> {
     const trusted = input.reporterId !== null;
-    await sql`SELECT pg_advisory_xact_lock(hashtext(${`report-case:${caseKey}`}))`.execute(trx);
+    if (!opts.locked) await sql`SELECT pg_advisory_xact_lock(hashtext(${caseLockName(caseKey)}))`.execute(trx);
     const msgHash = input.messageId ? messageIdHash(input.messageId) : null;
     const sample = sampleBytes(input.sampleHash);
     const since = new Date(now.getTime() - 7 * this.windowMs);
@@ -105,7 +114,11 @@ export class ReportCounter {
         SELECT duplicate_of FROM inserted
         UNION ALL
         SELECT duplicate_of FROM reports WHERE request_id = ${input.reportId}
-      ), windowed AS (
+      )${input.caseTicketId ? sql`, attached AS (
+        INSERT INTO ticket_reports (ticket_id, report_id, attached_at)
+        SELECT ${input.caseTicketId}, coalesce(duplicate_of, ${input.reportId}), ${now} FROM report
+        ON CONFLICT DO NOTHING
+      )` : sql``}, windowed AS (
         SELECT request_id, duplicate_of, trusted, reporter_key FROM reports WHERE case_key = ${caseKey} AND received_at > ${this.windowStart(now)}
         UNION ALL
         SELECT request_id, duplicate_of, trusted, reporter_key FROM inserted

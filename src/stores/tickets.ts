@@ -208,39 +208,58 @@ export class TicketStore {
    * index, so of two reports opening the same case at once one inserts and the other reads the winner's.
    */
   async caseFor(caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
-    const candidate = `case-${firstRequestId}`;
-    const open = (db: Kysely<Database> = this.db) => db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
-    const existing = await open();
+    const existing = await this.openCase(this.db, caseKey);
     if (existing) return ticketOf(existing);
-    return this.db.transaction().execute(async (trx) => {
-      const row = await trx
-        .insertInto('tickets')
-        .values({
-          id: candidate,
-          kind: 'abuse-case',
-          case_key: caseKey,
-          subject: extra.subject ?? `Abuse reports against ${caseKey}`,
-          reason: extra.reason ?? 'abuse reports received',
-          ip: extra.ip ?? null,
-          tenant: extra.tenant ?? null,
-          email: extra.email ?? null,
-          category: extra.category ?? null,
-          created_at: now,
-          updated_at: now,
-          due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
-        })
-        .onConflict((oc) => oc.doNothing())
-        .returningAll()
-        .executeTakeFirst();
-      if (row) {
-        await this.addEventIn(trx, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
-        return ticketOf(row);
-      }
-      // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
-      const winner = (await open(trx)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
-      if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
-      return ticketOf(winner);
-    });
+    return this.db.transaction().execute((trx) => this.openCaseIn(trx, caseKey, firstRequestId, extra, now));
+  }
+
+  /**
+   * In `trx`: takes the advisory lock `lockName` (held until the transaction ends) and reads the case's open ticket,
+   * in one statement (null when it has none: openCaseIn opens it). The report intake orders a case's reports so.
+   */
+  async lockedCaseIn(trx: Kysely<Database>, caseKey: string, lockName: string): Promise<Ticket | null> {
+    // One row whatever the case (a LEFT JOIN from one row), so the lock is taken exactly once.
+    const { rows } = await sql<Row & { locked: unknown }>`
+      SELECT pg_advisory_xact_lock(hashtext(${lockName})) AS locked, t.*
+        FROM (SELECT 1) one LEFT JOIN tickets t ON t.case_key = ${caseKey} AND t.kind = 'abuse-case' AND t.state = 'open'`.execute(trx);
+    const row = rows[0];
+    return row?.id ? ticketOf(row) : null;
+  }
+
+  private openCase(db: Kysely<Database>, caseKey: string) {
+    return db.selectFrom('tickets').selectAll().where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
+  }
+
+  /** Opens the abuse case of `caseKey` in `trx` (or reads the one another report opened meanwhile). */
+  async openCaseIn(trx: Kysely<Database>, caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
+    const candidate = `case-${firstRequestId}`;
+    const row = await trx
+      .insertInto('tickets')
+      .values({
+        id: candidate,
+        kind: 'abuse-case',
+        case_key: caseKey,
+        subject: extra.subject ?? `Abuse reports against ${caseKey}`,
+        reason: extra.reason ?? 'abuse reports received',
+        ip: extra.ip ?? null,
+        tenant: extra.tenant ?? null,
+        email: extra.email ?? null,
+        category: extra.category ?? null,
+        created_at: now,
+        updated_at: now,
+        due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
+      })
+      .onConflict((oc) => oc.doNothing())
+      .returningAll()
+      .executeTakeFirst();
+    if (row) {
+      await this.addEventIn(trx, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
+      return ticketOf(row);
+    }
+    // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
+    const winner = (await this.openCase(trx, caseKey)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
+    if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
+    return ticketOf(winner);
   }
 
   /** The open abuse case of a case key, if any (only one may be open: reopening another would break that). */

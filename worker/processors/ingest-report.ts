@@ -7,7 +7,7 @@ import type { ReportSummary } from '../../src/features/report/service.js';
 import type { CustomerDecision, CustomerSignals } from '../../src/domain/customer.js';
 import { assignPool } from '../../src/features/pools/service.js';
 import type { IngestReportJob } from '../../src/jobs/contract.js';
-import type { CountResult } from '../../src/stores/report-counter.js';
+import { caseLockName, type CountResult } from '../../src/stores/report-counter.js';
 import { FINAL_STATES, type PortalRequest } from '../../src/stores/requests.js';
 import type { Ticket } from '../../src/stores/tickets.js';
 import { reporterLabel, type ReportTrust } from '../../src/domain/report-trust.js';
@@ -20,8 +20,9 @@ import { PermanentJobError, reasonFields } from './delist.js';
  * evidence, and escalate per policy on the trusted count only. Every step is idempotent, so a retried job changes
  * nothing twice; automated decisions (escalations) go to the audit log with their reason.
  *
- * Once its case is found (or opened), its writes are one transaction (the report's row, its attachment to the case,
- * the request's final state and its acknowledgement mail), unless the count
+ * Its writes are one transaction of four statements on the common path (the case's lock with its open case; the
+ * report's row with its attachment to the case and the window's count; the request's final state; and its
+ * acknowledgement mail when the reporter gave an address), the first report of a case opening it there, unless the count
  * calls for escalation: then the row and the attachment commit first, each action commits with its own audit row,
  * and the outcome follows. A rerun after a crash in between finds the row, counts nothing twice, and escalates only
  * what is not done yet.
@@ -43,16 +44,21 @@ export async function processIngestReport(ctx: Context, job: IngestReportJob, no
   const caseKey = tenant ?? `ip-${summary.sourceIp}`;
   const report: Report = { request, summary, trust, caseKey, tenant, customer, now };
 
-  // The case is found, or opened in a short transaction of its own (opening one updates the desk's ticket counts,
-  // a row every new ticket updates: it is not held while the rest is written).
-  const ticket = await ctx.tickets.caseFor(caseKey, request.id, { ...(tenant ? { tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now);
-  const { counted, actions } = await ctx.db.transaction().execute(async (trx) => {
-    // The report's row is written here, once (a rerun finds it and counts nothing twice).
-    const counted = await ctx.reportCounter.countIn(trx, caseKey, { reportId: request.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter), tenant, tenantProof: customer.match ? `${customer.match.signal}: ${customer.match.detail}` : null }, now);
-    await ctx.tickets.attachReportIn(trx, ticket.id, counted.canonicalId, now);
+  const { ticket, counted, actions } = await ctx.db.transaction().execute(async (trx) => {
+    // The case's lock (its reports are recorded one at a time) and its open case, in one statement; the first report
+    // of a case opens it here.
+    const ticket = (await ctx.tickets.lockedCaseIn(trx, caseKey, caseLockName(caseKey))) ?? (await ctx.tickets.openCaseIn(trx, caseKey, request.id, { ...(tenant ? { tenant } : { ip: summary.sourceIp }), category: request.category ?? 'spam' }, now));
+    // The report's row is written and attached to the case here, once (a rerun finds it and counts nothing twice).
+    const counted = await ctx.reportCounter.countIn(
+      trx,
+      caseKey,
+      { reportId: request.id, caseTicketId: ticket.id, messageId: trust.messageIdentity ?? summary.messageId, sampleHash: summary.sampleHash, reporterId: trust.counts ? trust.reporterId : null, trustReason: reporterLabel(trust.reporter), tenant, tenantProof: customer.match ? `${customer.match.signal}: ${customer.match.detail}` : null },
+      now,
+      { locked: true },
+    );
     const actions = trust.counts && trust.tenant.level === 'verified' ? escalate(ctx.policy, counted, await ctx.assignments.get('tenant', trust.tenant.tenant, trx), ticket.severity === 'critical', now) : [];
     if (!actions.length) await recordOutcomeIn(ctx, trx, report, counted, ticket, []);
-    return { counted, actions };
+    return { ticket, counted, actions };
   });
   if (actions.length && trust.tenant.level === 'verified') {
     const decisions = await runEscalation(ctx, trust.tenant.tenant, ticket, actions, now);
