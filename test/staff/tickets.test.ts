@@ -69,6 +69,11 @@ describe('staff work on tickets (real Redis, worker, SMTP)', () => {
 
   it('refuses a delist review with a reason the requester reads', async () => {
     const { ticketId, requestId } = await reviewTicket('198.51.100.152', 'refuse@example.org');
+    // The refusal and the closure ask the staff member to confirm what the requester will read (a required checkbox).
+    const page = await triager.agent.get(`/staff/tickets/${ticketId}`).expect(200);
+    for (const form of ['refuse', 'close']) {
+      assert.match(page.text, new RegExp(`<input type="checkbox" id="${form}-confirm" name="confirm" value="yes" required> <label for="${form}-confirm">I confirm: [^<]+ will read this reason`), form);
+    }
     // No reason, or hours that are not a number: refused beside the field, nothing changes.
     const noReason = await act(ticketId, { action: 'refuse-delist', reason: ' ' });
     assert.equal(noReason.status, 400);
