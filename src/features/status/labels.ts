@@ -11,7 +11,7 @@ export const STATE_LABELS: Record<RequestState, { label: string; next: string }>
   refused: { label: 'Refused', next: 'The request cannot be done through self-service. If you have a question about it, write to our staff through the contact form.' },
   received: { label: 'Received', next: 'Your report was added to the abuse case of the sender. Our staff follow up on it; thank you.' },
   approved: { label: 'Approved', next: 'Our staff approved the request. A probation period follows: keep your servers locked down.' },
-  closed: { label: 'Closed', next: 'Our staff closed this case. Thank you.' },
+  closed: { label: 'Closed', next: 'Our staff closed this request. Thank you.' },
   duplicate: { label: 'Already reported', next: 'We already had this message; it counts once. Thank you for reporting it.' },
 };
 
