@@ -9,7 +9,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { submitMachineReport } from '../../src/features/report/service.js';
 import { restrictTenant } from '../../src/features/unblock/service.js';
 import { processIngestReport } from '../../worker/processors/ingest-report.js';
-import { CHROMIUM, launch, openPage, serve } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, closeAll } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { messageFromTenant } from '../helpers/messages.js';
 import { challengeToken } from '../helpers/portal.js';
@@ -57,12 +57,7 @@ describe('axe-core finds no accessibility violation (Debian chromium)', { skip: 
     ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
-  after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    server?.close();
-    await ctx?.cleanup();
-  });
+  after(() => closeAll({ browser, server, ctx }));
 
   const newestRequest = async (email: string): Promise<string> => {
     const row = await ctx.db.selectFrom('requests').select('id').where('email', '=', email).orderBy('created_at', 'desc').executeTakeFirstOrThrow();

@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { renderMail } from '../../src/mail/render.js';
 import { translator } from '../../src/i18n/index.js';
-import { CHROMIUM, launch, openPage, serve, shot } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, shot, closeAll } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 
 /** Issue 16, "a conversation, not a dead end", walked in a real browser in Korean; the branded mail as a browser draws it. */
@@ -19,12 +19,7 @@ describe('the contact form and the branded mail in a real browser (Debian chromi
     ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
-  after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    server?.close();
-    await ctx?.cleanup();
-  });
+  after(() => closeAll({ browser, server, ctx }));
 
   it('reaches a person from the home page footer: an error first (focus on the summary, text kept), then the sent page and the status page', async () => {
     const t = translator('ko');

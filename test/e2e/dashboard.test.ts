@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import type { Browser } from 'playwright-core';
 import { createApp } from '../../src/app.js';
-import { CHROMIUM, launch, serve, shot } from '../helpers/browser.js';
+import { CHROMIUM, launch, serve, shot, closeAll } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { PASSWORD } from '../helpers/staff.js';
 
@@ -24,12 +24,7 @@ describe('the staff dashboard in a real browser (Debian chromium)', { skip: CHRO
     ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
-  after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    server?.close();
-    await ctx?.cleanup();
-  });
+  after(() => closeAll({ browser, server, ctx }));
 
   it('draws every chart, keeps the numbers a click away, and counts the days in the reader\'s time zone', async () => {
     const context = await browser.newContext({ locale: 'en', timezoneId: 'Asia/Seoul' });

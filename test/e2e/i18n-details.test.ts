@@ -5,7 +5,7 @@ import type { Browser, Page } from 'playwright-core';
 import { createApp } from '../../src/app.js';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { translator } from '../../src/i18n/index.js';
-import { CHROMIUM, launch, openPage, serve, shot } from '../helpers/browser.js';
+import { CHROMIUM, launch, openPage, serve, shot, closeAll } from '../helpers/browser.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { messageFromTenant } from '../helpers/messages.js';
 
@@ -23,12 +23,7 @@ describe('issue 16 details in a real browser (Debian chromium)', { skip: CHROMIU
     ({ server, base } = await serve(createApp(ctx)));
     browser = await launch();
   });
-  after(async () => {
-    await browser?.close();
-    server?.closeAllConnections();
-    server?.close();
-    await ctx?.cleanup();
-  });
+  after(() => closeAll({ browser, server, ctx }));
 
   const pageIn = (lang: string): Promise<Page> => openPage(browser, lang);
 

@@ -32,6 +32,14 @@ export async function serve(app: Express): Promise<{ server: Server; base: strin
   return { server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
 }
 
+/** A browser test's teardown: the browser, the app's server (open keep-alive connections too) and the test context. */
+export async function closeAll(parts: { browser?: Browser; server?: Server; ctx?: { cleanup(): Promise<void> } }): Promise<void> {
+  await parts.browser?.close();
+  parts.server?.closeAllConnections();
+  parts.server?.close();
+  await parts.ctx?.cleanup();
+}
+
 /** Every visible form control has a label (a <label for>, a wrapping label, or aria-label/labelledby). */
 export async function unlabelledControls(page: Page): Promise<string[]> {
   return page.evaluate(() =>
