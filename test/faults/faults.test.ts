@@ -6,6 +6,7 @@ import { addListing } from '../../src/features/blocklist/service.js';
 import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
 import { createRedis } from '../../src/redis/connection.js';
 import { testContext } from '../helpers/context.js';
+import { dropSchema } from '../helpers/db.js';
 import { csrfOf } from '../helpers/forms.js';
 import { eventually, delistToken, outboxEntries, requestIdsAt, storedRequestIds } from '../helpers/portal.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -75,7 +76,11 @@ describe('faults', () => {
     const check = createRedis(redis.url, 'cli');
     cleanups.push(async () => check.quit());
     await check.flushall(); // whatever Redis kept, nothing of the records depends on it (a private server of this test)
-    cleanups.push(() => ctx.db.destroy());
+    // ctx.cleanup() would talk to the private Redis, gone by then: close PostgreSQL and drop the schema here.
+    cleanups.push(async () => {
+      await ctx.db.destroy();
+      await dropSchema(ctx.schema);
+    });
     const ids = await storedRequestIds(ctx);
     const emails = await Promise.all(ids.map(async (id) => (await ctx.requests.get(id))?.email));
     for (const email of acknowledged) assert.ok(emails.includes(email), `${email} survived`);
@@ -91,6 +96,8 @@ describe('faults', () => {
     cleanups.push(async () => {
       await ctx.jobs.close().catch(() => {});
       ctx.redis.disconnect();
+      await ctx.db.destroy();
+      await dropSchema(ctx.schema);
     });
     const app = createApp(ctx);
     await request(app).get('/lookup?ip=198.51.100.7').expect(200);
