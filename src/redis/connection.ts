@@ -6,9 +6,10 @@ import type { Logger } from '../logger.js';
  * worker connections wait and retry forever, as BullMQ workers require.
  */
 export function createRedis(url: string, role: 'web' | 'worker' | 'cli', logger?: Pick<Logger, 'warn' | 'info'>): Redis {
-  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. Measured
-  // without it (docs/benchmarks.md): at a quiet 200 submissions/s a little less CPU per submission, but under the
-  // hostile-sample load /healthz p99 46 ms instead of 23 and a delist submission's 97 ms instead of 53.
+  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. Tried
+  // without it (docs/benchmarks.md): at a quiet 200 submissions/s a little less CPU per submission, within the
+  // noise of the p99; under the hostile-sample load one paired run read worse without it (/healthz p99 46 ms against
+  // 23, a delist submission's 97 against 53), so it stays until a longer comparison says otherwise.
   const failFast: RedisOptions = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
