@@ -37,6 +37,9 @@ describe('mail layout: every mail shares one branded HTML layout', () => {
         const header = mail.html.indexOf('Contoso Mail &amp; Hosting');
         assert.ok(header > 0 && header < mail.html.indexOf('</td></tr>'), `${lang}: the operator's name heads the mail`);
         assert.ok(mail.html.indexOf('http://portal.test') > header);
+        // The footer's link home opens in the mail's language.
+        assert.ok(mail.html.includes(`href="http://portal.test/?lang=${lang}"`), `${lang}: the HTML footer's home link carries the language`);
+        assert.ok(mail.text.includes(`http://portal.test/?lang=${lang}`), `${lang}: so does the text footer's`);
         // As a mail client receives it: multipart/alternative with both parts.
         const built = await nodemailer.createTransport({ streamTransport: true, buffer: true }).sendMail({ from: 'p@portal.test', ...mail });
         const read = await PostalMime.parse(built.message as Buffer);
