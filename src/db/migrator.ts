@@ -80,6 +80,14 @@ export async function migrateDownToEmpty(db: Kysely<any>): Promise<MigrationResu
 /** Names of the migrations not applied yet (production start can refuse to run on an old schema). */
 export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
   if (await upToDate(db)) return [];
-  const all = await (await createMigrator(db)).getMigrations();
-  return all.filter((m) => !m.executedAt).map((m) => m.name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const all = await (await createMigrator(db)).getMigrations();
+      return all.filter((m) => !m.executedAt).map((m) => m.name);
+    } catch (err) {
+      // The same catalog scan as migrateToLatest's, so the same race (a read: simply read again).
+      if (attempt >= 8 || !isCatalogRace(err, await currentSchema(db))) throw err;
+      await new Promise((r) => setTimeout(r, 25 * attempt + Math.random() * 50));
+    }
+  }
 }
