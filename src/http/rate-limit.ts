@@ -4,7 +4,7 @@ import { RedisStore, type RedisReply } from 'rate-limit-redis';
 import type { Redis } from 'ioredis';
 import { countingAddress, countingDomain, countingDomainOf } from '../domain/email-address.js';
 import { RateLimitedError } from '../errors.js';
-import { SHARED_MAILBOX_DOMAINS, type Policy } from '../policy.js';
+import type { Policy } from '../policy.js';
 import type { Keys } from '../redis/keys.js';
 import { defineScripts } from '../redis/scripts.js';
 
@@ -75,16 +75,17 @@ export const CHALLENGE_EMAIL = 'challengeEmail';
  * validated (a typo does not use up anyone's quota): the flow's own per-email limit (`flow`, e.g. `delist-email` with
  * rateLimits.delistPerEmail), then the caps per recipient and per recipient domain that every flow shares (delist,
  * unblock, report), so that no one address or domain can be sent more than its share whatever form and spelling is
- * used (a public mailbox provider's domain excepted: `sharedMailboxDomains`). Plain express-rate-limit middlewares: each counts the address the form step put in
+ * used (a public mailbox provider's domain excepted: `challenge.sharedMailboxDomains`). Plain express-rate-limit middlewares: each counts the address the form step put in
  * `res.locals.challengeEmail` and skips a request without one; the first full window answers 429 and counts no later
  * one.
  */
-export function challengeLimiters(redis: Redis, keys: Keys, limits: Policy['rateLimits'], flow: string, flowLimit: Window, sharedMailboxDomains: readonly string[] = SHARED_MAILBOX_DOMAINS): RequestHandler[] {
+export function challengeLimiters(redis: Redis, keys: Keys, policy: Pick<Policy, 'rateLimits' | 'challenge'>, flow: string, flowLimit: Window): RequestHandler[] {
+  const limits = policy.rateLimits;
   const address = (_req: Request, res: Response) => countingAddress(String(res.locals[CHALLENGE_EMAIL]));
   const skip = (_req: Request, res: Response) => typeof res.locals[CHALLENGE_EMAIL] !== 'string';
   // A public mailbox provider's domain is not capped (challenge.sharedMailboxDomains): its cap would be one anybody
   // could use up for all its users. Counted as the provider's canonical domain (googlemail.com is gmail.com).
-  const shared = new Set(sharedMailboxDomains.map((d) => countingDomain(d)));
+  const shared = new Set(policy.challenge.sharedMailboxDomains.map((d) => countingDomain(d)));
   const skipDomain = (req: Request, res: Response) => skip(req, res) || shared.has(countingDomainOf(address(req, res)));
   return [
     limiter(redis, keys, flow, flowLimit, address, skip),

@@ -32,7 +32,7 @@ export function contactRoutes(ctx: Context): Router {
     const values = echo({ request: typeof req.query.request === 'string' && isRequestId(req.query.request) ? req.query.request : '' }, FIELDS);
     render(res, 200, values, {});
   });
-  const limits = [limiter(ctx.redis, ctx.keys, 'contact-client', ctx.policy.rateLimits.contactPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'contact-email', ctx.policy.rateLimits.contactPerEmail)];
+  const limits = [limiter(ctx.redis, ctx.keys, 'contact-client', ctx.policy.rateLimits.contactPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy, 'contact-email', ctx.policy.rateLimits.contactPerEmail)];
   r.post('/contact', async (req, res) => {
     // The message is given back whole (echo keeps 300 characters of a field), within the form's bound.
     const values: Record<string, string> = { ...echo(req.body, FIELDS), message: typeof req.body?.message === 'string' ? req.body.message.slice(0, 5000) : '' };

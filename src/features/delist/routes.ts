@@ -15,7 +15,7 @@ import { delistForm, echo, parseForm } from './schema.js';
 function submitDelist(ctx: Context): RequestHandler[] {
   const limits = ctx.policy.rateLimits;
   const { redis, keys } = ctx;
-  const [perEmail, ...perRecipient] = challengeLimiters(redis, keys, limits, 'delist-email', limits.delistPerEmail, ctx.policy.challenge.sharedMailboxDomains);
+  const [perEmail, ...perRecipient] = challengeLimiters(redis, keys, ctx.policy, 'delist-email', limits.delistPerEmail);
   const counted = [
     limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
     perEmail!,

@@ -112,7 +112,7 @@ export function reportRoutes(ctx: Context, csrfAfterUpload: RequestHandler): Rou
 
   // Counted once a form validated (see challengeLimiters), from inside the handlers below.
   const draftPerEmail = limiter(ctx.redis, ctx.keys, 'report-draft-email', ctx.policy.rateLimits.reportDraftPerEmail, (_req, res) => countingAddress(String(res.locals[CHALLENGE_EMAIL])));
-  const reportLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'report-email', ctx.policy.rateLimits.reportPerEmail, ctx.policy.challenge.sharedMailboxDomains);
+  const reportLimits = challengeLimiters(ctx.redis, ctx.keys, ctx.policy, 'report-email', ctx.policy.rateLimits.reportPerEmail);
 
   // Counted before the upload is read (no client has more uploads in flight than its limit), given back when the
   // form's fields do not validate. A sample we read and refused (not ours, not a message) stays counted: it was parsed.

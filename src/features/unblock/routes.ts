@@ -30,7 +30,7 @@ export function unblockRoutes(ctx: Context): Router {
 
   r.get('/unblock', (req, res) => render(res, 200, echo(req.query, FIELDS), {}));
   // Counted once the form validated (a typo counts against nothing): the client, then the challenge limits.
-  const unblockLimits = [limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy.rateLimits, 'unblock-email', ctx.policy.rateLimits.unblockPerEmail, ctx.policy.challenge.sharedMailboxDomains)];
+  const unblockLimits = [limiter(ctx.redis, ctx.keys, 'unblock-client', ctx.policy.rateLimits.delistPerClientIp), ...challengeLimiters(ctx.redis, ctx.keys, ctx.policy, 'unblock-email', ctx.policy.rateLimits.unblockPerEmail)];
   r.post('/unblock', async (req, res) => {
     const values = echo(req.body, FIELDS);
     const parsed = parseForm(unblockForm, req.body);
