@@ -34,6 +34,8 @@ export type FeedPage = { gone: true; version: number } | { gone: false; version:
 export class RoutingStore {
   private cached: { version: number; body: Promise<SnapshotBody> } | null = null;
   private parsed: { from: SnapshotBody; snapshot: Snapshot } | null = null;
+  /** The snapshot being built: one build at a time, as each holds two pool connections (readSnapshotBody). */
+  private building: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -90,7 +92,8 @@ export class RoutingStore {
   async snapshotBody(): Promise<SnapshotBody> {
     const current = await this.version();
     if (this.cached?.version === current) return this.cached.body;
-    const body = this.readSnapshotBody();
+    const body = this.building.then(() => this.readSnapshotBody());
+    this.building = body.catch(() => {});
     this.cached = { version: current, body };
     try {
       const snap = await body;
@@ -113,17 +116,20 @@ export class RoutingStore {
     return this.parsed.snapshot;
   }
 
+  /**
+   * Two read-only REPEATABLE READ transactions on one snapshot (the second imports the first's with SET TRANSACTION
+   * SNAPSHOT, as pg_dump -j does): the address lists' ranges alternate between them, so one server process builds the
+   * next range while this process takes in the last one (two cores busy, not one). It holds two pool connections, the
+   * second taken while holding the first: snapshotBody() runs one build at a time, so builds never wait on each other.
+   */
   private async readSnapshotBody(): Promise<SnapshotBody> {
-    return this.db
-      .transaction()
-      .setIsolationLevel('repeatable read')
-      .setAccessMode('read only')
-      .execute(async (trx) => {
-        // The address lists are read in physical order (DATASET_TABLES.order), one range of pages after the other from
-        // the first page: the same order at a given version. Settings end with the transaction.
-        await sql`SET LOCAL synchronize_seqscans = off`.execute(trx);
-        await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
-        await sql`SET LOCAL DateStyle = 'ISO, YMD'`.execute(trx); // the allow list's review_by::text as YYYY-MM-DD
+    return readOnlySnapshot(this.db, async (trx) => {
+      const { rows } = await sql<{ id: string }>`SELECT pg_export_snapshot() AS id`.execute(trx);
+      const exported = rows[0]!.id;
+      if (!/^[0-9A-F-]+$/i.test(exported)) throw new Error(`unexpected snapshot id ${exported}`);
+      return readOnlySnapshot(this.db, async (second) => {
+        await sql`SET TRANSACTION SNAPSHOT ${sql.lit(exported)}`.execute(second); // before any query of this transaction
+        for (const reader of [trx, second]) await snapshotSettings(reader);
         const { version } = await trx.selectFrom('routing_state').select('version').executeTakeFirstOrThrow();
         // generatedAt is when this version was published (its feed row; the epoch for version 0), not when this process
         // built it: every web process serves the same bytes, and the same signature, under the version's ETag.
@@ -135,7 +141,7 @@ export class RoutingStore {
           const table = DATASET_TABLES[d] as DatasetTable<typeof d>;
           parts.push(`,${JSON.stringify(d)}:`);
           if (table.json) {
-            parts.push(...(await jsonArrayIn(trx, table.table, table.json, this.jsonChunkPages)));
+            parts.push(...(await jsonArrayIn([trx, second], table.table, table.json, this.jsonChunkPages)));
           } else {
             const { rows } = await sql<Record<string, unknown>>`SELECT ${table.select} FROM ${sql.table(table.table)} ${table.order ? sql`ORDER BY ${table.order}` : sql``}`.execute(trx);
             parts.push(JSON.stringify(rows.map((r) => table.fromRow(r))));
@@ -147,6 +153,7 @@ export class RoutingStore {
         parts.reduce((at, p) => at + bytes.write(p, at), 0);
         return { version, bytes };
       });
+    });
   }
 
   /** The changes after `after`, oldest first; `gone` when versions after it were trimmed from the feed. */
@@ -181,26 +188,57 @@ export class RoutingStore {
   }
 }
 
+/** A read-only REPEATABLE READ transaction: every query of `read` sees the same snapshot. */
+function readOnlySnapshot<T>(db: Kysely<Database>, read: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+  return db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute(read);
+}
+
+/**
+ * The settings a snapshot read needs, to the end of its transaction: the address lists are read in physical order
+ * (DATASET_TABLES.order), one range of pages after the other from the first page, the same order at a given
+ * version; the allow list's review_by::text is YYYY-MM-DD.
+ */
+async function snapshotSettings(trx: Kysely<Database>): Promise<void> {
+  await sql`SET LOCAL synchronize_seqscans = off`.execute(trx);
+  await sql`SET LOCAL max_parallel_workers_per_gather = 0`.execute(trx);
+  await sql`SET LOCAL DateStyle = 'ISO, YMD'`.execute(trx);
+}
+
 /**
  * A JSON array of every entry of an address list, as the server writes them (DatasetTable.json): the table read one
- * range of `chunkPages` pages after the other (TID range scans, each in physical order), so neither the server nor
- * this process ever holds more than one range's text besides the result. The last range is open-ended: pages added
- * since the size was read hold no row this transaction sees, and are read all the same.
+ * range of `chunkPages` pages after the other (TID range scans, each in physical order), the ranges handed to the
+ * `readers` (transactions on one snapshot) in turn, so the next range is being built while this one arrives; the
+ * parts are joined in range order whichever reader answered first. The last range is open-ended: pages added since
+ * the size was read hold no row this snapshot sees, and are read all the same.
  */
-async function jsonArrayIn(trx: Kysely<Database>, table: string, json: RawBuilder<unknown>, chunkPages: number): Promise<string[]> {
-  const { rows } = await sql<{ pages: string }>`SELECT pg_relation_size(${table}::regclass) / current_setting('block_size')::int AS pages`.execute(trx);
+async function jsonArrayIn(readers: Array<Kysely<Database>>, table: string, json: RawBuilder<unknown>, chunkPages: number): Promise<string[]> {
+  const { rows } = await sql<{ pages: string }>`SELECT pg_relation_size(${table}::regclass) / current_setting('block_size')::int AS pages`.execute(readers[0]!);
   const pages = Number(rows[0]!.pages);
+  const ranges = Math.max(1, Math.ceil(pages / chunkPages));
+  const readRange = (i: number) => {
+    const from = i * chunkPages;
+    const range = i === ranges - 1 ? sql`ctid >= ${`(${from},0)`}::tid` : sql`ctid >= ${`(${from},0)`}::tid AND ctid < ${`(${from + chunkPages},0)`}::tid`;
+    return sql<{ part: string | null }>`SELECT string_agg(${json}, ',') AS part FROM ${sql.table(table)} WHERE ${range}`.execute(readers[i % readers.length]!);
+  };
+  // One range in flight per reader: range i + readers.length is asked for once range i (same reader) has answered.
+  const inFlight = new Map<number, ReturnType<typeof readRange>>();
+  const ask = (i: number) => {
+    if (i >= ranges) return;
+    const reading = readRange(i);
+    reading.catch(() => {}); // awaited below, in order; a failure is thrown there
+    inFlight.set(i, reading);
+  };
+  for (let i = 0; i < readers.length; i++) ask(i);
   const out = ['['];
-  for (let from = 0; ; from += chunkPages) {
-    const last = from + chunkPages >= pages;
-    const range = last ? sql`ctid >= ${`(${from},0)`}::tid` : sql`ctid >= ${`(${from},0)`}::tid AND ctid < ${`(${from + chunkPages},0)`}::tid`;
-    const { rows: parts } = await sql<{ part: string | null }>`SELECT string_agg(${json}, ',') AS part FROM ${sql.table(table)} WHERE ${range}`.execute(trx);
+  for (let i = 0; i < ranges; i++) {
+    const { rows: parts } = await inFlight.get(i)!;
+    inFlight.delete(i);
+    ask(i + readers.length);
     const part = parts[0]?.part;
     if (part) {
       if (out.length > 1) out.push(',');
       out.push(part);
     }
-    if (last) break;
   }
   out.push(']');
   return out;
