@@ -10,6 +10,7 @@ import { securityHeaders } from '../../src/http/security.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { csrfOf } from '../helpers/forms.js';
 import { relayOutbox, storedRequestIds } from '../helpers/portal.js';
+import { newId } from '../../src/stores/requests.js';
 
 const roomy = { max: 1000, windowMinutes: 10 };
 
@@ -147,6 +148,25 @@ describe('POST /delist', () => {
     const check = await ctx.challenges.check(ctx.challenges.tokenFor(made.challengeId));
     assert.equal(check.status, 'valid');
     assert.equal('requestId' in check && check.requestId, id);
+  });
+
+  it("refuses another flow's confirmation link under /delist/confirm/ as unknown, using nothing up (all flows share the challenges table)", async () => {
+    for (const type of ['unblock', 'report'] as const) {
+      const id = newId();
+      const at = new Date().toISOString();
+      const challengeId = newId(16);
+      const other = { id, type, state: 'awaiting_confirmation' as const, email: `${type}@example.com`, ip: type === 'report' ? '192.0.2.10' : '', ...(type === 'unblock' && { tenant: 'acme' }), createdAt: at, updatedAt: at, challengeId };
+      await ctx.requests.createWithChallengeAndJob(ctx.db, other, 'Request received.', { id: challengeId, tokenHash: ctx.challenges.tokenHashFor(challengeId), expiresAt: new Date(Date.now() + 3_600_000) }, ctx.jobs.mailIntent(`${type}-challenge`, id));
+      const token = ctx.challenges.tokenFor(challengeId);
+      const agent = request.agent(app);
+      const page = await agent.get(`/delist/confirm/${token}`).expect(404);
+      assert.match(page.text, /not valid/);
+      assert.doesNotMatch(page.text, new RegExp(`${type}@example.com|192\\.0\\.2\\.10`));
+      const form = await agent.get('/delist').expect(200);
+      await agent.post(`/delist/confirm/${token}`).type('form').send({ _csrf: csrfOf(form) }).expect(404);
+      assert.equal((await ctx.requests.get(id))!.state, 'awaiting_confirmation', `the ${type} request did not move`);
+      assert.equal((await ctx.challenges.check(token)).status, 'valid', `the ${type} link still works in its own flow`);
+    }
   });
 
   it('sends no second challenge for the same email and IP within the cool-down, with the same answer', async () => {

@@ -72,7 +72,8 @@ export async function viewConfirmation(ctx: Context, token: string, now = new Da
  */
 export async function confirmDelist(ctx: Context, token: string, now = new Date()): Promise<string> {
   const check = await ctx.challenges.check(token, now);
-  if (check.status !== 'valid') throw unusable(check.status, await requestBehind(ctx, check));
+  const request = await requestBehind(ctx, check);
+  if (check.status !== 'valid' || !request) throw unusable(check.status, request);
   const used = await ctx.challenges.use(
     token,
     async (trx, requestId) => {
@@ -85,8 +86,13 @@ export async function confirmDelist(ctx: Context, token: string, now = new Date(
   return check.requestId;
 }
 
+/**
+ * The delist request a challenge belongs to. Every flow's challenges share one table, so a report's or an unblock
+ * request's link opened under /delist/confirm/ finds its request but is not valid here: null, as for an unknown token.
+ */
 async function requestBehind(ctx: Context, check: { status: string; requestId?: string }): Promise<PortalRequest | null> {
-  return check.requestId ? ctx.requests.get(check.requestId) : null;
+  const request = check.requestId ? await ctx.requests.get(check.requestId) : null;
+  return request?.type === 'delist' ? request : null;
 }
 
 function unusable(status: string, request: PortalRequest | null): Error {
