@@ -19,7 +19,9 @@ function runJob<T>(ctx: Context, job: Job, fn: () => Promise<T>): Promise<T> {
   const done = () => markDone(ctx.db, job.queueName, job.id!);
   return fn().then(
     async (value) => {
-      await done();
+      // The job did its work: a failed mark must not fail it (BullMQ would run it again, a second mail). The sweep
+      // marks the entry done when it finds the job completed.
+      await done().catch((err: unknown) => ctx.logger.warn({ err: (err as Error).message, queue: job.queueName, jobId: job.id }, 'job outbox: done mark failed; the sweep will mark it'));
       return value;
     },
     async (err: unknown) => {

@@ -206,11 +206,6 @@ export class RequestStore {
     await db.updateTable('requests').set({ ticket_id: toTicketId }).where('ticket_id', '=', fromTicketId).execute();
   }
 
-  /** A state change on its own (one statement, so a transaction of its own). */
-  async transition(id: string, state: RequestState, message: StepMessage, extra: RequestUpdate = {}, at = new Date()): Promise<void> {
-    await this.transitionIn(this.db, id, state, message, extra, at);
-  }
-
   /** Keeps the sample of a report as evidence, gzip-compressed, until `retentionDays` from now. */
   async storeSampleIn(db: Kysely<Database>, id: string, raw: Buffer, retentionDays: number, now = new Date()): Promise<void> {
     await db
