@@ -67,11 +67,12 @@ describe('delist intake', () => {
     for (const ip of ['198.51.100.1', '198.51.100.2', '198.51.100.3', '198.51.100.1']) assert.equal((await submit(agent, { email: 'intake@example.org', ip })).status, 303);
     assert.equal((await storedRequestIds(ctx)).length, before + 3);
     assert.equal(await ctx.redis.get(ctx.keys.rateLimit('delist-email') + 'intake@example.org'), '4');
-    // The fifth valid form is over the email's limit of 4: 429, nothing stored, and the target's counter untouched.
+    // The fifth valid form is over the email's limit of 4: 429, nothing stored, and the recipient's cap (counted after
+    // the email's limit) untouched.
     const limited = await submit(agent, { email: 'Intake@Example.org', ip: '198.51.100.9' });
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers['retry-after']) > 0);
-    assert.equal(await ctx.redis.get(ctx.keys.rateLimit('delist-target') + '198.51.100.9'), null, 'a refused request counts against no later limit');
+    assert.equal(await ctx.redis.get(ctx.keys.rateLimit('challenge-recipient') + 'intake@example.org'), '4', 'a refused request counts against no later limit');
     // That was the client's fifth valid form; the sixth goes through, a seventh is over the client's limit whatever it holds.
     assert.equal((await submit(agent, { email: 'other@example.org', ip: '198.51.100.10' })).status, 303);
     assert.equal((await submit(agent, { email: 'third@example.org', ip: '198.51.100.11' })).status, 429);

@@ -8,19 +8,18 @@ import { delistForm, echo, parseForm } from './schema.js';
 
 /**
  * `POST /delist`: a form that does not validate is answered with what to fix and counts against no limit. A valid
- * one counts against the client, its email (as normalised), its target IP and the challenge caps per recipient and
+ * one counts against the client, its target IP, its email (as normalised) and the challenge caps per recipient and
  * recipient domain, in that order (plain express-rate-limit middlewares, counters in Redis): at the first full
- * window the form comes back with what was typed and how long to wait. Then the request is recorded (service.ts).
+ * window the form comes back with what was typed and how long to wait, and no later limit counts it. Then the
+ * request is recorded (service.ts).
  */
 function submitDelist(ctx: Context): RequestHandler[] {
   const limits = ctx.policy.rateLimits;
   const { redis, keys } = ctx;
-  const [perEmail, ...perRecipient] = challengeLimiters(redis, keys, ctx.policy, 'delist-email', limits.delistPerEmail);
   const counted = [
     limiter(redis, keys, 'delist-client', limits.delistPerClientIp),
-    perEmail!,
     limiter(redis, keys, 'delist-target', limits.delistPerTargetIp, (_req, res) => String(res.locals.delist.ip)),
-    ...perRecipient,
+    ...challengeLimiters(redis, keys, ctx.policy, 'delist-email', limits.delistPerEmail),
   ];
   const validate: RequestHandler = (req, res, next) => {
     const parsed = parseForm(delistForm, req.body);
