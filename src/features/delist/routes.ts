@@ -4,7 +4,7 @@ import { CHALLENGE_EMAIL, challengeLimiters, countOrShowForm, limiter } from '..
 import { useRequestLanguage } from '../../i18n/index.js';
 import { isTokenShaped } from '../../stores/challenges.js';
 import { confirmDelist, requestDelist, viewConfirmation } from './service.js';
-import { delistForm, echo, parseForm } from './schema.js';
+import { delistForm, echo, parseForm, type DelistForm } from './schema.js';
 
 /**
  * `POST /delist`: a form that does not validate is answered with what to fix and counts against no limit. A valid
@@ -33,7 +33,7 @@ function submitDelist(ctx: Context): RequestHandler[] {
     async (req, res) => {
       const values = echo(req.body, ['email', 'ip']);
       if (!(await countOrShowForm(counted, req, res, (limited) => res.render('delist/form', { title: 'Too many requests', values, errors: {}, limited })))) return;
-      const form = res.locals.delist as { email: string; ip: string };
+      const form = res.locals.delist as DelistForm;
       await requestDelist(ctx, { email: form.email, ip: form.ip, lang: res.locals.lang });
       res.status(303).location('/delist/sent').end(); // no body to negotiate: a browser shows none
     },
