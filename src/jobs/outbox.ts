@@ -6,17 +6,7 @@ import type { Context } from '../context.js';
 import { QUEUES } from './contract.js';
 import type { JobIntent } from './enqueue.js';
 
-/**
- * The relay of the job outbox (`job_outbox`, docs/architecture.md "The job outbox"): moves each entry written by a
- * committed transaction into its BullMQ queue, under the entry's fixed job id, so a second hand-over (two relays, a
- * relay that died after adding) is a no-op.
- *
- * - Woken by LISTEN on "<schema>.job_outbox" (the insert trigger notifies at commit), with a slow poll as a back-up.
- * - Entries are claimed `FOR UPDATE SKIP LOCKED`, so relays in several workers share them safely.
- * - An entry is done when its job has finished (`markDone`, called by the worker when the job completed or failed for
- *   good), not when it was handed over: the sweep hands an entry over again when its job is gone from BullMQ (Redis
- *   emptied, a failover that lost the last writes), so no request waits forever for a job that vanished.
- */
+/** How a relay listens, polls and sweeps (RelayOptions of startWorkers). */
 export interface RelayOptions {
   /** A LISTEN connection into the same schema; without it the relay polls only. */
   listen?: DbOptions;
@@ -42,6 +32,17 @@ export async function markDone(db: Kysely<Database>, queue: string, jobId: strin
   await db.updateTable('job_outbox').set({ done_at: new Date() }).where('queue', '=', queue).where('job_id', '=', jobId).where('handed_at', 'is not', null).where('done_at', 'is', null).execute();
 }
 
+/**
+ * The relay of the job outbox (`job_outbox`, docs/architecture.md "The job outbox"): moves each entry written by a
+ * committed transaction into its BullMQ queue, under the entry's fixed job id, so a second hand-over (two relays, a
+ * relay that died after adding) is a no-op.
+ *
+ * - Woken by LISTEN on "<schema>.job_outbox" (the insert trigger notifies at commit), with a slow poll as a back-up.
+ * - Entries are claimed `FOR UPDATE SKIP LOCKED`, so relays in several workers share them safely.
+ * - An entry is done when its job has finished (`markDone`, called by the worker when the job completed or failed for
+ *   good), not when it was handed over: the sweep hands an entry over again when its job is gone from BullMQ (Redis
+ *   emptied, a failover that lost the last writes), so no request waits forever for a job that vanished.
+ */
 export class OutboxRelay {
   readonly name = 'job-outbox';
   private running = false;

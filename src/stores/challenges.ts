@@ -13,8 +13,9 @@ export type ChallengeCheck =
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 /**
- * Email challenges (the `challenges` table), made with their request in the same transaction for all three flows
- * and used up by one conditional UPDATE. The 256-bit token is HMAC(secret, challenge id): the mail job carries only
+ * Email challenges (the `challenges` table), made with their request in the same transaction in the three flows that have one (unblock
+ * and report through createIn; delist in the one statement of RequestStore.createWithChallengeAndJob, its form's hot
+ * path) and used up by one conditional UPDATE. The 256-bit token is HMAC(secret, challenge id): the mail job carries only
  * the request id and the worker derives the link; the table keeps only the token's SHA-256.
  */
 export class ChallengeStore {
@@ -91,7 +92,7 @@ export class ChallengeStore {
    * Sets the resend cool-down (a short-lived Redis key: coordination, not a record); false when one is already
    * running for this email (as counted) and target.
    */
-  async startCooldown(email: string, target: string, seconds: number): Promise<boolean> {
+  private async startCooldown(email: string, target: string, seconds: number): Promise<boolean> {
     if (seconds <= 0) return true;
     return (await this.redis.set(this.keys.challengeCooldown(email, target), '1', 'EX', seconds, 'NX')) === 'OK';
   }
