@@ -13,9 +13,9 @@ export type ChallengeCheck =
 export const isTokenShaped = (token: string) => /^[A-Za-z0-9_-]{43}$/.test(token);
 
 /**
- * Email challenges (the `challenges` table), made with their request in the same transaction in the three flows that have one (unblock
- * and report through createIn; delist in the one statement of RequestStore.createWithChallengeAndJob, its form's hot
- * path) and used up by one conditional UPDATE. The 256-bit token is HMAC(secret, challenge id): the mail job carries only
+ * Email challenges (the `challenges` table), made with their request in the same transaction in the three flows that
+ * have one (unblock and report through createIn; delist in the one statement of
+ * RequestStore.createWithChallengeAndJob, its form's hot path) and used up by one conditional UPDATE. The 256-bit token is HMAC(secret, challenge id): the mail job carries only
  * the request id and the worker derives the link; the table keeps only the token's SHA-256.
  */
 export class ChallengeStore {
