@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { addListing } from '../../src/features/blocklist/service.js';
 import { confirmDelist, requestDelist } from '../../src/features/delist/service.js';
-import { processDelist } from '../../worker/processors/delist.js';
+import { PermanentJobError, processDelist } from '../../worker/processors/delist.js';
+import { newId } from '../../src/stores/requests.js';
 import { processExpireEntry } from '../../worker/processors/expire-entry.js';
 import { testContext, type TestContext } from '../helpers/context.js';
 import { relayOutbox, delistToken, requestIdsAt } from '../helpers/portal.js';
@@ -72,6 +73,14 @@ describe('worker jobs', () => {
 
   it('fails a job for an unknown request permanently, with a reason', async () => {
     await assert.rejects(processDelist(ctx, { requestId: 'AAAAAAAAAAAAAAAA' }), /does not exist/);
+  });
+
+  it("fails a delist job for another flow's request permanently, leaving that request as it was", async () => {
+    const id = newId();
+    const at = new Date().toISOString();
+    await ctx.db.insertInto('requests').values({ id, type: 'report', state: 'queued', email: 'r@example.com', ip: '192.0.2.44', created_at: at, updated_at: at }).execute();
+    await assert.rejects(processDelist(ctx, { requestId: id }), (err: Error) => err instanceof PermanentJobError && /a report request, not a delist request/.test(err.message));
+    assert.equal((await ctx.requests.get(id))!.state, 'queued');
   });
 
   it('doubles the listing duration with each self-delist: 1, 1, 2, 4 days', async () => {

@@ -27,6 +27,7 @@ export class PermanentJobError extends Error {
 export async function processDelist(ctx: Context, job: DelistJob, now = new Date()): Promise<string> {
   const request = await ctx.requests.get(job.requestId);
   if (!request) throw new PermanentJobError(`request ${job.requestId} does not exist`);
+  if (request.type !== 'delist') throw new PermanentJobError(`request ${job.requestId} is a ${request.type} request, not a delist request`);
   if (FINAL_STATES.includes(request.state)) {
     await ctx.jobs.sendMail('delist-result', request.id, request.state);
     return request.state;
