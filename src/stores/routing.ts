@@ -31,11 +31,12 @@ export type FeedPage = { gone: true; version: number } | { gone: false; version:
  * One transaction applies a list of changes, takes the next version and writes the feed row; the feed's insert trigger
  * NOTIFYs "<schema>.routing_feed" at commit, so a consumer reading the snapshot or the feed never sees half a change.
  */
+/** The snapshot being built on each pool (Kysely instance), so builds on one pool run one after the other. */
+const building = new WeakMap<Kysely<Database>, Promise<unknown>>();
+
 export class RoutingStore {
   private cached: { version: number; body: Promise<SnapshotBody> } | null = null;
   private parsed: { from: SnapshotBody; snapshot: Snapshot } | null = null;
-  /** The snapshot being built: one build at a time, as each holds two pool connections (readSnapshotBody). */
-  private building: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -92,8 +93,9 @@ export class RoutingStore {
   async snapshotBody(): Promise<SnapshotBody> {
     const current = await this.version();
     if (this.cached?.version === current) return this.cached.body;
-    const body = this.building.then(() => this.readSnapshotBody());
-    this.building = body.catch(() => {});
+    // One build at a time per pool, whatever store asks (each holds two of its connections: readSnapshotBody).
+    const body = (building.get(this.db) ?? Promise.resolve()).then(() => this.readSnapshotBody());
+    building.set(this.db, body.catch(() => {}));
     this.cached = { version: current, body };
     try {
       const snap = await body;
@@ -120,7 +122,8 @@ export class RoutingStore {
    * Two read-only REPEATABLE READ transactions on one snapshot (the second imports the first's with SET TRANSACTION
    * SNAPSHOT, as pg_dump -j does): the address lists' ranges alternate between them, so one server process builds the
    * next range while this process takes in the last one (two cores busy, not one). It holds two pool connections, the
-   * second taken while holding the first: snapshotBody() runs one build at a time, so builds never wait on each other.
+   * second taken while holding the first: snapshotBody() runs one build at a time per pool, so builds never wait on each
+   * other's connections.
    */
   private async readSnapshotBody(): Promise<SnapshotBody> {
     return readOnlySnapshot(this.db, async (trx) => {

@@ -167,6 +167,41 @@ describe('routing publisher (PostgreSQL)', () => {
     }
   });
 
+  it('reads a snapshot range by range on its two transactions at one version while publishers change the list', async () => {
+    const t = testContext();
+    try {
+      await sql`INSERT INTO blocklist_entries (cidr, category, reason, source, listed_at)
+                SELECT format('10.%s.%s.0/24', i / 256, i % 256)::cidr, 'manual', 'r' || i, 'test', now() FROM generate_series(1, 2000) AS i`.execute(t.db);
+      const v0 = await t.routing.version();
+      // Each build reads one page a query, its ranges alternating between its two transactions, while each publish
+      // adds an entry (on the last pages) and removes one from the first pages in one version: a range read outside
+      // the build's snapshot would show one half of a publish without the other.
+      const builds: Array<Promise<Snapshot>> = [];
+      const writes: Array<Promise<number>> = [];
+      for (let i = 1; i <= 8; i++) {
+        writes.push(t.routing.publish([listing(`192.0.2.${i}`), { dataset: 'blocklist', op: 'remove', key: `10.0.${i}.0/24` }]));
+        builds.push(new RoutingStore(t.db, 50, 1).snapshotBody().then((b) => JSON.parse(b.bytes.toString('utf8')) as Snapshot));
+      }
+      await Promise.all(writes);
+      const versions = new Set<number>();
+      for (const snap of await Promise.all(builds)) {
+        versions.add(snap.version);
+        const cidrs = new Set(snap.blocklist.map((e) => e.cidr));
+        assert.equal(cidrs.size, snap.blocklist.length, `no entry twice at version ${snap.version}`);
+        assert.equal(snap.blocklist.length, 2000, `each publish adds one and removes one (version ${snap.version})`);
+        let added = 0;
+        for (let i = 1; i <= 8; i++) {
+          assert.equal(cidrs.has(`192.0.2.${i}`), !cidrs.has(`10.0.${i}.0/24`), `publish ${i} whole or not at all at version ${snap.version}`);
+          if (cidrs.has(`192.0.2.${i}`)) added++;
+        }
+        assert.equal(added, snap.version - v0, `the publishes up to version ${snap.version}, no more`);
+      }
+      assert.ok(versions.size > 1, 'the builds read several versions');
+    } finally {
+      await t.cleanup();
+    }
+  });
+
   it('trims the feed to policy routing.feedMaxLength; a version behind the trim is gone', async () => {
     const small = testContext({ policy: (p) => ({ ...p, routing: { ...p.routing, feedMaxLength: 3 } }) });
     try {
