@@ -31,7 +31,7 @@ if (!only || only === 'report') print(await ingestBench(redis.url, { rounds, rep
 if (!only || only === 'staff') print(await staffQueueBench({ tickets: Number(process.env.BENCH_TICKETS ?? 100_000), requests: 30, listings: Number(process.env.BENCH_LISTINGS ?? 1_000_000) }));
 if (!only || only === 'export') print(await exportBench(redis.url));
 if (!only || only === 'export') print(await snapshotBench({ rounds }));
-if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200), latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 5) }));
+if (!only || only === 'load') print(await loadBench(redis.url, { rounds: Math.max(rounds, 7), seconds: Number(process.env.BENCH_LOAD_SECONDS ?? 3), warmupSeconds: Number(process.env.BENCH_WARMUP_SECONDS ?? 8), rate: Number(process.env.BENCH_RATE ?? 200), latencySeconds: Number(process.env.BENCH_LATENCY_SECONDS ?? 5), latencyRuns: Number(process.env.BENCH_LATENCY_RUNS ?? 5) }));
 if (!only || only === 'peer') print(await peerParseBench({ rounds: Math.max(rounds, 15) }));
 if (!only || only === 'hostile') print(await hostileBench(redis.url, { seconds: Number(process.env.BENCH_HOSTILE_SECONDS ?? 5) }));
 if (!only || only === 'live') print(await liveStatusBench({ runs: Number(process.env.BENCH_LIVE_RUNS ?? 15), baselineRuns: Number(process.env.BENCH_LIVE_BASELINE_RUNS ?? 5) }));
