@@ -148,8 +148,19 @@ export class TicketStore {
    * case key one open case), so a retried job makes no second one: it gets the ticket that exists.
    */
   async openIn(db: Kysely<Database>, fields: Omit<Ticket, 'state' | 'severity' | 'createdAt' | 'slaDueAt'> & { severity?: Severity }, now = new Date()): Promise<Ticket> {
+    const opened = await this.insertNewIn(db, fields, now);
+    if (opened) return opened;
+    const existing = (await this.getIn(db, fields.id)) ?? (fields.requestId ? await this.byRequestIn(db, fields.requestId) : null);
+    if (existing) return existing;
+    throw new Error(`ticket ${fields.id} conflicts with another ticket`);
+  }
+
+  /**
+   * Inserts a new open ticket, due by its kind's SLA, with its "opened" event; null when a ticket with its id (or the
+   * open case of its case key) exists already.
+   */
+  private async insertNewIn(db: Kysely<Database>, fields: Omit<Ticket, 'state' | 'severity' | 'createdAt' | 'slaDueAt'> & { severity?: Severity }, now: Date): Promise<Ticket | null> {
     const severity = fields.severity ?? 'normal';
-    const due = new Date(now.getTime() + this.slaHours(fields.kind, severity) * 3_600_000);
     const row = await db
       .insertInto('tickets')
       .values({
@@ -166,16 +177,12 @@ export class TicketStore {
         category: fields.category ?? null,
         created_at: now,
         updated_at: now,
-        due_at: due,
+        due_at: new Date(now.getTime() + this.slaHours(fields.kind, severity) * 3_600_000),
       })
       .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();
-    if (!row) {
-      const existing = (await this.getIn(db, fields.id)) ?? (fields.requestId ? await this.byRequestIn(db, fields.requestId) : null);
-      if (existing) return existing;
-      throw new Error(`ticket ${fields.id} conflicts with another ticket`);
-    }
+    if (!row) return null;
     await this.addEventIn(db, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
     return ticketOf(row);
   }
@@ -233,29 +240,10 @@ export class TicketStore {
   /** Opens the abuse case of `caseKey` in `trx` (or reads the one another report opened meanwhile). */
   async openCaseIn(trx: Kysely<Database>, caseKey: string, firstRequestId: string, extra: Partial<Ticket> = {}, now = new Date()): Promise<Ticket> {
     const candidate = `case-${firstRequestId}`;
-    const row = await trx
-      .insertInto('tickets')
-      .values({
-        id: candidate,
-        kind: 'abuse-case',
-        case_key: caseKey,
-        subject: extra.subject ?? `Abuse reports against ${caseKey}`,
-        reason: extra.reason ?? 'abuse reports received',
-        ip: extra.ip ?? null,
-        tenant: extra.tenant ?? null,
-        email: extra.email ?? null,
-        category: extra.category ?? null,
-        created_at: now,
-        updated_at: now,
-        due_at: new Date(now.getTime() + this.slaHours('abuse-case', 'normal') * 3_600_000),
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returningAll()
-      .executeTakeFirst();
-    if (row) {
-      await this.addEventIn(trx, row.id, { at: now.toISOString(), actor: 'automation', message: `opened: ${row.reason}`, type: 'system' });
-      return ticketOf(row);
-    }
+    const subject = extra.subject ?? `Abuse reports against ${caseKey}`;
+    const reason = extra.reason ?? 'abuse reports received';
+    const opened = await this.insertNewIn(trx, { id: candidate, kind: 'abuse-case', caseKey, subject, reason, ip: extra.ip, tenant: extra.tenant, email: extra.email, category: extra.category }, now);
+    if (opened) return opened;
     // Another report opened the case meanwhile (or this job ran before and its case is closed since: keep using it).
     const winner = (await this.openCase(trx, caseKey)) ?? (await trx.selectFrom('tickets').selectAll().where('id', '=', candidate).executeTakeFirst());
     if (!winner) throw new Error(`case ${caseKey}: neither opened nor found`);
@@ -264,8 +252,7 @@ export class TicketStore {
 
   /** The open abuse case of a case key, if any (only one may be open: reopening another would break that). */
   async openCaseIdIn(db: Kysely<Database>, caseKey: string): Promise<string | null> {
-    const row = await db.selectFrom('tickets').select('id').where('case_key', '=', caseKey).where('kind', '=', 'abuse-case').where('state', '=', 'open').executeTakeFirst();
-    return row?.id ?? null;
+    return (await this.openCase(db, caseKey))?.id ?? null;
   }
 
   /** Attaches a report to a case (attaching twice is attaching once); returns how many are attached. */
